@@ -1,0 +1,26 @@
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+app_name = "api"
+
+router = DefaultRouter()
+router.register("jobs", views.JobViewSet, basename="job")
+
+urlpatterns = [
+    path("job-kinds/", views.JobKindListView.as_view(), name="job-kinds"),
+    path("job-kinds/<str:kind>/template/", views.JobKindTemplateView.as_view(), name="job-kind-template"),
+    path("job-kinds/<str:kind>/example/", views.JobKindExampleView.as_view(), name="job-kind-example"),
+    path("certifications/", views.CertificationListView.as_view(), name="certifications"),
+    path("certifications/<int:pk>/awards/", views.AwardedUsersView.as_view(), name="certification-awards"),
+    path(
+        "certifications/<int:pk>/awards/export/",
+        views.AwardedUsersExportView.as_view(),
+        name="certification-awards-export",
+    ),
+    path("users/", views.UserListView.as_view(), name="users"),
+    path("groups/", views.GroupListView.as_view(), name="groups"),
+    path("org-units/", views.OrgUnitListView.as_view(), name="org-units"),
+    *router.urls,
+]

@@ -1,0 +1,297 @@
+"""REST API v1. Views are thin: they check access, call the engine and shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from access.permissions import VIEW_CERTIFICATIONS
+from access.policy import NotAllowed, allowed_kinds, has_permission, jobs_visible_to
+from bulk import services
+from bulk.intake import too_large
+from bulk.kinds import KINDS, UnknownKind, get_kind
+from bulk.models import Job, JobRow
+from bulk.problems import EMPTY_FILE, FileRejected, Problem, report
+from bulk.queries import BadFilter, filter_jobs, parse_date
+from bulk.samples import example_csv, example_filename, template_csv, template_filename
+from bulk.uploads import FORM_OVERHEAD, CappedUploadHandler, largest_limit
+from credentials.exports import awarded_users_csv, awarded_users_filename
+from credentials.models import Certification
+from credentials.services import awarded_users
+from people.models import Group, OrgUnit, User
+
+from .serializers import (
+    AwardSerializer,
+    CertificationSerializer,
+    GroupSerializer,
+    JobCreateSerializer,
+    JobRowSerializer,
+    JobSerializer,
+    OrgUnitSerializer,
+    UserSerializer,
+)
+
+
+def problems_response(problems: list[Problem], headlines: list[str]) -> Response:
+    return Response(
+        report(problems, headlines, settings.CERTDESK_MAX_LISTED_PROBLEMS), status=status.HTTP_400_BAD_REQUEST
+    )
+
+
+def csv_response(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
+    """Bulk jobs of every kind the caller may manage."""
+
+    serializer_class = JobSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def initialize_request(self, request: Any, *args: Any, **kwargs: Any) -> Request:
+        # Files are capped while they stream in, before the body is read to its end.
+        request.upload_handlers = [CappedUploadHandler(request, largest_limit())]
+        return super().initialize_request(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Job]:
+        if not allowed_kinds(self.request.user):
+            raise PermissionDenied("You do not have permission to manage any kind of bulk job.")
+        jobs = jobs_visible_to(self.request.user)
+        if self.action != "list":
+            return jobs
+        params = self.request.query_params
+        try:
+            return filter_jobs(
+                jobs,
+                kind=params.get("kind"),
+                status=params.get("status"),
+                search=params.get("search"),
+                since=parse_date(params.get("created_after"), "created_after"),
+                until=parse_date(params.get("created_before"), "created_before"),
+            )
+        except BadFilter as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str),
+            OpenApiParameter("status", str),
+            OpenApiParameter("search", str),
+            OpenApiParameter("created_after", str, description="YYYY-MM-DD, inclusive"),
+            OpenApiParameter("created_before", str, description="YYYY-MM-DD, inclusive"),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
+    def create(self, request: Request) -> Response:
+        if int(request.META.get("CONTENT_LENGTH") or 0) > largest_limit() + FORM_OVERHEAD:
+            rejected = too_large(largest_limit())
+            return problems_response(rejected.problems, rejected.headlines)
+        form = JobCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            kind = get_kind(form.validated_data["kind"])
+        except UnknownKind as exc:
+            raise ValidationError({"kind": [str(exc)]}) from exc
+        upload = form.validated_data.get("file")
+        handler = request._request.upload_handlers[0]
+        try:
+            if "file" in getattr(handler, "too_large", ()):
+                raise too_large(kind.max_bytes)
+            if upload is None:
+                raise FileRejected(
+                    [Problem(EMPTY_FILE, "The file is empty: no file was uploaded.", column="file")]
+                )
+            submission = services.submit(
+                kind.slug,
+                upload.file,
+                upload.name,
+                actor=request.user,
+                title=form.validated_data["title"],
+                comment=form.validated_data["comment"],
+                validate_only=form.validated_data["validate_only"],
+                start=form.validated_data["start"],
+            )
+        except NotAllowed as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except services.JobInputError as exc:
+            return problems_response(exc.problems, [p.message for p in exc.problems])
+        except FileRejected as exc:
+            return problems_response(exc.problems, exc.headlines)
+        data = JobSerializer(submission.job, context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: JobSerializer})
+    @action(detail=True, methods=["post"])
+    def start(self, request: Request, pk: str | None = None) -> Response:
+        job = self.get_object()
+        try:
+            job = services.start_job(job, request.user)
+        except NotAllowed as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except services.JobInputError as exc:
+            return Response(
+                report(exc.problems, [exc.problems[0].message], 100), status=status.HTTP_409_CONFLICT
+            )
+        return Response(JobSerializer(job, context=self.get_serializer_context()).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("outcome", str, enum=JobRow.Outcome.values)],
+        responses={200: JobRowSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"])
+    def rows(self, request: Request, pk: str | None = None) -> Response:
+        job = self.get_object()
+        rows = job.rows.order_by("seq")
+        outcome = request.query_params.get("outcome")
+        if outcome:
+            rows = rows.filter(outcome=outcome)
+        kind = get_kind(job.kind)
+        labels = kind.preview_labels if job.status == Job.Status.VERIFIED else kind.result_labels
+        page = self.paginate_queryset(rows)  # type: ignore[arg-type]  # rows of the job, not jobs
+        serializer = JobRowSerializer(page, many=True, context={"labels": labels})  # type: ignore[arg-type]
+        return self.get_paginated_response(serializer.data)
+
+    @extend_schema(responses={(200, "text/csv"): bytes})
+    @action(detail=True, methods=["get"])
+    def results(self, request: Request, pk: str | None = None) -> FileResponse:
+        job = self.get_object()
+        if not job.results_file:
+            raise NotFound(
+                "This job has no results file yet: it is written when the job ends or is verified."
+            )
+        return FileResponse(
+            services.open_results(job),
+            as_attachment=True,
+            filename=f"job-{job.pk}-results.csv",
+            content_type="text/csv",
+        )
+
+    @extend_schema(responses={(200, "text/csv"): bytes})
+    @action(detail=True, methods=["get"])
+    def original(self, request: Request, pk: str | None = None) -> FileResponse:
+        job = self.get_object()
+        if not job.original_file:
+            raise NotFound("This job has no original file.")
+        return FileResponse(job.original_file.open("rb"), as_attachment=True, filename=job.original_filename)
+
+
+class JobKindListView(APIView):
+    def get(self, request: Request) -> Response:
+        return Response([KINDS[slug].describe() for slug in allowed_kinds(request.user)])
+
+
+class _KindFileView(APIView):
+    def kind_or_404(self, request: Request, kind: str) -> Any:
+        if kind not in KINDS:
+            raise NotFound(f"Unknown job kind '{kind}'.")
+        if kind not in allowed_kinds(request.user):
+            raise PermissionDenied(f"You do not have permission to use {KINDS[kind].tool_name}.")
+        return KINDS[kind]
+
+
+class JobKindTemplateView(_KindFileView):
+    @extend_schema(responses={(200, "text/csv"): bytes})
+    def get(self, request: Request, kind: str) -> HttpResponse:
+        job_kind = self.kind_or_404(request, kind)
+        return csv_response(template_csv(job_kind), template_filename(job_kind))
+
+
+class JobKindExampleView(_KindFileView):
+    @extend_schema(responses={(200, "text/csv"): bytes})
+    def get(self, request: Request, kind: str) -> HttpResponse:
+        job_kind = self.kind_or_404(request, kind)
+        return csv_response(example_csv(job_kind), example_filename(job_kind))
+
+
+class _ViewCertificationsMixin:
+    def check_view_certifications(self, request: Request) -> None:
+        if not has_permission(request.user, VIEW_CERTIFICATIONS):
+            raise PermissionDenied("You do not have permission to view certifications.")
+
+
+class CertificationListView(_ViewCertificationsMixin, generics.ListAPIView[Certification]):
+    serializer_class = CertificationSerializer
+
+    def get_queryset(self) -> QuerySet[Certification]:
+        self.check_view_certifications(self.request)
+        certifications = Certification.objects.annotate(
+            holders=Count("awards", filter=Q(awards__status="active"))
+        )
+        search = self.request.query_params.get("search")
+        if search:
+            certifications = certifications.filter(Q(code__icontains=search) | Q(title__icontains=search))
+        return certifications.order_by("code")
+
+
+class AwardedUsersView(_ViewCertificationsMixin, generics.ListAPIView[Any]):
+    serializer_class = AwardSerializer
+
+    def get_queryset(self) -> Any:
+        self.check_view_certifications(self.request)
+        certification = get_object_or_404(Certification, pk=self.kwargs["pk"])
+        awards = awarded_users(certification.pk)
+        search = self.request.query_params.get("search")
+        if search:
+            awards = awards.filter(
+                Q(user__user_id__icontains=search)
+                | Q(user__username__icontains=search)
+                | Q(user__first_name__icontains=search)
+                | Q(user__last_name__icontains=search)
+            )
+        return awards
+
+
+class AwardedUsersExportView(_ViewCertificationsMixin, APIView):
+    @extend_schema(responses={(200, "text/csv"): bytes})
+    def get(self, request: Request, pk: int) -> StreamingHttpResponse:
+        self.check_view_certifications(request)
+        certification = get_object_or_404(Certification, pk=pk)
+        response = StreamingHttpResponse(
+            awarded_users_csv(certification), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{awarded_users_filename(certification)}"'
+        return response
+
+
+class UserListView(generics.ListAPIView[User]):
+    serializer_class = UserSerializer
+
+    def get_queryset(self) -> QuerySet[User]:
+        users = User.objects.order_by("user_id")
+        search = self.request.query_params.get("search")
+        if search:
+            users = users.filter(
+                Q(user_id__icontains=search)
+                | Q(username__icontains=search)
+                | Q(first_name__icontains=search)
+                | Q(last_name__icontains=search)
+                | Q(email__icontains=search)
+            )
+        return users
+
+
+class GroupListView(generics.ListAPIView[Group]):
+    serializer_class = GroupSerializer
+    queryset = Group.objects.order_by("name")
+
+
+class OrgUnitListView(generics.ListAPIView[OrgUnit]):
+    serializer_class = OrgUnitSerializer
+    queryset = OrgUnit.objects.order_by("code")

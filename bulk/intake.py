@@ -1,0 +1,282 @@
+"""Reading uploaded files: size cap, encoding, delimiter, header matching, typed values.
+
+Everything here is independent of the job kind except the columns the kind declares. Problems
+are collected, never raised one at a time, so the administrator sees all of them at once.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from .problems import (
+    EMPTY_FILE,
+    FILE_TOO_LARGE,
+    INCORRECT_FORMAT,
+    INVALID_COLUMNS,
+    INVALID_DATA_FORMATS,
+    FileRejected,
+    Problem,
+    format_size,
+)
+
+DELIMITERS = (",", ";", "\t")
+READ_BLOCK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column a job kind reads. ``parse`` turns the stripped text into a value or raises ValueError."""
+
+    name: str
+    required: bool = True
+    blank_ok: bool = False
+    max_length: int = 200
+    parse: Callable[[str], Any] | None = None
+    help: str = ""
+
+    @property
+    def key(self) -> str:
+        return normalise_header(self.name)
+
+
+@dataclass
+class Row:
+    seq: int
+    row_number: int
+    cells: list[str]
+    values: dict[str, Any] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[Row]
+    warnings: list[str]
+
+
+def normalise_header(name: str) -> str:
+    """Header names match case- and space-insensitively: 'Certification ID' == ' certification  id'."""
+    return re.sub(r"[\s_]+", "", name.replace("\ufeff", "")).casefold()
+
+
+def read_capped(stream: IO[bytes] | Iterable[bytes], limit: int) -> bytes:
+    """Read at most ``limit`` bytes; a longer stream is rejected without being read to its end."""
+    chunks: list[bytes] = []
+    size = 0
+    if hasattr(stream, "read"):
+        blocks: Iterable[bytes] = iter(lambda: stream.read(READ_BLOCK), b"")  # type: ignore[union-attr]
+    else:
+        blocks = stream
+    for block in blocks:
+        size += len(block)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(block)
+    return b"".join(chunks)
+
+
+def too_large(limit: int) -> FileRejected:
+    return FileRejected(
+        [Problem(FILE_TOO_LARGE, f"The file size must be {format_size(limit)} or less.")], size_limit=limit
+    )
+
+
+def decode(data: bytes) -> str:
+    """Decode UTF-8 (with or without BOM), UTF-16 (with BOM, or without it when plainly UTF-16) or
+    Windows-1252. Binary files (spreadsheets, archives, images) are the incorrect file format."""
+    if data.startswith(codecs.BOM_UTF8):
+        encodings = ["utf-8-sig"]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encodings = ["utf-16"]
+    elif _looks_like_bomless_utf16(data):
+        encodings = ["utf-16-le" if data[1:2] == b"\x00" else "utf-16-be"]
+    else:
+        if b"\x00" in data:
+            raise _incorrect_format("it contains binary data, not text")
+        encodings = ["utf-8", "cp1252"]
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if "\x00" in text:
+            raise _incorrect_format("it contains binary data, not text")
+        return text
+    raise _incorrect_format("its text is not in UTF-8, UTF-16 or Windows-1252")
+
+
+def _looks_like_bomless_utf16(data: bytes) -> bool:
+    sample = data[:200]
+    if len(sample) < 4:
+        return False
+    zeros_odd = sample[1::2].count(0)
+    zeros_even = sample[0::2].count(0)
+    half = len(sample) // 2
+    return zeros_odd > 0.8 * half or zeros_even > 0.8 * half
+
+
+def _incorrect_format(why: str) -> FileRejected:
+    return FileRejected([Problem(INCORRECT_FORMAT, f"The file is the incorrect file format: {why}.")])
+
+
+def sniff_delimiter(first_line: str) -> str:
+    """The delimiter the header row uses most (outside quotes): comma, semicolon or tab."""
+    unquoted = re.sub(r'"[^"]*"', "", first_line)
+    counts = {d: unquoted.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def parse_csv(data: bytes, columns: list[Column], *, limit: int) -> Table:
+    """Turn an upload into a table of typed rows, or reject it for a file-level problem.
+
+    Row-level problems (a blank or malformed value) stay on their rows: the kind's policy decides
+    whether they reject the whole file or only their row.
+    """
+    if len(data) > limit:
+        raise too_large(limit)
+    if data[:4] == b"PK\x03\x04":
+        raise _incorrect_format("it is a spreadsheet or archive; save it as CSV (comma-separated values)")
+    text = decode(data)
+    if not text.strip():
+        raise FileRejected([Problem(EMPTY_FILE, "The file is empty.")])
+
+    first_line = text.lstrip("\r\n").split("\n", 1)[0]
+    delimiter = sniff_delimiter(first_line)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+
+    records: list[tuple[int, list[str]]] = []
+    try:
+        for record_number, cells in enumerate(reader, start=1):
+            if any(cell.strip() for cell in cells):
+                records.append((record_number, cells))
+    except csv.Error as exc:
+        raise FileRejected(
+            [
+                Problem(
+                    INCORRECT_FORMAT,
+                    f"The file is the incorrect file format: row {reader.line_num} is not valid CSV ({exc}).",
+                    row=reader.line_num,
+                )
+            ]
+        ) from exc
+    if not records:
+        raise FileRejected([Problem(EMPTY_FILE, "The file is empty.")])
+
+    header_number, header = records[0]
+    header = [h.strip() for h in header]
+    positions, warnings = _match_columns(header, columns, header_row=header_number)
+    if len(records) == 1:
+        raise FileRejected([Problem(EMPTY_FILE, "The file is empty: it has a header row but no data rows.")])
+
+    rows: list[Row] = []
+    width = len(header)
+    for seq, (row_number, cells) in enumerate(records[1:]):
+        row = Row(seq=seq, row_number=row_number, cells=cells)
+        extra = [c for c in cells[width:] if c.strip()]
+        if extra:
+            row.problems.append(
+                Problem(
+                    INVALID_DATA_FORMATS,
+                    f"The row has {len(cells)} values but the header has {width} columns.",
+                    row=row_number,
+                    value=extra[0],
+                )
+            )
+        for column in columns:
+            index = positions.get(column.key)
+            raw = cells[index].strip() if index is not None and index < len(cells) else ""
+            row.values[column.name] = _convert(column, raw, row)
+        rows.append(row)
+    return Table(header=header, rows=rows, warnings=warnings)
+
+
+def _convert(column: Column, raw: str, row: Row) -> Any:
+    if not raw:
+        if not column.blank_ok:
+            row.problems.append(
+                Problem(
+                    INVALID_DATA_FORMATS,
+                    f"{column.name} is empty.",
+                    row=row.row_number,
+                    column=column.name,
+                    value="",
+                )
+            )
+        return None
+    if len(raw) > column.max_length:
+        row.problems.append(
+            Problem(
+                INVALID_DATA_FORMATS,
+                f"{column.name} is longer than {column.max_length} characters.",
+                row=row.row_number,
+                column=column.name,
+                value=raw[:50] + "…",
+            )
+        )
+        return None
+    if column.parse is None:
+        return raw
+    try:
+        return column.parse(raw)
+    except ValueError as exc:
+        row.problems.append(
+            Problem(INVALID_DATA_FORMATS, str(exc), row=row.row_number, column=column.name, value=raw)
+        )
+        return None
+
+
+def _match_columns(
+    header: list[str], columns: list[Column], *, header_row: int
+) -> tuple[dict[str, int], list[str]]:
+    wanted = {c.key: c for c in columns}
+    positions: dict[str, int] = {}
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    for index, name in enumerate(header):
+        key = normalise_header(name)
+        if key in wanted:
+            if key in positions:
+                problems.append(
+                    Problem(
+                        INVALID_COLUMNS,
+                        f"The file has invalid columns: {wanted[key].name} appears more than once.",
+                        row=header_row,
+                        column=wanted[key].name,
+                        value=name,
+                    )
+                )
+            else:
+                positions[key] = index
+        elif key:
+            warnings.append(f"Column '{name}' is not used by this job and was ignored.")
+        else:
+            warnings.append(f"Column {index + 1} has no name and was ignored.")
+    expected = ", ".join(c.name for c in columns if c.required)
+    for column in columns:
+        if column.required and column.key not in positions:
+            problems.append(
+                Problem(
+                    INVALID_COLUMNS,
+                    f"The file has invalid columns: {column.name} is missing (expected {expected}).",
+                    row=header_row,
+                    column=column.name,
+                )
+            )
+    if problems:
+        raise FileRejected(problems)
+    return positions, warnings
+
+
+def neutralise(cell: str) -> str:
+    """Keep a spreadsheet from running a cell as a formula (CSV injection)."""
+    if cell and cell[0] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + cell
+    return cell

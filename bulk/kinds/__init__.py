@@ -1,0 +1,20 @@
+"""The registry of job kinds. Adding a kind is one module here and one line below."""
+
+from __future__ import annotations
+
+from .base import JobKind
+from .certification_removal import CertificationRemoval
+
+KINDS: dict[str, JobKind] = {kind.slug: kind for kind in (CertificationRemoval(),)}
+
+
+class UnknownKind(LookupError):
+    def __init__(self, slug: str) -> None:
+        super().__init__(f"Unknown job kind '{slug}'. Known kinds: {', '.join(sorted(KINDS))}.")
+
+
+def get_kind(slug: str) -> JobKind:
+    try:
+        return KINDS[slug]
+    except KeyError:
+        raise UnknownKind(slug) from None

@@ -1,0 +1,97 @@
+"""What a job kind is: its columns, limits, validation and set-based apply step."""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..intake import Column, Table
+from ..problems import Problem
+
+if TYPE_CHECKING:
+    from people.models import User
+
+    from ..models import Job
+
+
+@dataclass
+class StagedRow:
+    """A row as validation leaves it: what it names, what it resolved to, and its outcome so far."""
+
+    seq: int
+    row_number: int
+    cells: list[str]
+    key: str = ""
+    user_id: int | None = None
+    target_id: int | None = None
+    data: dict[str, Any] | None = None
+    outcome: str = "pending"
+    message: str = ""
+
+
+@dataclass
+class Plan:
+    """The result of validating a file: its problems, or the rows and parameters of a job."""
+
+    problems: list[Problem] = field(default_factory=list)
+    rows: list[StagedRow] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+class JobKind(ABC):
+    """One kind of bulk job. Subclasses live one per module under ``bulk/kinds/``."""
+
+    slug: ClassVar[str]
+    label: ClassVar[str]
+    tool_name: ClassVar[str]
+    permission: ClassVar[str]
+    columns: ClassVar[list[Column]]
+    max_bytes: ClassVar[int] = 1024 * 1024
+    extensions: ClassVar[tuple[str, ...]] = (".csv",)
+    # Strict kinds reject the whole file when any row is invalid; the others give each row its outcome.
+    strict: ClassVar[bool] = True
+    # How the results file names each outcome, after a real run and in a verify-only run.
+    result_labels: ClassVar[dict[str, str]] = {
+        "pending": "Not processed",
+        "succeeded": "Succeeded",
+        "skipped": "Skipped",
+        "error": "Error",
+    }
+    preview_labels: ClassVar[dict[str, str]] = {
+        "pending": "Would succeed",
+        "skipped": "Skipped",
+        "error": "Error",
+    }
+
+    @abstractmethod
+    def validate(self, table: Table, actor: User) -> Plan:
+        """Check every row against the data, set-based, and stage the rows of a job."""
+
+    @abstractmethod
+    def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
+        """Apply the pending rows with ``lo <= seq < hi`` and give each one its outcome.
+
+        Runs inside the chunk's transaction; must cost a constant number of queries.
+        """
+
+    def example_rows(self) -> list[list[str]]:
+        """Data rows of the example file, in column order."""
+        return []
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.slug,
+            "label": self.label,
+            "tool_name": self.tool_name,
+            "permission": self.permission,
+            "max_bytes": self.max_bytes,
+            "extensions": list(self.extensions),
+            "validation": "strict" if self.strict else "per_row",
+            "columns": [
+                {"name": c.name, "required": c.required, "blank_ok": c.blank_ok, "help": c.help}
+                for c in self.columns
+            ],
+        }

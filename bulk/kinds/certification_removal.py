@@ -1,0 +1,198 @@
+"""Certification removal: remove the users of a file from one certification.
+
+The published rules: columns Certification ID and User ID, 1MB at most, exactly one certification
+per file, and strict validation — any invalid row rejects the file and every offending row is listed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from django.db.models import Exists, OuterRef
+
+from access.permissions import MANAGE_CERTIFICATION_REMOVAL
+from credentials.models import Award, Certification
+from credentials.services import remove_awards
+from people.models import User
+
+from ..intake import Column, Table
+from ..models import JobRow
+from ..problems import INVALID_CERTIFICATION, INVALID_USERS, Problem
+from .base import JobKind, Plan, StagedRow
+
+if TYPE_CHECKING:
+    from ..models import Job
+
+CERTIFICATION_ID = "Certification ID"
+USER_ID = "User ID"
+# Large enough to keep the number of lookups small, well under SQLite's 32,766 bound parameters.
+LOOKUP_BATCH = 10_000
+
+
+class CertificationRemoval(JobKind):
+    slug = "certification-removal"
+    label = "Certification removal"
+    tool_name = "Certification Removal Tool"
+    permission = MANAGE_CERTIFICATION_REMOVAL
+    columns = [
+        Column(
+            CERTIFICATION_ID, max_length=100, help="The certification to remove users from (one per file)."
+        ),
+        Column(USER_ID, max_length=100, help="The User ID of a user who holds the certification."),
+    ]
+    max_bytes = 1024 * 1024
+    extensions = (".csv",)
+    strict = True
+    result_labels = {
+        "pending": "Not processed",
+        "succeeded": "Removed",
+        "skipped": "Skipped",
+        "error": "Error",
+    }
+    preview_labels = {"pending": "Would remove", "skipped": "Skipped", "error": "Error"}
+
+    def validate(self, table: Table, actor: User) -> Plan:
+        plan = Plan()
+        for row in table.rows:
+            plan.problems.extend(row.problems)
+
+        certification = self._certification(table, plan)
+        holders = self._holders(table, certification)
+
+        first_row_of_user: dict[str, int] = {}
+        for row in table.rows:
+            user_key = row.values[USER_ID]
+            staged = StagedRow(seq=row.seq, row_number=row.row_number, cells=row.cells, key=user_key or "")
+            plan.rows.append(staged)
+            if user_key is None:
+                continue  # already reported as a data format problem
+            if user_key in first_row_of_user:
+                staged.outcome = JobRow.Outcome.SKIPPED
+                staged.message = f"User ID '{user_key}' repeats row {first_row_of_user[user_key]}; the user is removed once."
+                continue
+            first_row_of_user[user_key] = row.row_number
+            if certification is None:
+                continue
+            found = holders.get(user_key)
+            if found is None:
+                plan.problems.append(
+                    Problem(
+                        INVALID_USERS,
+                        f"No user has the User ID '{user_key}'.",
+                        row.row_number,
+                        USER_ID,
+                        user_key,
+                    )
+                )
+            elif not found[1]:
+                plan.problems.append(
+                    Problem(
+                        INVALID_USERS,
+                        f"'{user_key}' is not enrolled in certification {certification.code}.",
+                        row.row_number,
+                        USER_ID,
+                        user_key,
+                    )
+                )
+            else:
+                staged.user_id = found[0]
+                staged.target_id = certification.pk
+
+        if certification is not None:
+            plan.params = {"certification_id": certification.pk, "certification_code": certification.code}
+            plan.summary = {
+                "certification": {
+                    "id": certification.pk,
+                    "code": certification.code,
+                    "title": certification.title,
+                },
+                "users": len(first_row_of_user),
+                "repeated_rows": len(table.rows) - len(first_row_of_user),
+                "sample": list(first_row_of_user)[:10],
+            }
+        return plan
+
+    def _certification(self, table: Table, plan: Plan) -> Certification | None:
+        """The file's one certification; every row naming another, or an unknown one, is a problem."""
+        named = [(row, row.values[CERTIFICATION_ID]) for row in table.rows if row.values[CERTIFICATION_ID]]
+        if not named:
+            return None
+        first_row, code = named[0]
+        certification = Certification.objects.filter(code=code).first()
+        if certification is None:
+            certification = Certification.objects.filter(code__iexact=code).first()
+        for row, other in named:
+            if certification is None and other == code:
+                plan.problems.append(
+                    Problem(
+                        INVALID_CERTIFICATION,
+                        f"No certification has the Certification ID '{code}'.",
+                        row.row_number,
+                        CERTIFICATION_ID,
+                        other,
+                    )
+                )
+            elif other != code:
+                plan.problems.append(
+                    Problem(
+                        INVALID_CERTIFICATION,
+                        f"Only one Certification ID can be included in a file: row {first_row.row_number} "
+                        f"names '{code}' and this row names '{other}'. Create a separate file for each "
+                        "certification.",
+                        row.row_number,
+                        CERTIFICATION_ID,
+                        other,
+                    )
+                )
+        return certification
+
+    def _holders(self, table: Table, certification: Certification | None) -> dict[str, tuple[int, bool]]:
+        """User ID -> (user pk, holds an active award) for every User ID of the file that exists."""
+        if certification is None:
+            return {}
+        keys = sorted({row.values[USER_ID] for row in table.rows if row.values[USER_ID]})
+        holds = Award.objects.filter(
+            user_id=OuterRef("pk"), certification_id=certification.pk, status=Award.Status.ACTIVE
+        )
+        found: dict[str, tuple[int, bool]] = {}
+        for start in range(0, len(keys), LOOKUP_BATCH):
+            batch = keys[start : start + LOOKUP_BATCH]
+            for user_key, pk, holder in (
+                User.objects.filter(user_id__in=batch)
+                .annotate(holder=Exists(holds))
+                .values_list("user_id", "pk", "holder")
+            ):
+                found[user_key] = (pk, holder)
+        return found
+
+    def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
+        certification_id = job.params["certification_id"]
+        code = job.params["certification_code"]
+        chunk = JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi)
+        pending = chunk.filter(outcome=JobRow.Outcome.PENDING)
+        remove_awards(
+            certification_id,
+            pending.values("user_id"),
+            actor_id=job.created_by_id,
+            job_id=job.pk,
+            now=now,
+        )
+        removed_now = Award.objects.filter(
+            user_id=OuterRef("user_id"),
+            certification_id=certification_id,
+            status=Award.Status.REMOVED,
+            removed_by_job_id=job.pk,
+            removed_at=now,
+        )
+        pending.filter(Exists(removed_now)).update(
+            outcome=JobRow.Outcome.SUCCEEDED, message=f"Removed from certification {code}."
+        )
+        # What is still pending was valid when the file was checked, but the world moved on.
+        pending.update(
+            outcome=JobRow.Outcome.SKIPPED,
+            message=f"The user no longer holds certification {code}; nothing to remove.",
+        )
+
+    def example_rows(self) -> list[list[str]]:
+        return [["CERT-001", "U000123"], ["CERT-001", "U000456"], ["CERT-001", "U000789"]]

@@ -1,0 +1,126 @@
+"""Jobs and their rows: the source of truth for every bulk change."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Job(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        VERIFIED = "verified", "Verified"
+        QUEUED = "queued", "Queued"
+        IN_PROGRESS = "in_progress", "In Progress"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+
+    STARTABLE = (Status.DRAFT, Status.VERIFIED)
+    FINISHED = (Status.PROCESSED, Status.FAILED)
+
+    kind = models.CharField(max_length=50, db_index=True)
+    title = models.CharField("Job Title", max_length=100)
+    comment = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    validate_only = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
+    created_at = models.DateTimeField(db_index=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    # What the kind resolved while validating (e.g. the certification), for the apply step.
+    params = models.JSONField(default=dict, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+
+    total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+
+    # Checkpoint: chunks below this index are committed; a resumed job starts here.
+    chunk_size = models.PositiveIntegerField()
+    chunks_done = models.PositiveIntegerField(default=0)
+
+    # Lease: the worker holding it owns the job until it expires; every chunk commit is fenced by it.
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    original_file = models.FileField(max_length=300, blank=True)
+    original_filename = models.CharField(max_length=255, blank=True)
+    original_size = models.PositiveIntegerField(default=0)
+    original_sha256 = models.CharField(max_length=64, blank=True)
+    results_file = models.FileField(max_length=300, blank=True)
+    results_size = models.PositiveIntegerField(default=0)
+    results_sha256 = models.CharField(max_length=64, blank=True)
+
+    failure_reason = models.TextField(blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("manage_certification_removal", "Manage certification removal jobs")]
+        indexes = [
+            # The claim query looks for the oldest queued job, or one whose lease expired.
+            models.Index(fields=["status", "created_at"], name="job_status_created"),
+            models.Index(fields=["kind", "created_at"], name="job_kind_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rows_done__lte=models.F("total")), name="job_rows_done_within_total"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    @property
+    def progress(self) -> float:
+        if self.status == self.Status.PROCESSED:
+            return 1.0
+        return self.rows_done / self.total if self.total else 0.0
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def chunk_count(self) -> int:
+        return -(-self.total // self.chunk_size) if self.chunk_size else 0
+
+
+class JobRow(models.Model):
+    """One data row of a job's file, with what the kind resolved and what happened to it.
+
+    ``seq`` orders rows as in the file (0-based, data rows only) and decides their chunk;
+    ``row_number`` is the row an administrator sees in a spreadsheet (the header is row 1).
+    """
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        SKIPPED = "skipped", "Skipped"
+        ERROR = "error", "Error"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="rows")
+    seq = models.PositiveIntegerField()
+    row_number = models.PositiveIntegerField()
+    cells = models.JSONField(help_text="The row's cells as uploaded, for the results file.")
+    key = models.CharField(max_length=200, blank=True, help_text="The row's main value, e.g. its User ID.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    target_id = models.BigIntegerField(null=True, blank=True, help_text="Certification, activity …")
+    data = models.JSONField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["job", "seq"]
+        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="job_row_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} row {self.row_number}: {self.outcome}"

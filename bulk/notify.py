@@ -1,0 +1,47 @@
+"""Telling people about jobs: the email a job's creator gets when it ends."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from .kinds import get_kind
+from .models import Job
+
+log = logging.getLogger(__name__)
+
+
+def job_url(job: Job) -> str:
+    return f"{settings.CERTDESK_BASE_URL}/api/v1/jobs/{job.pk}/"
+
+
+def results_url(job: Job) -> str:
+    return f"{settings.CERTDESK_BASE_URL}/api/v1/jobs/{job.pk}/results/"
+
+
+def notify_job_finished(job: Job) -> bool:
+    """Email the creator once; True when an email was sent."""
+    recipient = job.created_by.email
+    if not recipient:
+        log.info("Job %s finished; its creator has no email address", job.pk)
+        return False
+    # Claim the notice first so that two workers finishing the same job cannot both send it.
+    if not Job.objects.filter(pk=job.pk, notified_at__isnull=True).update(notified_at=timezone.now()):
+        return False
+    kind = get_kind(job.kind)
+    context = {
+        "job": job,
+        "kind": kind,
+        "job_url": job_url(job),
+        "results_url": results_url(job),
+        "status": job.get_status_display(),
+        "outcome_labels": kind.result_labels,
+    }
+    subject = f"{kind.label} job \u201c{job.title}\u201d: {job.get_status_display()}"
+    body = render_to_string("bulk/email/job_finished.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [recipient])
+    return True

@@ -1,0 +1,95 @@
+"""The one shape every validation problem takes, in pages, JSON, the CLI and results files."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# The file-level errors, in the Certification Removal Tool's published wording.
+FILE_TOO_LARGE = "file_too_large"
+INCORRECT_FORMAT = "incorrect_format"
+EMPTY_FILE = "empty_file"
+INVALID_COLUMNS = "invalid_columns"
+INVALID_DATA_FORMATS = "invalid_data_formats"
+INVALID_USERS = "invalid_users"
+INVALID_CERTIFICATION = "invalid_certification"
+
+PUBLISHED_MESSAGES = {
+    FILE_TOO_LARGE: "The file size must be {limit} or less",
+    INCORRECT_FORMAT: "The file is the incorrect file format",
+    EMPTY_FILE: "The file is empty",
+    INVALID_COLUMNS: "The file has invalid columns",
+    INVALID_DATA_FORMATS: "The file has invalid data formats",
+    INVALID_USERS: "User IDs included in the file are invalid or the users are not enrolled in the certification",
+    INVALID_CERTIFICATION: "The Certification ID included in the file is invalid",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a file: what, where (row and column, when it applies) and the value."""
+
+    code: str
+    message: str
+    row: int | None = None
+    column: str | None = None
+    value: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        where = []
+        if self.row is not None:
+            where.append(f"Row {self.row}")
+        if self.column:
+            where.append(f"column {self.column}")
+        prefix = ", ".join(where)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+
+def format_size(n_bytes: int) -> str:
+    """1048576 -> '1MB', as the published message writes it."""
+    if n_bytes % (1024 * 1024) == 0:
+        return f"{n_bytes // (1024 * 1024)}MB"
+    if n_bytes % 1024 == 0:
+        return f"{n_bytes // 1024}KB"
+    return f"{n_bytes} bytes"
+
+
+def headline(code: str, **fmt: str) -> str:
+    """The published message for a problem code."""
+    return PUBLISHED_MESSAGES.get(code, code).format(**fmt)
+
+
+class FileRejected(Exception):
+    """A file that will not become a job. Carries every problem found, not only the first."""
+
+    def __init__(self, problems: list[Problem], *, size_limit: int | None = None) -> None:
+        self.problems = problems
+        self.size_limit = size_limit
+        super().__init__("; ".join(self.headlines))
+
+    @property
+    def headlines(self) -> list[str]:
+        """The distinct published messages, in the order their problems first appear."""
+        seen: dict[str, None] = {}
+        for problem in self.problems:
+            fmt = {"limit": format_size(self.size_limit)} if self.size_limit else {"limit": "1MB"}
+            seen.setdefault(headline(problem.code, **fmt), None)
+        return list(seen)
+
+
+def report(problems: list[Problem], headlines: list[str], limit: int) -> dict[str, Any]:
+    """The JSON shape of a rejection: every problem up to ``limit``, and how many more there are."""
+    listed = problems[:limit]
+    more = len(problems) - len(listed)
+    detail = "; ".join(headlines)
+    if more:
+        detail += f" ({len(problems)} problems; the first {len(listed)} are listed, {more} more not shown)"
+    return {
+        "detail": detail,
+        "errors": [p.as_dict() for p in listed],
+        "errors_total": len(problems),
+        "errors_not_shown": more,
+    }

@@ -1,0 +1,58 @@
+"""The results file: the uploaded rows in order, with Result and Message added."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection
+
+from .intake import neutralise
+from .kinds import get_kind
+from .models import Job, JobRow
+
+
+def results_name(job: Job) -> str:
+    return f"jobs/{job.pk}/results-{job.pk}.csv"
+
+
+def render_results(job: Job) -> bytes:
+    """Render the results CSV (UTF-8 with BOM so spreadsheets read accents right)."""
+    kind = get_kind(job.kind)
+    labels = kind.preview_labels if job.status == Job.Status.VERIFIED else kind.result_labels
+    header = list(job.params.get("header") or [c.name for c in kind.columns])
+    width = len(header)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([neutralise(h) for h in header] + ["Result", "Message"])
+    q = connection.ops.quote_name
+    sql = (
+        f"SELECT {q('cells')}, {q('outcome')}, {q('message')} FROM {q(JobRow._meta.db_table)} "
+        f"WHERE {q('job_id')} = %s ORDER BY {q('seq')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [job.pk])
+        while batch := cursor.fetchmany(5000):
+            for cells, outcome, message in batch:
+                if isinstance(cells, str):  # SQLite returns JSON as text; PostgreSQL decodes it
+                    cells = json.loads(cells)
+                cells = (cells + [""] * width)[:width]
+                writer.writerow(
+                    [neutralise(c) for c in cells] + [labels.get(outcome, outcome), neutralise(message)]
+                )
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def write_results(job: Job) -> None:
+    """Render and store the results file, replacing an earlier one (a resumed job writes it again)."""
+    content = render_results(job)
+    name = results_name(job)
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    job.results_file.name = default_storage.save(name, ContentFile(content))
+    job.results_size = len(content)
+    job.results_sha256 = hashlib.sha256(content).hexdigest()

@@ -1,0 +1,325 @@
+"""The job engine: submit, start, claim, run and finish jobs of every kind.
+
+The job row is the source of truth. A worker claims a job with one conditional UPDATE and holds
+it by a lease; every chunk is fenced by that lease, so a worker that lost its job cannot commit,
+and a job whose worker died is resumed at its first unfinished chunk by whoever claims it next.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from access.policy import require
+from audit.services import record
+
+from .intake import parse_csv, read_capped
+from .kinds import get_kind
+from .models import Job, JobRow
+from .problems import INCORRECT_FORMAT, FileRejected, Problem
+from .results import write_results
+from .staging import insert_rows
+
+log = logging.getLogger(__name__)
+
+TITLE_MAX = 100
+
+
+class JobInputError(ValueError):
+    """Bad input that is not about the file's contents (title, state); carries problems too."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(p.message for p in problems))
+
+
+class LeaseLost(RuntimeError):
+    """Another worker owns the job now; this one must stop without committing."""
+
+
+@dataclass
+class Submission:
+    job: Job
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def check_title(title: str | None) -> str:
+    title = (title or "").strip()
+    if not title:
+        raise JobInputError([Problem("title_required", "Job Title is required.", column="Job Title")])
+    if len(title) > TITLE_MAX:
+        raise JobInputError(
+            [
+                Problem(
+                    "title_too_long",
+                    f"Job Title can be up to {TITLE_MAX} characters; this one has {len(title)}.",
+                    column="Job Title",
+                    value=title[:TITLE_MAX] + "…",
+                )
+            ]
+        )
+    return title
+
+
+def submit(
+    kind_slug: str,
+    upload: IO[bytes] | bytes,
+    filename: str,
+    *,
+    actor: Any,
+    title: str | None,
+    comment: str = "",
+    validate_only: bool = False,
+    start: bool = False,
+) -> Submission:
+    """Validate a file and make it a job: verified (validate-only), draft, or queued (``start``).
+
+    Raises NotAllowed, JobInputError or FileRejected; a rejected file changes nothing but the
+    audit trail.
+    """
+    kind = get_kind(kind_slug)
+    require(actor, kind.permission, doing=f"submit {kind.label.lower()} jobs")
+    title = check_title(title)
+    try:
+        data = upload if isinstance(upload, bytes) else read_capped(upload, kind.max_bytes)
+        extension = PurePath(filename or "").suffix.lower()
+        if extension and extension not in kind.extensions:
+            raise FileRejected(
+                [
+                    Problem(
+                        INCORRECT_FORMAT,
+                        f"The file is the incorrect file format: '{filename}' is not a "
+                        f"{' or '.join(e.lstrip('.').upper() for e in kind.extensions)} file.",
+                        value=filename,
+                    )
+                ]
+            )
+        table = parse_csv(data, kind.columns, limit=kind.max_bytes)
+        plan = kind.validate(table, actor)
+        if kind.strict and plan.problems:
+            raise FileRejected(sorted(plan.problems, key=lambda p: p.row or 0))
+    except FileRejected as rejected:
+        record(
+            "job.rejected",
+            actor=actor,
+            object_type="bulk.upload",
+            object_id=filename[:64],
+            after={
+                "kind": kind.slug,
+                "title": title,
+                "headlines": rejected.headlines,
+                "problems": [p.as_dict() for p in rejected.problems[: settings.CERTDESK_MAX_LISTED_PROBLEMS]],
+                "problem_count": len(rejected.problems),
+            },
+        )
+        raise
+
+    now = timezone.now()
+    with transaction.atomic():
+        job = Job.objects.create(
+            kind=kind.slug,
+            title=title,
+            comment=comment or "",
+            status=Job.Status.DRAFT,
+            validate_only=validate_only,
+            created_by=actor,
+            created_at=now,
+            params={**plan.params, "header": table.header, "summary": plan.summary},
+            warnings=table.warnings,
+            total=len(plan.rows),
+            chunk_size=settings.CERTDESK_CHUNK_SIZE,
+            original_filename=PurePath(filename or "upload.csv").name[:255],
+            original_size=len(data),
+            original_sha256=hashlib.sha256(data).hexdigest(),
+        )
+        insert_rows(job.pk, plan.rows)
+        job.original_file.name = default_storage.save(
+            f"jobs/{job.pk}/original-{_safe_name(job.original_filename)}", ContentFile(data)
+        )
+        if validate_only:
+            job.status = Job.Status.VERIFIED
+            write_results(job)
+        job.save()
+        record("job.created", actor=actor, job=job, obj=job, after={"status": job.status, "rows": job.total})
+        if start:
+            start_job(job, actor)
+    return Submission(job=job, summary=plan.summary)
+
+
+def _safe_name(name: str) -> str:
+    keep = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+    return keep[-100:] or "upload.csv"
+
+
+def start_job(job: Job, actor: Any) -> Job:
+    """Queue a draft or verified job; a worker picks it up once the transaction commits."""
+    require(actor, get_kind(job.kind).permission, doing="start this job")
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Job.objects.filter(pk=job.pk, status__in=Job.STARTABLE).update(
+            status=Job.Status.QUEUED, queued_at=now, validate_only=False
+        )
+        if not changed:
+            job.refresh_from_db()
+            raise JobInputError(
+                [
+                    Problem(
+                        "not_startable", f"Job {job.pk} is {job.get_status_display()} and cannot be started."
+                    )
+                ]
+            )
+        record("job.queued", actor=actor, job=job, obj=job, after={"status": Job.Status.QUEUED})
+        from .runner import enqueue
+
+        transaction.on_commit(lambda: enqueue(job.pk))
+    job.refresh_from_db()
+    return job
+
+
+def worker_id(role: str = "worker") -> str:
+    return f"{role}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def claim_job(owner: str, job_id: int | None = None) -> Job | None:
+    """Claim the oldest claimable job (or ``job_id``) with one conditional UPDATE; None if none."""
+    now = timezone.now()
+    claimable = Q(status=Job.Status.QUEUED) | Q(status=Job.Status.IN_PROGRESS, lease_expires_at__lt=now)
+    candidates = Job.objects.filter(claimable)
+    if job_id is not None:
+        candidates = candidates.filter(pk=job_id)
+    for pk in candidates.order_by("created_at", "pk").values_list("pk", flat=True)[:5]:
+        claimed = Job.objects.filter(claimable, pk=pk).update(
+            status=Job.Status.IN_PROGRESS,
+            lease_owner=owner,
+            lease_expires_at=now + dt.timedelta(seconds=settings.CERTDESK_LEASE_SECONDS),
+            started_at=Coalesce(F("started_at"), now),
+            attempts=F("attempts") + 1,
+        )
+        if claimed == 1:
+            return Job.objects.get(pk=pk)
+    return None
+
+
+def renew_lease(job: Job, owner: str) -> None:
+    """Extend the lease, or raise LeaseLost when another worker has taken the job."""
+    until = timezone.now() + dt.timedelta(seconds=settings.CERTDESK_LEASE_SECONDS)
+    if not Job.objects.filter(pk=job.pk, lease_owner=owner, status=Job.Status.IN_PROGRESS).update(
+        lease_expires_at=until
+    ):
+        raise LeaseLost(f"job {job.pk} is no longer held by {owner}")
+
+
+ProgressCallback = Callable[[Job], None]
+
+
+def run_job(job: Job, owner: str, on_progress: ProgressCallback | None = None) -> Job:
+    """Run a claimed job from its first unfinished chunk to the end, then finish it."""
+    kind = get_kind(job.kind)
+    try:
+        while job.chunks_done < job.chunk_count:
+            _run_chunk(job, owner, kind)
+            if on_progress:
+                on_progress(job)
+            if settings.CERTDESK_CHUNK_PAUSE_SECONDS:
+                time.sleep(settings.CERTDESK_CHUNK_PAUSE_SECONDS)
+    except LeaseLost:
+        log.warning("Job %s: lease lost by %s; leaving it to its new owner", job.pk, owner)
+        job.refresh_from_db()
+        return job
+    except Exception as exc:
+        log.exception("Job %s failed", job.pk)
+        return _finish(job, owner, Job.Status.FAILED, reason=f"{type(exc).__name__}: {exc}")
+    return _finish(job, owner, Job.Status.PROCESSED)
+
+
+def _run_chunk(job: Job, owner: str, kind: Any) -> None:
+    """Apply one chunk; its changes, row outcomes and the job's counters commit together."""
+    index = job.chunks_done
+    lo, hi = index * job.chunk_size, (index + 1) * job.chunk_size
+    now = timezone.now()
+    with transaction.atomic():
+        # Fence first: this also locks the job row, so a worker that lost the job waits, then fails.
+        fenced = Job.objects.filter(
+            pk=job.pk, lease_owner=owner, status=Job.Status.IN_PROGRESS, chunks_done=index
+        ).update(lease_expires_at=now + dt.timedelta(seconds=settings.CERTDESK_LEASE_SECONDS))
+        if not fenced:
+            raise LeaseLost(f"job {job.pk} chunk {index} is no longer this worker's")
+        kind.apply_chunk(job, lo, hi, now)
+        counts = dict(
+            JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi)
+            .values_list("outcome")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        done = sum(counts.values())
+        Job.objects.filter(pk=job.pk).update(
+            chunks_done=index + 1,
+            rows_done=F("rows_done") + done,
+            succeeded=F("succeeded") + counts.get(JobRow.Outcome.SUCCEEDED, 0),
+            skipped=F("skipped") + counts.get(JobRow.Outcome.SKIPPED, 0),
+            failed=F("failed") + counts.get(JobRow.Outcome.ERROR, 0),
+        )
+    job.chunks_done = index + 1
+    job.rows_done += done
+    job.succeeded += counts.get(JobRow.Outcome.SUCCEEDED, 0)
+    job.skipped += counts.get(JobRow.Outcome.SKIPPED, 0)
+    job.failed += counts.get(JobRow.Outcome.ERROR, 0)
+
+
+def _finish(job: Job, owner: str, status: str, reason: str = "") -> Job:
+    """Write the results file and close the job, if this worker still holds it; then notify."""
+    job.refresh_from_db()
+    if job.lease_owner != owner or job.status != Job.Status.IN_PROGRESS:
+        return job
+    job.status = status
+    write_results(job)
+    now = timezone.now()
+    with transaction.atomic():
+        closed = Job.objects.filter(pk=job.pk, lease_owner=owner, status=Job.Status.IN_PROGRESS).update(
+            status=status,
+            processed_at=now,
+            failure_reason=reason,
+            results_file=job.results_file.name,
+            results_size=job.results_size,
+            results_sha256=job.results_sha256,
+            lease_owner="",
+            lease_expires_at=None,
+        )
+        if not closed:
+            job.refresh_from_db()
+            return job
+        record(f"job.{status}", job=job, obj=job, after={"status": status, "reason": reason})
+    job.refresh_from_db()
+    from .notify import notify_job_finished
+
+    notify_job_finished(job)
+    return job
+
+
+def run_next(owner: str) -> Job | None:
+    """Claim and run one job; None when nothing is waiting."""
+    job = claim_job(owner)
+    if job is None:
+        return None
+    return run_job(job, owner)
+
+
+def open_results(job: Job) -> IO[bytes]:
+    return default_storage.open(str(job.results_file.name), "rb")

@@ -1,0 +1,1 @@
+"""certdesk: bulk certification, enrolment and licence changes for learning platforms."""

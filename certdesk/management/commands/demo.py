@@ -1,0 +1,236 @@
+"""``certdesk demo``: a demo organisation to try everything on. Safe to run again: it changes nothing
+that is already there."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from django.contrib.auth.models import Permission
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from credentials.models import Award, Certification
+from people.models import Group, OrgUnit, User
+
+DIVISIONS = {
+    "DIV-A": ("Division A", ["Nursing", "Pharmacy", "Theatres"]),
+    "DIV-B": ("Division B", ["Logistics", "Estates", "Catering"]),
+    "DIV-C": ("Division C", ["Finance", "People Services", "Digital"]),
+}
+CERTIFICATIONS = [
+    ("CERT-001", "Basic Life Support", 365),
+    ("CERT-002", "Fire Safety Awareness", 365),
+    ("CERT-003", "Manual Handling", 730),
+    ("CERT-004", "Information Governance", 365),
+    ("CERT-005", "Infection Prevention and Control", 730),
+    ("CERT-006", "Safeguarding Adults Level 2", 1095),
+    ("CERT-007", "Food Hygiene Level 2", 1095),
+    ("CERT-008", "Forklift Operator", 1095),
+    ("CERT-009", "Equality, Diversity and Human Rights", None),
+    ("CERT-010", "Medicines Management", 365),
+]
+FIRST_NAMES = [
+    "Amelia",
+    "Oliver",
+    "Isla",
+    "George",
+    "Ava",
+    "Noah",
+    "Mia",
+    "Arthur",
+    "Ivy",
+    "Leo",
+    "Freya",
+    "Oscar",
+    "Lily",
+    "Harry",
+    "Grace",
+    "Jack",
+    "Sofia",
+    "Theo",
+    "Ella",
+    "Finley",
+    "Aisha",
+    "Mohammed",
+    "Priya",
+    "Chen",
+    "Zofia",
+    "Tomasz",
+    "Niamh",
+    "Kwame",
+    "Ana",
+    "Luca",
+]
+LAST_NAMES = [
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Williams",
+    "Wilson",
+    "Johnson",
+    "Davies",
+    "Patel",
+    "Wright",
+    "Khan",
+    "Walker",
+    "Evans",
+    "Thomas",
+    "Roberts",
+    "Nowak",
+    "Murphy",
+    "Okafor",
+    "Silva",
+    "Rossi",
+    "Kowalski",
+    "Ahmed",
+    "Hughes",
+    "Green",
+    "Lewis",
+    "Clarke",
+    "Singh",
+    "Hall",
+    "Wood",
+    "Young",
+]
+LEARNERS = 2000
+DEMO_PASSWORD = "certdesk"
+ADMINS = [
+    # username, first, last, division, superuser
+    ("admin", "Ada", "Admin", None, True),
+    ("alice", "Alice", "Archer", "DIV-A", False),
+    ("bob", "Bob", "Baker", "DIV-B", False),
+]
+ADMIN_PERMISSIONS = [("bulk", "manage_certification_removal"), ("credentials", "view_certification")]
+
+
+class Command(BaseCommand):
+    help = "Load a demo organisation: divisions, about 2,000 users, 10 certifications with awards, admins."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        rng = random.Random(20261123)
+        with transaction.atomic():
+            units = self.org_units()
+            self.admins(units)
+            learners = self.learners(units, rng)
+            self.groups(learners)
+            awarded = self.awards(learners, rng)
+        self.stdout.write(
+            f"Demo organisation ready: {User.objects.count():,} users, {Certification.objects.count()} "
+            f"certifications, {awarded:,} new awards.\n"
+            f"Sign in as admin, alice (Division A) or bob (Division B); the password is '{DEMO_PASSWORD}'."
+        )
+
+    def org_units(self) -> dict[str, OrgUnit]:
+        units: dict[str, OrgUnit] = {}
+        for code, (name, departments) in DIVISIONS.items():
+            division, _ = OrgUnit.objects.get_or_create(
+                code=code, defaults={"name": name, "kind": "Division"}
+            )
+            units[code] = division
+            for department in departments:
+                dept_code = f"{code}-{department.upper().replace(' ', '-')[:12]}"
+                unit, _ = OrgUnit.objects.get_or_create(
+                    code=dept_code, defaults={"name": department, "kind": "Department", "parent": division}
+                )
+                units[dept_code] = unit
+        return units
+
+    def admins(self, units: dict[str, OrgUnit]) -> None:
+        permissions = [
+            Permission.objects.get(content_type__app_label=a, codename=c) for a, c in ADMIN_PERMISSIONS
+        ]
+        for username, first, last, division, superuser in ADMINS:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "user_id": f"ADM-{username.upper()}",
+                    "first_name": first,
+                    "last_name": last,
+                    "email": f"{username}@demo.certdesk.test",
+                    "is_staff": True,
+                    "is_superuser": superuser,
+                },
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+                if division:
+                    user.org_units.add(units[division])
+                if not superuser:
+                    user.user_permissions.add(*permissions)
+
+    def learners(self, units: dict[str, OrgUnit], rng: random.Random) -> list[User]:
+        departments = [u for u in units.values() if u.parent_id]
+        existing = set(User.objects.filter(user_id__startswith="U").values_list("user_id", flat=True))
+        new_users = []
+        for n in range(1, LEARNERS + 1):
+            user_id = f"U{n:06d}"
+            if user_id in existing:
+                continue
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            new_users.append(
+                User(
+                    user_id=user_id,
+                    username=f"{first.lower()}.{last.lower()}{n}",
+                    first_name=first,
+                    last_name=last,
+                    email=f"{first.lower()}.{last.lower()}{n}@demo.certdesk.test",
+                    password="!",  # learners do not sign in to certdesk
+                )
+            )
+        User.objects.bulk_create(new_users, batch_size=1000)
+        learners = list(User.objects.filter(user_id__startswith="U").order_by("user_id"))
+        membership = User.org_units.through
+        already = set(membership.objects.filter(user__in=learners).values_list("user_id", flat=True))
+        membership.objects.bulk_create(
+            [
+                membership(user_id=u.pk, orgunit_id=rng.choice(departments).pk)
+                for u in learners
+                if u.pk not in already
+            ],
+            batch_size=1000,
+        )
+        return learners
+
+    def groups(self, learners: list[User]) -> None:
+        for name, step in (("New starters 2026", 17), ("Night shift", 11), ("Fire wardens", 29)):
+            group, created = Group.objects.get_or_create(name=name)
+            if created:
+                group.members.add(*learners[::step])
+
+    def awards(self, learners: list[User], rng: random.Random) -> int:
+        today = timezone.localdate()
+        created = 0
+        for index, (code, title, validity) in enumerate(CERTIFICATIONS):
+            certification, _ = Certification.objects.get_or_create(
+                code=code, defaults={"title": title, "validity_days": validity, "renewal_window_days": 30}
+            )
+            if certification.awards.exists():
+                continue  # awarded before: leave history (and removals) alone
+            share = 0.8 - index * 0.07
+            holders = [u for u in learners if rng.random() < share]
+            awards = []
+            for user in holders:
+                issued = today - dt.timedelta(days=rng.randint(0, 700))
+                expires = certification.default_expiration(issued)
+                awards.append(
+                    Award(
+                        user=user,
+                        certification=certification,
+                        issue_date=issued,
+                        expiration_date=expires,
+                        always_valid=expires is None,
+                        association_type=rng.choice(list(Award.AssociationType.values)),
+                        external_activity="",
+                    )
+                )
+            for award in awards:
+                if award.association_type == Award.AssociationType.EXTERNAL_TRAINING:
+                    award.external_activity = "Regional training day"
+            Award.objects.bulk_create(awards, batch_size=1000)
+            created += len(awards)
+        return created

@@ -1,0 +1,345 @@
+"""``certdesk job …``: submit, list, show, start and download the results of bulk jobs.
+
+Every subcommand acts as a user (``--as USERNAME`` or ``CERTDESK_USER``), with that user's
+permissions: the CLI sees exactly what the API and the pages would show them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from access.policy import NotAllowed, allowed_kinds, jobs_visible_to
+from api.serializers import JobSerializer
+from bulk import services
+from bulk.kinds import KINDS, get_kind
+from bulk.models import Job
+from bulk.problems import FileRejected, Problem, report
+from bulk.queries import BadFilter, filter_jobs, parse_date
+from certdesk.cli import EXIT_JOB_FAILED, EXIT_NOT_ALLOWED, EXIT_REJECTED, EXIT_USAGE
+from people.models import User
+
+WAIT_POLL_SECONDS = 0.5
+
+
+class Command(BaseCommand):
+    help = "Bulk jobs: submit, list, show, start, results."
+
+    def add_arguments(self, parser: Any) -> None:
+        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+        def with_actor(p: Any) -> Any:
+            p.add_argument(
+                "--as",
+                dest="as_user",
+                metavar="USERNAME",
+                default=os.environ.get("CERTDESK_USER"),
+                help="Act as this user, with their permissions (default: $CERTDESK_USER).",
+            )
+            p.add_argument("--json", action="store_true", help="Print JSON instead of text.")
+            return p
+
+        submit = with_actor(sub.add_parser("submit", help="Validate a file and queue it as a job."))
+        submit.add_argument("kind", choices=sorted(KINDS), metavar="KIND", help=", ".join(sorted(KINDS)))
+        submit.add_argument("file", metavar="FILE")
+        submit.add_argument("--title", required=True, help="Job Title (required, up to 100 characters).")
+        submit.add_argument("--comment", default="", help="Shown to other administrators on the job.")
+        submit.add_argument(
+            "--validate-only",
+            action="store_true",
+            help="Check the file and write the results file of what would happen; change nothing.",
+        )
+        submit.add_argument(
+            "--wait",
+            action="store_true",
+            help="Wait for the job to end (running it here if no worker takes it).",
+        )
+
+        listing = with_actor(sub.add_parser("list", help="List the jobs you may see."))
+        listing.add_argument("--kind", choices=sorted(KINDS))
+        listing.add_argument("--status", choices=Job.Status.values)
+        listing.add_argument("--search", help="Text in the job title.")
+        listing.add_argument("--since", help="Created on or after this date (YYYY-MM-DD).")
+        listing.add_argument("--until", help="Created on or before this date (YYYY-MM-DD).")
+        listing.add_argument("--limit", type=int, default=50)
+
+        show = with_actor(sub.add_parser("show", help="Show one job."))
+        show.add_argument("id", type=int)
+
+        start = with_actor(sub.add_parser("start", help="Queue a draft or verified job."))
+        start.add_argument("id", type=int)
+        start.add_argument("--wait", action="store_true")
+
+        results = with_actor(sub.add_parser("results", help="Write a job's results file."))
+        results.add_argument("id", type=int)
+        results.add_argument("-o", "--output", help="File to write (default: standard output).")
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def actor(self, username: str | None) -> User:
+        if not username:
+            raise CommandError(
+                "Say who is acting: --as USERNAME (or set CERTDESK_USER).", returncode=EXIT_USAGE
+            )
+        user = User.objects.filter(username=username).first()
+        if user is None or not user.is_active:
+            raise CommandError(f"No active user has the username '{username}'.", returncode=EXIT_USAGE)
+        return user
+
+    def visible_job(self, user: User, job_id: int) -> Job:
+        if not allowed_kinds(user):
+            raise CommandError(
+                f"{user.username} may not manage any kind of bulk job.", returncode=EXIT_NOT_ALLOWED
+            )
+        job = jobs_visible_to(user).select_related("created_by").filter(pk=job_id).first()
+        if job is None:
+            raise CommandError(f"Job {job_id} not found.", returncode=EXIT_USAGE)
+        return job
+
+    def emit_json(self, data: Any) -> None:
+        self.stdout.write(json.dumps(data, indent=2, default=str))
+
+    def describe(self, job: Job) -> str:
+        kind = get_kind(job.kind)
+        labels = kind.preview_labels if job.status == Job.Status.VERIFIED else kind.result_labels
+        lines = [
+            f"Job {job.pk}: {job.title}",
+            f"  Kind:        {kind.label} ({job.kind})",
+            f"  Status:      {job.get_status_display()}",
+            f"  Created by:  {job.created_by.display_name} ({job.created_by.username})",
+            f"  Created:     {job.created_at:%Y-%m-%d %H:%M}",
+        ]
+        if job.processed_at:
+            lines.append(f"  Processed:   {job.processed_at:%Y-%m-%d %H:%M}")
+        if job.comment:
+            lines.append(f"  Comment:     {job.comment}")
+        summary = job.params.get("summary") or {}
+        if summary.get("certification"):
+            cert = summary["certification"]
+            lines.append(f"  Certification: {cert['code']} — {cert['title']}")
+        lines.append(f"  Rows:        {job.total} ({job.rows_done} processed, {job.progress:.0%})")
+        if job.status == Job.Status.VERIFIED:
+            from bulk.models import JobRow
+
+            counts = {o: job.rows.filter(outcome=o).count() for o in JobRow.Outcome.values}
+            lines.append(
+                "  Would be:    " + ", ".join(f"{labels.get(o, o)} {n}" for o, n in counts.items() if n)
+            )
+        else:
+            lines.append(
+                f"  Outcomes:    {labels['succeeded']} {job.succeeded}, Skipped {job.skipped}, Error {job.failed}"
+            )
+        for warning in job.warnings:
+            lines.append(f"  Warning:     {warning}")
+        if job.failure_reason:
+            lines.append(f"  Failure:     {job.failure_reason}")
+        if job.results_file:
+            lines.append(f"  Results:     certdesk job results {job.pk} -o results.csv")
+        return "\n".join(lines)
+
+    def rejected(self, problems: list[Problem], headlines: list[str], as_json: bool, code: int) -> None:
+        limit = settings.CERTDESK_MAX_LISTED_PROBLEMS
+        if as_json:
+            self.emit_json(report(problems, headlines, limit))
+        else:
+            self.stderr.write("The file was rejected: " + "; ".join(headlines))
+            for problem in problems[:limit]:
+                value = f", value '{problem.value}'" if problem.value else ""
+                self.stderr.write(f"  {_where(problem)}{value}: {problem.message}")
+            if len(problems) > limit:
+                self.stderr.write(f"  … and {len(problems) - limit} more problems not shown.")
+        raise SystemExit(code)
+
+    def wait(self, job: Job, as_json: bool) -> Job:
+        owner = services.worker_id("cli")
+        bar = ProgressBar(
+            self.stderr._out if hasattr(self.stderr, "_out") else sys.stderr, enabled=not as_json
+        )
+        while True:
+            job.refresh_from_db()
+            if job.is_finished:
+                break
+            claimed = services.claim_job(owner, job_id=job.pk)
+            if claimed is not None:
+                job = services.run_job(claimed, owner, on_progress=bar.update)
+                continue
+            bar.update(job)
+            time.sleep(WAIT_POLL_SECONDS)
+        bar.finish(job)
+        return job
+
+    # --- subcommands -----------------------------------------------------------------------
+
+    def handle(self, *args: Any, action: str, **options: Any) -> None:
+        user = self.actor(options["as_user"])
+        try:
+            getattr(self, f"do_{action}")(user, **options)
+        except NotAllowed as exc:
+            raise CommandError(str(exc), returncode=EXIT_NOT_ALLOWED) from exc
+        except BadFilter as exc:
+            raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
+
+    def do_submit(
+        self,
+        user: User,
+        *,
+        kind: str,
+        file: str,
+        title: str,
+        comment: str,
+        validate_only: bool,
+        wait: bool,
+        json: bool,
+        **options: Any,
+    ) -> None:
+        path = Path(file)
+        if not path.is_file():
+            raise CommandError(f"No such file: {file}", returncode=EXIT_USAGE)
+        try:
+            with path.open("rb") as stream:
+                submission = services.submit(
+                    kind,
+                    stream,
+                    path.name,
+                    actor=user,
+                    title=title,
+                    comment=comment,
+                    validate_only=validate_only,
+                    start=not validate_only,
+                )
+        except services.JobInputError as exc:
+            self.rejected(exc.problems, [p.message for p in exc.problems], json, EXIT_USAGE)
+            return
+        except FileRejected as exc:
+            self.rejected(exc.problems, exc.headlines, json, EXIT_REJECTED)
+            return
+        job = submission.job
+        if wait and not validate_only:
+            job = self.wait(job, json)
+        if json:
+            self.emit_json(JobSerializer(job).data)
+        else:
+            self.stdout.write(self.describe(job))
+        if job.status == Job.Status.FAILED:
+            raise SystemExit(EXIT_JOB_FAILED)
+
+    def do_list(
+        self,
+        user: User,
+        *,
+        kind: str | None,
+        status: str | None,
+        search: str | None,
+        since: str | None,
+        until: str | None,
+        limit: int,
+        json: bool,
+        **options: Any,
+    ) -> None:
+        if not allowed_kinds(user):
+            raise CommandError(
+                f"{user.username} may not manage any kind of bulk job.", returncode=EXIT_NOT_ALLOWED
+            )
+        jobs = filter_jobs(
+            jobs_visible_to(user),
+            kind=kind,
+            status=status,
+            search=search,
+            since=parse_date(since, "--since"),
+            until=parse_date(until, "--until"),
+        )[:limit]
+        if json:
+            self.emit_json(JobSerializer(jobs, many=True).data)
+            return
+        self.stdout.write(
+            f"{'ID':>6}  {'Status':<12} {'Created':<16} {'Processed':<16} {'Created by':<16} Title"
+        )
+        for job in jobs:
+            processed = f"{job.processed_at:%Y-%m-%d %H:%M}" if job.processed_at else ""
+            self.stdout.write(
+                f"{job.pk:>6}  {job.get_status_display():<12} {job.created_at:%Y-%m-%d %H:%M} {processed:<16} "
+                f"{job.created_by.username[:16]:<16} {job.title}"
+            )
+
+    def do_show(self, user: User, *, id: int, json: bool, **options: Any) -> None:
+        job = self.visible_job(user, id)
+        if json:
+            self.emit_json(JobSerializer(job).data)
+        else:
+            self.stdout.write(self.describe(job))
+
+    def do_start(self, user: User, *, id: int, wait: bool, json: bool, **options: Any) -> None:
+        job = self.visible_job(user, id)
+        try:
+            job = services.start_job(job, user)
+        except services.JobInputError as exc:
+            raise CommandError(exc.problems[0].message, returncode=EXIT_USAGE) from exc
+        if wait:
+            job = self.wait(job, json)
+        if json:
+            self.emit_json(JobSerializer(job).data)
+        else:
+            self.stdout.write(self.describe(job))
+        if job.status == Job.Status.FAILED:
+            raise SystemExit(EXIT_JOB_FAILED)
+
+    def do_results(self, user: User, *, id: int, output: str | None, **options: Any) -> None:
+        job = self.visible_job(user, id)
+        if not job.results_file:
+            raise CommandError(
+                f"Job {id} has no results file yet: it is written when the job ends or is verified "
+                f"(status now: {job.get_status_display()}).",
+                returncode=EXIT_USAGE,
+            )
+        with services.open_results(job) as stream:
+            content = stream.read()
+        if output:
+            Path(output).write_bytes(content)
+            self.stderr.write(f"Wrote {len(content):,} bytes to {output}")
+        else:
+            sys.stdout.buffer.write(content)
+            sys.stdout.flush()
+
+
+def _where(problem: Problem) -> str:
+    parts = []
+    if problem.row is not None:
+        parts.append(f"Row {problem.row}")
+    if problem.column:
+        parts.append(f"column {problem.column}")
+    return ", ".join(parts) or "File"
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; silent when output goes to a file or a pipe."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: Any, enabled: bool = True) -> None:
+        self.stream = stream
+        self.enabled = enabled and hasattr(stream, "isatty") and stream.isatty()
+        self.shown = False
+
+    def update(self, job: Job) -> None:
+        if not self.enabled:
+            return
+        filled = int(job.progress * self.WIDTH)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        self.stream.write(
+            f"\r[{bar}] {job.progress:4.0%}  {job.rows_done:,}/{job.total:,} rows  {job.get_status_display():<12}"
+        )
+        self.stream.flush()
+        self.shown = True
+
+    def finish(self, job: Job) -> None:
+        if self.enabled:
+            self.update(job)
+            self.stream.write("\n")
+            self.stream.flush()

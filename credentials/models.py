@@ -1,0 +1,104 @@
+"""Certifications and the awards that say who holds them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Certification(models.Model):
+    code = models.CharField(
+        "Certification ID", max_length=100, unique=True, help_text="The ID used in files and exports."
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    validity_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How long an award is valid; empty when always valid."
+    )
+    renewal_window_days = models.PositiveIntegerField(
+        default=30, help_text="Days before expiry when holders are asked to renew."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.title}"
+
+    @property
+    def always_valid(self) -> bool:
+        return self.validity_days is None
+
+    def default_expiration(self, issue_date: dt.date) -> dt.date | None:
+        """The expiration date an award issued on ``issue_date`` gets by default."""
+        if self.validity_days is None:
+            return None
+        return issue_date + dt.timedelta(days=self.validity_days)
+
+
+class AwardQuerySet(models.QuerySet["Award"]):
+    def active(self) -> AwardQuerySet:
+        return self.filter(status=Award.Status.ACTIVE)
+
+
+class Award(models.Model):
+    """A user's holding of a certification. Removal is a status change, never a delete."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        REMOVED = "removed", "Removed"
+
+    class AssociationType(models.TextChoices):
+        MANUAL = "manual", "Manually awarded"
+        ACTIVITY_COMPLETION = "activity_completion", "Course/learning plan completion"
+        EXTERNAL_TRAINING = "external_training", "External training activity"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="awards")
+    certification = models.ForeignKey(Certification, on_delete=models.PROTECT, related_name="awards")
+    issue_date = models.DateField()
+    expiration_date = models.DateField(null=True, blank=True)
+    always_valid = models.BooleanField(default=False)
+    association_type = models.CharField(
+        max_length=32, choices=AssociationType.choices, default=AssociationType.MANUAL
+    )
+    external_activity = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    removed_by_job = models.ForeignKey(
+        "bulk.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="removed_awards"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = AwardQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["certification", "user"]
+        constraints = [
+            # History keeps removed awards; only one may be active per user and certification.
+            models.UniqueConstraint(
+                fields=["certification", "user"],
+                condition=Q(status="active"),
+                name="one_active_award_per_user_and_certification",
+            ),
+            models.CheckConstraint(
+                condition=Q(expiration_date__isnull=True) | Q(expiration_date__gte=models.F("issue_date")),
+                name="award_expires_after_issue",
+            ),
+            models.CheckConstraint(
+                condition=~(Q(always_valid=True) & Q(expiration_date__isnull=False)),
+                name="always_valid_award_has_no_expiration",
+            ),
+        ]
+        indexes = [models.Index(fields=["certification", "status", "user"], name="award_cert_status_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.certification.code} ({self.get_status_display()})"
