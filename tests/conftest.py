@@ -1,0 +1,51 @@
+"""Shared fixtures: named people (alice may remove certifications, mallory may not), a certification
+with holders, and isolated file storage for each test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from access.permissions import MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
+from credentials.models import Certification
+from people.models import User
+
+from .factories import CertificationFactory, UserFactory, award_many, grant
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(autouse=True)
+def isolated_media(settings, tmp_path: Path) -> Path:
+    """Every test stores uploads and results files in its own folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.CERTDESK_CHUNK_PAUSE_SECONDS = 0
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def alice(db) -> User:
+    """An administrator who may manage certification removal jobs and view certifications."""
+    user = UserFactory(username="alice", user_id="ADM-ALICE", email="alice@example.test", first_name="Alice")
+    return grant(user, MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS)
+
+
+@pytest.fixture
+def mallory(db) -> User:
+    """Signed in, but holding no certdesk permission."""
+    return UserFactory(username="mallory", user_id="ADM-MALLORY", email="mallory@example.test")
+
+
+@pytest.fixture
+def certification(db) -> Certification:
+    return CertificationFactory(code="CERT-042", title="Basic Life Support")
+
+
+@pytest.fixture
+def holders(certification: Certification) -> list[User]:
+    """Twenty users who hold CERT-042."""
+    users = UserFactory.create_batch(20)
+    award_many(certification, users)
+    return users
