@@ -93,6 +93,7 @@ class JobCreateSerializer(serializers.Serializer[Any]):
 
 class JobRowSerializer(serializers.ModelSerializer[JobRow]):
     result = serializers.SerializerMethodField()
+    message = serializers.SerializerMethodField()
 
     class Meta:
         model = JobRow
@@ -101,6 +102,10 @@ class JobRowSerializer(serializers.ModelSerializer[JobRow]):
     def get_result(self, row: JobRow) -> str:
         labels: dict[str, str] = self.context.get("labels", {})
         return labels.get(row.outcome, row.outcome)
+
+    def get_message(self, row: JobRow) -> str:
+        messages: dict[str, str] = self.context.get("messages", {})
+        return row.message or messages.get(row.outcome, "")
 
 
 class UserSerializer(serializers.ModelSerializer[User]):

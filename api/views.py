@@ -100,6 +100,9 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
 
     @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
     def create(self, request: Request) -> Response:
+        # Permission first: someone who may not submit jobs gets 403 whatever the form holds.
+        if not allowed_kinds(request.user):
+            raise PermissionDenied("You do not have permission to manage any kind of bulk job.")
         if int(request.META.get("CONTENT_LENGTH") or 0) > largest_limit() + FORM_OVERHEAD:
             rejected = too_large(largest_limit())
             return problems_response(rejected.problems, rejected.headlines)
@@ -109,6 +112,8 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
             kind = get_kind(form.validated_data["kind"])
         except UnknownKind as exc:
             raise ValidationError({"kind": [str(exc)]}) from exc
+        if not has_permission(request.user, kind.permission):
+            raise PermissionDenied(f"You do not have permission to use {kind.tool_name}.")
         upload = form.validated_data.get("file")
         handler = request._request.upload_handlers[0]
         try:
@@ -163,9 +168,16 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
         if outcome:
             rows = rows.filter(outcome=outcome)
         kind = get_kind(job.kind)
-        labels = kind.preview_labels if job.status == Job.Status.VERIFIED else kind.result_labels
+        verified = job.status == Job.Status.VERIFIED
         page = self.paginate_queryset(rows)  # type: ignore[arg-type]  # rows of the job, not jobs
-        serializer = JobRowSerializer(page, many=True, context={"labels": labels})  # type: ignore[arg-type]
+        serializer = JobRowSerializer(
+            page,  # type: ignore[arg-type]
+            many=True,
+            context={
+                "labels": kind.labels_for(verified),
+                "messages": kind.messages_for(job.params, verified),
+            },
+        )
         return self.get_paginated_response(serializer.data)
 
     @extend_schema(responses={(200, "text/csv"): bytes})

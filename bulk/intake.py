@@ -45,7 +45,7 @@ class Column:
         return normalise_header(self.name)
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     seq: int
     row_number: int
@@ -155,7 +155,7 @@ def parse_csv(data: bytes, columns: list[Column], *, limit: int) -> Table:
     records: list[tuple[int, list[str]]] = []
     try:
         for record_number, cells in enumerate(reader, start=1):
-            if any(cell.strip() for cell in cells):
+            if "".join(cells).strip():
                 records.append((record_number, cells))
     except csv.Error as exc:
         raise FileRejected(
@@ -178,6 +178,7 @@ def parse_csv(data: bytes, columns: list[Column], *, limit: int) -> Table:
 
     rows: list[Row] = []
     width = len(header)
+    placed = [(column, positions.get(column.key)) for column in columns]
     for seq, (row_number, cells) in enumerate(records[1:]):
         row = Row(seq=seq, row_number=row_number, cells=cells)
         extra = [c for c in cells[width:] if c.strip()]
@@ -190,8 +191,7 @@ def parse_csv(data: bytes, columns: list[Column], *, limit: int) -> Table:
                     value=extra[0],
                 )
             )
-        for column in columns:
-            index = positions.get(column.key)
+        for column, index in placed:
             raw = cells[index].strip() if index is not None and index < len(cells) else ""
             row.values[column.name] = _convert(column, raw, row)
         rows.append(row)

@@ -105,13 +105,19 @@ class JobRow(models.Model):
         SKIPPED = "skipped", "Skipped"
         ERROR = "error", "Error"
 
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="rows")
+    # Indexed by the (job, seq) unique constraint; a separate job index would only slow inserts.
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="rows", db_index=False)
     seq = models.PositiveIntegerField()
     row_number = models.PositiveIntegerField()
     cells = models.JSONField(help_text="The row's cells as uploaded, for the results file.")
     key = models.CharField(max_length=200, blank=True, help_text="The row's main value, e.g. its User ID.")
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     target_id = models.BigIntegerField(null=True, blank=True, help_text="Certification, activity …")
     data = models.JSONField(null=True, blank=True)

@@ -23,7 +23,9 @@ def results_name(job: Job) -> str:
 def render_results(job: Job) -> bytes:
     """Render the results CSV (UTF-8 with BOM so spreadsheets read accents right)."""
     kind = get_kind(job.kind)
-    labels = kind.preview_labels if job.status == Job.Status.VERIFIED else kind.result_labels
+    verified = job.status == Job.Status.VERIFIED
+    labels = kind.labels_for(verified)
+    default_messages = kind.messages_for(job.params, verified)
     header = list(job.params.get("header") or [c.name for c in kind.columns])
     width = len(header)
     buffer = io.StringIO()
@@ -37,12 +39,15 @@ def render_results(job: Job) -> bytes:
     with connection.cursor() as cursor:
         cursor.execute(sql, [job.pk])
         while batch := cursor.fetchmany(5000):
-            for cells, outcome, message in batch:
-                if isinstance(cells, str):  # SQLite returns JSON as text; PostgreSQL decodes it
-                    cells = json.loads(cells)
+            cells_of = [cells for cells, _, _ in batch]
+            if isinstance(cells_of[0], str):
+                # SQLite returns JSON as text: decode the batch in one call, not 5,000.
+                cells_of = json.loads("[" + ",".join(cells_of) + "]")
+            for cells, (_, outcome, message) in zip(cells_of, batch, strict=True):
                 cells = (cells + [""] * width)[:width]
                 writer.writerow(
-                    [neutralise(c) for c in cells] + [labels.get(outcome, outcome), neutralise(message)]
+                    [neutralise(c) for c in cells]
+                    + [labels.get(outcome, outcome), neutralise(message or default_messages.get(outcome, ""))]
                 )
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 from django.db import connection
@@ -11,6 +12,14 @@ from .kinds.base import StagedRow
 from .models import JobRow
 
 INSERT_BATCH = 2000
+_NEEDS_ESCAPING = re.compile(r'["\\\x00-\x1f\u2028\u2029]')
+
+
+def _json_list(cells: list[str]) -> str:
+    """json.dumps for a list of plain strings, with a fast path for the usual cells (no escaping)."""
+    if not cells or _NEEDS_ESCAPING.search("".join(cells)):
+        return json.dumps(cells, ensure_ascii=False)
+    return '["' + '","'.join(cells) + '"]'
 
 
 def insert_rows(job_id: int, rows: Sequence[StagedRow]) -> None:
@@ -42,7 +51,7 @@ def insert_rows(job_id: int, rows: Sequence[StagedRow]) -> None:
                         job_id,
                         r.seq,
                         r.row_number,
-                        json.dumps(r.cells, ensure_ascii=False),
+                        _json_list(r.cells),
                         r.key[:200],
                         r.user_id,
                         r.target_id,

@@ -101,7 +101,11 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         {
             "timeout": env.int("SQLITE_BUSY_TIMEOUT_SECONDS", default=30),
             "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            # A 32 MB page cache keeps the indexes that bulk updates touch in memory.
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768; "
+                "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON"
+            ),
         }
     )
     # Tests use a file, not memory, so that worker subprocesses see the same data.
@@ -128,6 +132,7 @@ USE_TZ = True
 # --- Files ----------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns about a missing folder on every start
 WHITENOISE_USE_FINDERS = True  # the embedded default serves static files without collectstatic
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
@@ -155,7 +160,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="certdesk <certdesk@l
 CERTDESK_RUNNER = env.str("CERTDESK_RUNNER", default="thread")
 if CERTDESK_RUNNER not in ("thread", "none"):
     raise ImproperlyConfigured(f"CERTDESK_RUNNER must be 'thread' or 'none', not {CERTDESK_RUNNER!r}")
-CERTDESK_CHUNK_SIZE = env.int("CERTDESK_CHUNK_SIZE", default=5000)
+# Rows per chunk transaction. Large chunks write each touched page once rather than once per chunk
+# (SQLite rewrites whole pages); 20,000 rows still commit in well under a second.
+CERTDESK_CHUNK_SIZE = env.int("CERTDESK_CHUNK_SIZE", default=20_000)
 CERTDESK_LEASE_SECONDS = env.int("CERTDESK_LEASE_SECONDS", default=60)
 CERTDESK_WORKER_POLL_SECONDS = env.float("CERTDESK_WORKER_POLL_SECONDS", default=2.0)
 # Pause after each chunk; only for demonstrations and crash tests that need a job to run slowly.

@@ -58,7 +58,10 @@ class Award(models.Model):
         ACTIVITY_COMPLETION = "activity_completion", "Course/learning plan completion"
         EXTERNAL_TRAINING = "external_training", "External training activity"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="awards")
+    # Indexed together with the certification below, not alone.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="awards", db_index=False
+    )
     certification = models.ForeignKey(Certification, on_delete=models.PROTECT, related_name="awards")
     issue_date = models.DateField()
     expiration_date = models.DateField(null=True, blank=True)
@@ -69,8 +72,14 @@ class Award(models.Model):
     external_activity = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     removed_at = models.DateTimeField(null=True, blank=True)
+    # Not indexed: nobody looks awards up by who removed them, and every bulk removal would pay for it.
     removed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     removed_by_job = models.ForeignKey(
         "bulk.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="removed_awards"
@@ -98,7 +107,12 @@ class Award(models.Model):
                 name="always_valid_award_has_no_expiration",
             ),
         ]
-        indexes = [models.Index(fields=["certification", "status", "user"], name="award_cert_status_user")]
+        indexes = [
+            # Looks an award up by user and certification whatever its status. Status is left out on
+            # purpose: a bulk removal changes the status of every row it touches, and each indexed
+            # column it changes costs an index update per row.
+            models.Index(fields=["user", "certification"], name="award_user_certification"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} — {self.certification.code} ({self.get_status_display()})"

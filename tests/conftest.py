@@ -25,6 +25,18 @@ def isolated_media(settings, tmp_path: Path) -> Path:
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing() -> None:
+    """The factories hash a password per user; PBKDF2 would spend seconds on a few dozen holders.
+    PBKDF2 stays second in the list so passwords made by real code (the demo) still check."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+
+
 @pytest.fixture
 def alice(db) -> User:
     """An administrator who may manage certification removal jobs and view certifications."""

@@ -65,7 +65,9 @@ def grant(user: User, *permissions: str) -> User:
     """Give a user Django permissions named "app_label.codename"; returns a fresh copy (no perm cache)."""
     for name in permissions:
         app_label, codename = name.split(".", 1)
-        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
     return User.objects.get(pk=user.pk)
 
 

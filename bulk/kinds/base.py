@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ..models import Job
 
 
-@dataclass
+@dataclass(slots=True)
 class StagedRow:
     """A row as validation leaves it: what it names, what it resolved to, and its outcome so far."""
 
@@ -60,6 +60,8 @@ class JobKind(ABC):
         "skipped": "Skipped",
         "error": "Error",
     }
+    # The Message of rows that have none of their own, formatted with the job's params.
+    outcome_messages: ClassVar[dict[str, str]] = {}
     preview_labels: ClassVar[dict[str, str]] = {
         "pending": "Would succeed",
         "skipped": "Skipped",
@@ -76,6 +78,15 @@ class JobKind(ABC):
 
         Runs inside the chunk's transaction; must cost a constant number of queries.
         """
+
+    def messages_for(self, params: dict[str, Any], verified: bool = False) -> dict[str, str]:
+        """Outcome -> the message a row gets when it has none of its own."""
+        if verified:
+            return {}
+        return {outcome: text.format(**params) for outcome, text in self.outcome_messages.items()}
+
+    def labels_for(self, verified: bool) -> dict[str, str]:
+        return self.preview_labels if verified else self.result_labels
 
     def example_rows(self) -> list[list[str]]:
         """Data rows of the example file, in column order."""

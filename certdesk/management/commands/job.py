@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from access.policy import NotAllowed, allowed_kinds, jobs_visible_to
+from access.policy import NotAllowed, allowed_kinds, jobs_visible_to, permission_label
 from api.serializers import JobSerializer
 from bulk import services
 from bulk.kinds import KINDS, get_kind
@@ -93,11 +93,20 @@ class Command(BaseCommand):
             raise CommandError(f"No active user has the username '{username}'.", returncode=EXIT_USAGE)
         return user
 
+    def require_some_kind(self, user: User) -> None:
+        """Exit 3, naming the permissions that would help, when the user may manage no kind of job."""
+        if allowed_kinds(user):
+            return
+        needed = sorted({permission_label(kind.permission) for kind in KINDS.values()})
+        raise CommandError(
+            f"{user.username} may not manage any kind of bulk job: the permission "
+            + " or ".join(f"'{name}'" for name in needed)
+            + " is needed.",
+            returncode=EXIT_NOT_ALLOWED,
+        )
+
     def visible_job(self, user: User, job_id: int) -> Job:
-        if not allowed_kinds(user):
-            raise CommandError(
-                f"{user.username} may not manage any kind of bulk job.", returncode=EXIT_NOT_ALLOWED
-            )
+        self.require_some_kind(user)
         job = jobs_visible_to(user).select_related("created_by").filter(pk=job_id).first()
         if job is None:
             raise CommandError(f"Job {job_id} not found.", returncode=EXIT_USAGE)
@@ -144,12 +153,19 @@ class Command(BaseCommand):
             lines.append(f"  Results:     certdesk job results {job.pk} -o results.csv")
         return "\n".join(lines)
 
-    def rejected(self, problems: list[Problem], headlines: list[str], as_json: bool, code: int) -> None:
+    def rejected(
+        self,
+        problems: list[Problem],
+        headlines: list[str],
+        as_json: bool,
+        code: int,
+        lead: str = "The file was rejected: ",
+    ) -> None:
         limit = settings.CERTDESK_MAX_LISTED_PROBLEMS
         if as_json:
             self.emit_json(report(problems, headlines, limit))
         else:
-            self.stderr.write("The file was rejected: " + "; ".join(headlines))
+            self.stderr.write(lead + "; ".join(headlines))
             for problem in problems[:limit]:
                 value = f", value '{problem.value}'" if problem.value else ""
                 self.stderr.write(f"  {_where(problem)}{value}: {problem.message}")
@@ -215,7 +231,10 @@ class Command(BaseCommand):
                     start=not validate_only,
                 )
         except services.JobInputError as exc:
-            self.rejected(exc.problems, [p.message for p in exc.problems], json, EXIT_USAGE)
+            # Not the file's fault (e.g. the title): say so, rather than "the file was rejected".
+            self.rejected(
+                exc.problems, [p.message for p in exc.problems], json, EXIT_USAGE, lead="Not submitted: "
+            )
             return
         except FileRejected as exc:
             self.rejected(exc.problems, exc.headlines, json, EXIT_REJECTED)
@@ -243,10 +262,7 @@ class Command(BaseCommand):
         json: bool,
         **options: Any,
     ) -> None:
-        if not allowed_kinds(user):
-            raise CommandError(
-                f"{user.username} may not manage any kind of bulk job.", returncode=EXIT_NOT_ALLOWED
-            )
+        self.require_some_kind(user)
         jobs = filter_jobs(
             jobs_visible_to(user),
             kind=kind,

@@ -1,0 +1,125 @@
+"""``certdesk demo``: a demo organisation to try everything on, loaded once however often it runs."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+
+from access.permissions import MANAGE_CERTIFICATION_REMOVAL
+from bulk import services
+from bulk.models import Job
+from credentials.models import Award, Certification
+from people.models import Group, OrgUnit, User
+
+from .factories import make_csv
+
+pytestmark = pytest.mark.django_db
+
+
+def counts() -> dict[str, int]:
+    return {
+        "users": User.objects.count(),
+        "org units": OrgUnit.objects.count(),
+        "groups": Group.objects.count(),
+        "group members": Group.members.through.objects.count(),
+        "memberships": User.org_units.through.objects.count(),
+        "certifications": Certification.objects.count(),
+        "awards": Award.objects.count(),
+    }
+
+
+def remove_demo() -> None:
+    """Delete what the demo made, so that other test modules start from an empty database."""
+    Job.objects.all().delete()
+    Award.objects.all().delete()
+    Certification.objects.all().delete()
+    Group.objects.all().delete()
+    User.objects.all().delete()
+    while OrgUnit.objects.exists():  # leaves first: a unit with children is protected
+        OrgUnit.objects.filter(children__isnull=True).delete()
+
+
+@pytest.fixture(scope="module")
+def demo(django_db_setup, django_db_blocker) -> Iterator[dict[str, int]]:
+    """The demo loaded once for this module (it takes seconds); each test runs in a rolled-back
+    transaction on top of it. Returns the counts after the first run."""
+    with django_db_blocker.unblock():
+        call_command("demo", stdout=io.StringIO())
+        loaded = counts()
+    try:
+        yield loaded
+    finally:
+        with django_db_blocker.unblock(), transaction.atomic():
+            remove_demo()
+
+
+def test_demo_loads_about_two_thousand_users_in_three_divisions_with_departments(demo):
+    assert 1900 <= demo["users"] <= 2100
+    divisions = OrgUnit.objects.filter(parent__isnull=True).order_by("code")
+    assert [d.code for d in divisions] == ["DIV-A", "DIV-B", "DIV-C"]
+    for division in divisions:
+        assert division.children.count() >= 2, division.code
+    learners = User.objects.filter(is_staff=False)
+    assert not learners.filter(org_units__isnull=True).exists()  # every learner is in a department
+    assert not learners.filter(org_units__parent__isnull=True).exists()
+    assert demo["groups"] >= 1 and demo["group members"] > 0
+
+
+def test_demo_has_ten_certifications_each_with_active_awards(demo):
+    assert demo["certifications"] == 10
+    for certification in Certification.objects.all():
+        assert certification.awards.filter(status=Award.Status.ACTIVE).exists(), certification.code
+
+
+def test_demo_admin_is_a_superuser_and_alice_and_bob_are_division_admins(demo):
+    admin = User.objects.get(username="admin")
+    assert admin.is_superuser and admin.check_password("certdesk")
+    for username, division in (("alice", "DIV-A"), ("bob", "DIV-B")):
+        user = User.objects.get(username=username)
+        assert not user.is_superuser
+        assert user.has_perm(MANAGE_CERTIFICATION_REMOVAL), username
+        assert list(user.org_units.values_list("code", flat=True)) == [division]
+        assert user.check_password("certdesk")
+
+
+def test_demo_run_again_creates_nothing_new(demo):
+    call_command("demo", stdout=io.StringIO())
+
+    assert counts() == demo
+
+
+def test_demo_run_again_leaves_earlier_removals_alone(demo):
+    award = Award.objects.filter(status=Award.Status.ACTIVE).first()
+    Award.objects.filter(pk=award.pk).update(status=Award.Status.REMOVED)
+
+    call_command("demo", stdout=io.StringIO())
+
+    award.refresh_from_db()
+    assert award.status == Award.Status.REMOVED
+    assert counts() == demo
+
+
+def test_alice_can_remove_demo_users_from_a_demo_certification(demo):
+    alice = User.objects.get(username="alice")
+    certification = Certification.objects.get(code="CERT-001")
+    holders = list(
+        certification.awards.filter(status=Award.Status.ACTIVE)
+        .order_by("user__user_id")
+        .values_list("user__user_id", flat=True)[:25]
+    )
+    data = make_csv([[certification.code, user_id] for user_id in holders])
+
+    submission = services.submit(
+        "certification-removal", data, "demo.csv", actor=alice, title="Demo clean-up", start=True
+    )
+    job = services.run_next("test-worker")
+
+    assert job is not None and job.pk == submission.job.pk
+    assert job.status == Job.Status.PROCESSED
+    assert (job.total, job.succeeded, job.skipped, job.failed) == (25, 25, 0, 0)
+    removed = certification.awards.filter(status=Award.Status.REMOVED)
+    assert set(removed.values_list("user__user_id", flat=True)) == set(holders)

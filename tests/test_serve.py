@@ -1,0 +1,154 @@
+"""The embedded default end to end: ``certdesk serve`` answers the API and its worker thread runs jobs.
+
+The server is the real console script in a subprocess, on a free port, against the test database;
+nothing else runs jobs (there is no ``certdesk worker`` and the test never runs one itself).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from bulk.models import Job
+from credentials.models import Award
+
+from .factories import make_csv, removal_rows
+from .processes import CERTDESK, cli_env
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+START_TIMEOUT_SECONDS = 30
+JOB_TIMEOUT_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def request(url: str, token: str, data: bytes | None = None, content_type: str = "") -> tuple[int, bytes]:
+    """GET (or POST ``data``) with token authentication; returns the status and the body."""
+    headers = {"Authorization": f"Token {token}"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    req = urllib.request.Request(url, data=data, headers=headers, method="POST" if data else "GET")  # noqa: S310
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:  # noqa: S310 - our own server on 127.0.0.1
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
+    """A multipart/form-data body and its content type."""
+    boundary = f"certdesk-{uuid.uuid4().hex}"
+    body = io.BytesIO()
+    for name, value in fields.items():
+        body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode())
+        body.write(value.encode() + b"\r\n")
+    for name, (filename, content) in files.items():
+        body.write(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            "Content-Type: text/csv\r\n\r\n".encode()
+        )
+        body.write(content + b"\r\n")
+    body.write(f"--{boundary}--\r\n".encode())
+    return body.getvalue(), f"multipart/form-data; boundary={boundary}"
+
+
+def wait_until_answering(base_url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"certdesk serve exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/api/v1/", timeout=2):  # noqa: S310
+                return
+        except urllib.error.HTTPError:
+            return  # 401/403: it answers
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"certdesk serve did not answer within {START_TIMEOUT_SECONDS}s:\n{log.read_text()}")
+
+
+def poll_job(url: str, token: str) -> dict[str, Any]:
+    deadline = time.monotonic() + JOB_TIMEOUT_SECONDS
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        status, body = request(url, token)
+        assert status == 200, body
+        job = json.loads(body)
+        if job["status"] in ("processed", "failed"):
+            return job
+        time.sleep(0.2)
+    pytest.fail(f"the job did not finish within {JOB_TIMEOUT_SECONDS}s; last seen: {job}")
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    """``certdesk serve`` on a free port with its worker thread; yields its base URL."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = cli_env(CERTDESK_RUNNER="thread", CERTDESK_WORKER_POLL_SECONDS="0.2")
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603 - our own console script
+            [str(CERTDESK), "serve", "--port", str(port), "--threads", "2"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        wait_until_answering(base_url, process, log)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_served_api_accepts_a_removal_file_and_the_in_process_worker_runs_it(
+    alice, certification, holders, server
+):
+    token = Token.objects.create(user=alice).key
+    named = holders[:6]
+    body, content_type = multipart(
+        {"kind": "certification-removal", "title": "Served removal", "start": "true"},
+        {"file": ("removal.csv", make_csv(removal_rows(certification, named)))},
+    )
+
+    status, created = request(f"{server}/api/v1/jobs/", token, body, content_type)
+
+    assert status == 201, created
+    job = json.loads(created)
+    assert job["status"] == "queued"
+    finished = poll_job(f"{server}/api/v1/jobs/{job['id']}/", token)
+    assert finished["status"] == "processed", finished
+    assert finished["counts"] == {"total": 6, "succeeded": 6, "failed": 0, "skipped": 0}
+    assert finished["results_url"] == f"{server}/api/v1/jobs/{job['id']}/results/"
+
+    status, content = request(finished["results_url"], token)
+
+    assert status == 200
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    assert rows[0] == ["Certification ID", "User ID", "Result", "Message"]
+    assert [row[:3] for row in rows[1:]] == [[certification.code, u.user_id, "Removed"] for u in named]
+    removed = Award.objects.filter(certification=certification, status=Award.Status.REMOVED)
+    assert set(removed.values_list("user__user_id", flat=True)) == {u.user_id for u in named}
+    assert Job.objects.get(pk=job["id"]).status == Job.Status.PROCESSED
