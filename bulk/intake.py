@@ -148,7 +148,8 @@ def parse_csv(data: bytes, columns: list[Column], *, limit: int) -> Table:
     if not text.strip():
         raise FileRejected([Problem(EMPTY_FILE, "The file is empty.")])
 
-    first_line = text.lstrip("\r\n").split("\n", 1)[0]
+    # The header is the first line with something on it; blank lines before it say nothing.
+    first_line = next((line for line in io.StringIO(text, newline="") if line.strip()), "")
     delimiter = sniff_delimiter(first_line)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
 

@@ -41,7 +41,16 @@ def notify_job_finished(job: Job) -> bool:
         "status": job.get_status_display(),
         "outcome_labels": kind.result_labels,
     }
-    subject = f"{kind.label} job \u201c{job.title}\u201d: {job.get_status_display()}"
+    # A header cannot hold a line break (Django refuses it), and a title may contain one.
+    title = " ".join(job.title.split())
+    subject = f"{kind.label} job \u201c{title}\u201d: {job.get_status_display()}"
     body = render_to_string("bulk/email/job_finished.txt", context)
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [recipient])
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [recipient])
+    except Exception:
+        # The job has ended whatever the mail server says: do not fail the worker, and release the
+        # claim so that a later notice can still be sent.
+        log.exception("Job %s finished; its email to %s could not be sent", job.pk, recipient)
+        Job.objects.filter(pk=job.pk).update(notified_at=None)
+        return False
     return True

@@ -81,8 +81,14 @@ class Award(models.Model):
         related_name="+",
         db_index=False,
     )
+    # Indexed with the user below: "the award of user U that job J removed" is the bulk paths' lookup.
     removed_by_job = models.ForeignKey(
-        "bulk.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="removed_awards"
+        "bulk.Job",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="removed_awards",
+        db_index=False,
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -112,6 +118,7 @@ class Award(models.Model):
             # purpose: a bulk removal changes the status of every row it touches, and each indexed
             # column it changes costs an index update per row.
             models.Index(fields=["user", "certification"], name="award_user_certification"),
+            models.Index(fields=["removed_by_job", "user"], name="award_removed_by_job_user"),
         ]
 
     def __str__(self) -> str:

@@ -71,7 +71,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, as_tty: bool = False)
     command = [str(CERTDESK), *args]
     env = cli_env() if env is None else env
     if not as_tty:
-        done = subprocess.run(  # noqa: S603 - our own console script, with arguments from the test
+        done = subprocess.run(
             command, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_SECONDS, check=False
         )
         return Run(done.returncode, done.stdout, done.stderr)
@@ -79,7 +79,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, as_tty: bool = False)
     master, slave = pty.openpty()
     with tempfile.TemporaryFile() as stdout:
         try:
-            process = subprocess.Popen(command, env=env, stdout=stdout, stderr=slave)  # noqa: S603
+            process = subprocess.Popen(command, env=env, stdout=stdout, stderr=slave)
         finally:
             os.close(slave)
         terminal = b""

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from audit.models import Event
 from bulk import services
 from bulk.models import Job, JobRow
+from bulk.problems import FileRejected
 from credentials.models import Award
 
 from .factories import CertificationFactory, UserFactory, award_many, make_csv, removal_rows
@@ -176,3 +177,31 @@ def test_applying_a_chunk_costs_the_same_few_queries_whatever_its_size(settings,
     assert small_cost == large_cost
     assert large_cost <= 12, f"a chunk took {large_cost} queries"
     assert Award.objects.filter(certification=large_cert, status="removed").count() == 300
+
+
+def test_one_certification_written_in_two_cases_is_one_certification(alice, certification, holders):
+    rows = [["cert-042", holders[0].user_id], ["CERT-042", holders[1].user_id]]
+
+    job = run_to_end(submit(alice, make_csv(rows), start=True))
+
+    assert (job.succeeded, job.failed) == (2, 0)
+    assert job.params["certification_code"] == "CERT-042"
+
+
+def test_two_certifications_in_one_file_list_every_row_naming_the_second(alice, certification, holders):
+    other = CertificationFactory(code="CERT-077")
+    rows = [
+        [certification.code, holders[0].user_id],
+        [other.code, holders[1].user_id],
+        [other.code, holders[2].user_id],
+    ]
+
+    with pytest.raises(FileRejected) as rejected:
+        submit(alice, make_csv(rows))
+
+    assert [(p.row, p.column, p.value) for p in rejected.value.problems] == [
+        (3, "Certification ID", "CERT-077"),
+        (4, "Certification ID", "CERT-077"),
+    ]
+    assert rejected.value.headlines == ["The Certification ID included in the file is invalid"]
+    assert not Job.objects.exists()

@@ -104,7 +104,7 @@ def server(tmp_path: Path):
     log = tmp_path / "serve.log"
     env = cli_env(CERTDESK_RUNNER="thread", CERTDESK_WORKER_POLL_SECONDS="0.2")
     with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603 - our own console script
+        process = subprocess.Popen(
             [str(CERTDESK), "serve", "--port", str(port), "--threads", "2"],
             env=env,
             stdout=output,

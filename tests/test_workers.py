@@ -42,7 +42,7 @@ def queued_job(settings, alice, certification) -> Job:
 
 
 def start_worker(*args: str, **env: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(  # noqa: S603 - our own console script
+    return subprocess.Popen(
         [str(CERTDESK), "worker", *args],
         env=cli_env(**env),
         stdout=subprocess.PIPE,
@@ -96,7 +96,7 @@ def test_a_worker_killed_mid_job_is_resumed_at_its_first_unfinished_chunk(queued
     wait_for(
         lambda: Job.objects.get(pk=queued_job.pk).lease_expires_at < timezone.now(), "the lease to expire"
     )
-    rescuer = subprocess.run(  # noqa: S603
+    rescuer = subprocess.run(
         [str(CERTDESK), "worker", "--once"], env=cli_env(), capture_output=True, timeout=WAIT_SECONDS
     )
     assert rescuer.returncode == 0, rescuer.stdout + rescuer.stderr

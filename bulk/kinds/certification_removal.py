@@ -122,19 +122,22 @@ class CertificationRemoval(JobKind):
         first_row, code = named[0]
         certification = Certification.objects.filter(code=code).first()
         if certification is None:
-            certification = Certification.objects.filter(code__iexact=code).first()
+            # IDs typed by hand may differ in case; accept that only when it is unambiguous.
+            matches = list(Certification.objects.filter(code__iexact=code)[:2])
+            certification = matches[0] if len(matches) == 1 else None
         for row, other in named:
-            if certification is None and other == code:
-                plan.problems.append(
-                    Problem(
-                        INVALID_CERTIFICATION,
-                        f"No certification has the Certification ID '{code}'.",
-                        row.row_number,
-                        CERTIFICATION_ID,
-                        other,
+            if other.casefold() == code.casefold():
+                if certification is None:
+                    plan.problems.append(
+                        Problem(
+                            INVALID_CERTIFICATION,
+                            f"No certification has the Certification ID '{other}'.",
+                            row.row_number,
+                            CERTIFICATION_ID,
+                            other,
+                        )
                     )
-                )
-            elif other != code:
+            else:
                 plan.problems.append(
                     Problem(
                         INVALID_CERTIFICATION,
