@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import Model
 
 from .models import Event
 
@@ -40,7 +41,8 @@ def record(
 
 def record_bulk(
     action: str,
-    objects: QuerySet[Any],
+    model: type[Model],
+    object_ids: Sequence[Any],
     *,
     actor_id: int | None,
     job_id: int | None,
@@ -48,31 +50,28 @@ def record_bulk(
     after: Any,
     now: dt.datetime,
 ) -> None:
-    """Record one event per object of ``objects`` in a single INSERT … SELECT."""
-    model = objects.model
-    events = Event._meta.db_table
-    q = connection.ops.quote_name
-    inner_sql, inner_params = objects.values("pk").query.sql_with_params()
+    """Record one event per object in a single INSERT … SELECT over the list of ids."""
+    from bulk.lookups import execute, table, value_set
+
+    ids_sql, ids_param = value_set(list(object_ids))
     json_param = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+    q = connection.ops.quote_name
     columns = ", ".join(
         q(c)
         for c in ("actor_id", "job_id", "action", "object_type", "object_id", "before", "after", "created_at")
     )
-    pk_column = q(model._meta.pk.column)  # type: ignore[union-attr]
-    sql = (
-        f"INSERT INTO {q(events)} ({columns}) "
-        f"SELECT %s, %s, %s, %s, CAST(t.{pk_column} AS VARCHAR(64)), {json_param}, {json_param}, %s "
-        f"FROM {q(model._meta.db_table)} t WHERE t.{pk_column} IN ({inner_sql})"
+    execute(
+        f"INSERT INTO {table(Event)} ({columns}) "
+        f"SELECT %s, %s, %s, %s, CAST(ids.value AS VARCHAR(64)), {json_param}, {json_param}, %s "
+        f"FROM ({ids_sql}) ids",
+        [
+            actor_id,
+            job_id,
+            action,
+            model._meta.label_lower,
+            json.dumps(before),
+            json.dumps(after),
+            connection.ops.adapt_datetimefield_value(now),
+            ids_param,
+        ],
     )
-    params = [
-        actor_id,
-        job_id,
-        action,
-        model._meta.label_lower,
-        json.dumps(before),
-        json.dumps(after),
-        connection.ops.adapt_datetimefield_value(now),
-        *inner_params,
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)

@@ -181,8 +181,8 @@ def parse_csv(data: bytes, columns: list[Column], *, limit: int) -> Table:
     width = len(header)
     placed = [(column, positions.get(column.key)) for column in columns]
     for seq, (row_number, cells) in enumerate(records[1:]):
-        row = Row(seq=seq, row_number=row_number, cells=cells)
-        extra = [c for c in cells[width:] if c.strip()]
+        row = Row(seq, row_number, cells)
+        extra = [c for c in cells[width:] if c.strip()] if len(cells) > width else None
         if extra:
             row.problems.append(
                 Problem(
@@ -192,9 +192,13 @@ def parse_csv(data: bytes, columns: list[Column], *, limit: int) -> Table:
                     value=extra[0],
                 )
             )
+        values = row.values
         for column, index in placed:
             raw = cells[index].strip() if index is not None and index < len(cells) else ""
-            row.values[column.name] = _convert(column, raw, row)
+            if raw and column.parse is None and len(raw) <= column.max_length:
+                values[column.name] = raw  # the common case, without a call per cell
+            else:
+                values[column.name] = _convert(column, raw, row)
         rows.append(row)
     return Table(header=header, rows=rows, warnings=warnings)
 
@@ -276,8 +280,11 @@ def _match_columns(
     return positions, warnings
 
 
+FORMULA_STARTS = frozenset("=+-@\t\r")
+
+
 def neutralise(cell: str) -> str:
     """Keep a spreadsheet from running a cell as a formula (CSV injection)."""
-    if cell and cell[0] in ("=", "+", "-", "@", "\t", "\r"):
+    if cell and cell[0] in FORMULA_STARTS:
         return "'" + cell
     return cell

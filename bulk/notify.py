@@ -6,7 +6,6 @@ import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .kinds import get_kind
@@ -33,18 +32,10 @@ def notify_job_finished(job: Job) -> bool:
     if not Job.objects.filter(pk=job.pk, notified_at__isnull=True).update(notified_at=timezone.now()):
         return False
     kind = get_kind(job.kind)
-    context = {
-        "job": job,
-        "kind": kind,
-        "job_url": job_url(job),
-        "results_url": results_url(job),
-        "status": job.get_status_display(),
-        "outcome_labels": kind.result_labels,
-    }
     # A header cannot hold a line break (Django refuses it), and a title may contain one.
     title = " ".join(job.title.split())
     subject = f"{kind.label} job \u201c{title}\u201d: {job.get_status_display()}"
-    body = render_to_string("bulk/email/job_finished.txt", context)
+    body = job_finished_body(job)
     try:
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [recipient])
     except Exception:
@@ -54,3 +45,37 @@ def notify_job_finished(job: Job) -> bool:
         Job.objects.filter(pk=job.pk).update(notified_at=None)
         return False
     return True
+
+
+def job_finished_body(job: Job) -> str:
+    """The plain-text email a job's creator gets when it ends."""
+    kind = get_kind(job.kind)
+    greeting = job.created_by.first_name or job.created_by.username
+    lines = [
+        f"Hello {greeting},",
+        "",
+        f'Your {kind.label.lower()} job "{job.title}" is {job.get_status_display()}.',
+        "",
+    ]
+    if job.status == Job.Status.PROCESSED:
+        lines += [
+            f"Rows in the file: {job.total}",
+            f"{kind.result_labels['succeeded']}: {job.succeeded}",
+            f"Skipped: {job.skipped}",
+            f"Errors: {job.failed}",
+        ]
+    else:
+        lines += [
+            f"The job stopped before it finished: {job.failure_reason}",
+            f"Rows processed before it stopped: {job.rows_done} of {job.total}. Changes already committed stay "
+            "in place; the results file says which rows they are.",
+        ]
+    lines += [
+        "",
+        f"Job details: {job_url(job)}",
+        f"Results file (each row of your file with its Result and Message): {results_url(job)}",
+        "",
+        "-- ",
+        "certdesk",
+    ]
+    return "\n".join(lines) + "\n"

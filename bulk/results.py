@@ -11,8 +11,9 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 
-from .intake import neutralise
+from .intake import FORMULA_STARTS, neutralise
 from .kinds import get_kind
+from .lookups import gc_paused
 from .models import Job, JobRow
 
 
@@ -46,7 +47,7 @@ def render_results(job: Job) -> bytes:
             for cells, (_, outcome, message) in zip(cells_of, batch, strict=True):
                 cells = (cells + [""] * width)[:width]
                 writer.writerow(
-                    [neutralise(c) for c in cells]
+                    [neutralise(c) if c and c[0] in FORMULA_STARTS else c for c in cells]
                     + [labels.get(outcome, outcome), neutralise(message or default_messages.get(outcome, ""))]
                 )
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
@@ -54,7 +55,8 @@ def render_results(job: Job) -> bytes:
 
 def write_results(job: Job) -> None:
     """Render and store the results file, replacing an earlier one (a resumed job writes it again)."""
-    content = render_results(job)
+    with gc_paused():
+        content = render_results(job)
     name = results_name(job)
     if default_storage.exists(name):
         default_storage.delete(name)

@@ -32,6 +32,7 @@ from audit.services import record
 
 from .intake import parse_csv, read_capped
 from .kinds import get_kind
+from .lookups import gc_paused
 from .models import Job, JobRow
 from .problems import INCORRECT_FORMAT, FileRejected, Problem
 from .results import write_results
@@ -111,8 +112,9 @@ def submit(
                     )
                 ]
             )
-        table = parse_csv(data, kind.columns, limit=kind.max_bytes)
-        plan = kind.validate(table, actor)
+        with gc_paused():
+            table = parse_csv(data, kind.columns, limit=kind.max_bytes)
+            plan = kind.validate(table, actor)
         if kind.strict and plan.problems:
             raise FileRejected(sorted(plan.problems, key=lambda p: p.row or 0))
     except FileRejected as rejected:
@@ -149,7 +151,8 @@ def submit(
             original_size=len(data),
             original_sha256=hashlib.sha256(data).hexdigest(),
         )
-        insert_rows(job.pk, plan.rows)
+        with gc_paused():
+            insert_rows(job.pk, plan.rows)
         job.original_file.name = default_storage.save(
             f"jobs/{job.pk}/original-{_safe_name(job.original_filename)}", ContentFile(data)
         )

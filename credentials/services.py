@@ -3,60 +3,58 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.services import record_bulk
+from bulk.lookups import fetch, in_values, table
 
 from .models import Award
 
 
 def remove_awards(
     certification_id: int,
-    users: QuerySet[Any] | Iterable[int],
+    user_ids: Sequence[int],
     *,
     actor_id: int | None,
     job_id: int | None = None,
     now: dt.datetime | None = None,
-) -> int:
-    """Remove the active awards of a certification held by ``users`` (ids, or a queryset of ids).
+) -> list[int]:
+    """Remove the active awards of a certification held by ``user_ids``; returns whose were removed.
 
-    Set-based: one UPDATE and one audit INSERT whatever the number of users. Awards are never
-    deleted; they become "removed" with who, when and which job, so they can be restored.
-    Returns the number of awards removed.
+    Set-based: one UPDATE … RETURNING and one audit INSERT whatever the number of users. Awards are
+    never deleted; they become "removed" with who, when and which job, so they can be restored.
     """
     now = now or timezone.now()
-    removed = Award.objects.filter(
-        certification_id=certification_id, status=Award.Status.ACTIVE, user_id__in=users
+    named, users_param = in_values("user_id", user_ids)
+    # 'active' is written into the SQL, not bound: SQLite uses a partial index only for a literal.
+    removed = fetch(
+        f"UPDATE {table(Award)} SET status = 'removed', removed_at = %s, removed_by_id = %s, "
+        f"removed_by_job_id = %s, updated_at = %s "
+        f"WHERE certification_id = %s AND status = 'active' AND {named} "
+        f"RETURNING id, user_id",
+        [_db_time(now), actor_id, job_id, _db_time(now), certification_id, users_param],
     )
-    count = removed.update(
-        status=Award.Status.REMOVED,
-        removed_at=now,
-        removed_by_id=actor_id,
-        removed_by_job_id=job_id,
-        updated_at=now,
-    )
-    if count:
-        just_removed = Award.objects.filter(
-            certification_id=certification_id,
-            status=Award.Status.REMOVED,
-            removed_at=now,
-            removed_by_job_id=job_id,
-            user_id__in=users,
-        )
+    if removed:
         record_bulk(
             "award.removed",
-            just_removed,
+            Award,
+            [award_id for award_id, _ in removed],
             actor_id=actor_id,
             job_id=job_id,
             before={"status": "active"},
             after={"status": "removed"},
             now=now,
         )
-    return count
+    return [user_id for _, user_id in removed]
+
+
+def _db_time(value: dt.datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
 
 
 def awarded_users(certification_id: int) -> QuerySet[Award]:

@@ -9,18 +9,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from django.db.models import Exists, OuterRef
-
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL
 from credentials.models import Award, Certification
 from credentials.services import remove_awards
 from people.models import User
 
 from ..intake import Column, Table
-from ..lookups import rows_for_keys
+from ..lookups import fetch, in_values
 from ..lookups import table as db_table
 from ..models import JobRow
 from ..problems import INVALID_CERTIFICATION, INVALID_USERS, Problem
+from ..staging import mark_rows
 from .base import JobKind, Plan, StagedRow
 
 if TYPE_CHECKING:
@@ -125,8 +124,11 @@ class CertificationRemoval(JobKind):
             # IDs typed by hand may differ in case; accept that only when it is unambiguous.
             matches = list(Certification.objects.filter(code__iexact=code)[:2])
             certification = matches[0] if len(matches) == 1 else None
+        if certification is not None and all(other == code for _, other in named):
+            return certification  # the usual file: one ID, written one way
+        folded = code.casefold()
         for row, other in named:
-            if other.casefold() == code.casefold():
+            if other.casefold() == folded:
                 if certification is None:
                     plan.problems.append(
                         Problem(
@@ -156,36 +158,30 @@ class CertificationRemoval(JobKind):
         if certification is None:
             return {}
         keys = sorted({row.values[USER_ID] for row in table.rows if row.values[USER_ID]})
-        sql = (
+        named, keys_param = in_values("u.user_id", keys, "text")
+        rows = fetch(
             f"SELECT u.user_id, u.id, EXISTS (SELECT 1 FROM {db_table(Award)} a WHERE a.user_id = u.id "
-            f"AND a.certification_id = %s AND a.status = %s) FROM {db_table(User)} u WHERE u.user_id IN ({{keys}})"
+            f"AND a.certification_id = %s AND a.status = 'active') "
+            f"FROM {db_table(User)} u WHERE {named}",
+            [certification.pk, keys_param],
         )
-        return {
-            user_key: (pk, bool(holder))
-            for user_key, pk, holder in rows_for_keys(sql, keys, [certification.pk, Award.Status.ACTIVE])
-        }
+        return {user_key: (pk, bool(holder)) for user_key, pk, holder in rows}
 
     def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
         certification_id = job.params["certification_id"]
         code = job.params["certification_code"]
-        chunk = JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi)
-        pending = chunk.filter(outcome=JobRow.Outcome.PENDING)
-        remove_awards(
+        pending = JobRow.objects.filter(
+            job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING
+        )
+        removed = remove_awards(
             certification_id,
-            pending.values("user_id"),
+            list(pending.values_list("user_id", flat=True)),
             actor_id=job.created_by_id,
             job_id=job.pk,
             now=now,
         )
-        removed_now = Award.objects.filter(
-            user_id=OuterRef("user_id"),
-            certification_id=certification_id,
-            status=Award.Status.REMOVED,
-            removed_by_job_id=job.pk,
-            removed_at=now,
-        )
         # The message of a removed row is the kind's default; storing it 50,000 times costs writes.
-        pending.filter(Exists(removed_now)).update(outcome=JobRow.Outcome.SUCCEEDED)
+        mark_rows(job, lo, hi, removed, JobRow.Outcome.SUCCEEDED)
         # What is still pending was valid when the file was checked, but the world moved on.
         pending.update(
             outcome=JobRow.Outcome.SKIPPED,
