@@ -21,6 +21,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
     summary = serializers.SerializerMethodField()
     results_url = serializers.SerializerMethodField()
     original_url = serializers.SerializerMethodField()
+    restore_of = serializers.SerializerMethodField()
 
     class Meta:
         model = Job
@@ -46,6 +47,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "original_filename",
             "original_url",
             "results_url",
+            "restore_of",
         ]
         read_only_fields = fields
 
@@ -64,6 +66,9 @@ class JobSerializer(serializers.ModelSerializer[Job]):
                 }
             ]
         return []
+
+    def get_restore_of(self, job: Job) -> int | None:
+        return job.params.get("restore_of")
 
     def get_summary(self, job: Job) -> dict[str, Any]:
         return dict(job.params.get("summary") or {})

@@ -156,6 +156,21 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
             )
         return Response(JobSerializer(job, context=self.get_serializer_context()).data)
 
+    @extend_schema(request=None, responses={201: JobSerializer})
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, pk: str | None = None) -> Response:
+        """Queue a new job that undoes exactly what this processed job changed."""
+        job = self.get_object()
+        try:
+            restore = services.restore_job(job, request.user)
+        except NotAllowed as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except services.JobInputError as exc:
+            return Response(
+                report(exc.problems, [exc.problems[0].message], 100), status=status.HTTP_409_CONFLICT
+            )
+        return Response(JobSerializer(restore, context=self.get_serializer_context()).data, status=201)
+
     @extend_schema(
         parameters=[OpenApiParameter("outcome", str, enum=JobRow.Outcome.values)],
         responses={200: JobRowSerializer(many=True)},
@@ -168,14 +183,13 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
         if outcome:
             rows = rows.filter(outcome=outcome)
         kind = get_kind(job.kind)
-        verified = job.status == Job.Status.VERIFIED
         page = self.paginate_queryset(rows)  # type: ignore[arg-type]  # rows of the job, not jobs
         serializer = JobRowSerializer(
             page,  # type: ignore[arg-type]
             many=True,
             context={
-                "labels": kind.labels_for(verified),
-                "messages": kind.messages_for(job.params, verified),
+                "labels": kind.labels_for(job),
+                "messages": kind.messages_for(job),
             },
         )
         return self.get_paginated_response(serializer.data)

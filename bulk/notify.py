@@ -60,7 +60,7 @@ def job_finished_body(job: Job) -> str:
     if job.status == Job.Status.PROCESSED:
         lines += [
             f"Rows in the file: {job.total}",
-            f"{kind.result_labels['succeeded']}: {job.succeeded}",
+            f"{kind.labels_for(job)['succeeded']}: {job.succeeded}",
             f"Skipped: {job.skipped}",
             f"Errors: {job.failed}",
         ]

@@ -24,9 +24,8 @@ def results_name(job: Job) -> str:
 def render_results(job: Job) -> bytes:
     """Render the results CSV (UTF-8 with BOM so spreadsheets read accents right)."""
     kind = get_kind(job.kind)
-    verified = job.status == Job.Status.VERIFIED
-    labels = kind.labels_for(verified)
-    default_messages = kind.messages_for(job.params, verified)
+    labels = kind.labels_for(job)
+    default_messages = kind.messages_for(job)
     header = list(job.params.get("header") or [c.name for c in kind.columns])
     width = len(header)
     buffer = io.StringIO()

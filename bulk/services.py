@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import os
 import socket
@@ -32,6 +33,7 @@ from audit.services import record
 
 from .intake import parse_csv, read_capped
 from .kinds import get_kind
+from .kinds.base import StagedRow
 from .lookups import gc_paused
 from .models import Job, JobRow
 from .problems import INCORRECT_FORMAT, FileRejected, Problem
@@ -196,6 +198,76 @@ def start_job(job: Job, actor: Any) -> Job:
     return job
 
 
+def restore_job(job: Job, actor: Any) -> Job:
+    """Queue a new job of the same kind that undoes exactly what a processed job changed.
+
+    Its rows are the rows the original job succeeded on, in their original order; rows whose
+    object has changed since (e.g. the user holds the certification again) are skipped with a reason.
+    """
+    kind = get_kind(job.kind)
+    require(actor, kind.permission, doing=f"restore {kind.label.lower()} jobs")
+
+    def refuse(code: str, message: str) -> JobInputError:
+        return JobInputError([Problem(code, message)])
+
+    if not kind.restorable:
+        raise refuse("not_restorable", f"{kind.label} jobs cannot be restored.")
+    if job.params.get("restore_of"):
+        raise refuse("not_restorable", f"Job {job.pk} is itself a restore; it cannot be restored.")
+    if job.status != Job.Status.PROCESSED:
+        raise refuse(
+            "not_restorable",
+            f"Job {job.pk} is {job.get_status_display()}; only a processed job can be restored.",
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock the original so that two admins restoring it at once make one restore job, not two.
+        Job.objects.select_for_update().filter(pk=job.pk).first()
+        earlier = (
+            Job.objects.filter(kind=job.kind, params__restore_of=job.pk)
+            .exclude(status=Job.Status.FAILED)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if earlier:
+            raise refuse("already_restored", f"Job {job.pk} has already been restored by job {earlier}.")
+        done = list(
+            job.rows.filter(outcome=JobRow.Outcome.SUCCEEDED)
+            .order_by("seq")
+            .values_list("row_number", "cells", "key", "user_id", "target_id", "data")
+        )
+        restore = Job.objects.create(
+            kind=job.kind,
+            title=f"Restore: {job.title}"[:TITLE_MAX],
+            comment=f"Undoes job {job.pk} ({job.title}).",
+            status=Job.Status.DRAFT,
+            created_by=actor,
+            created_at=now,
+            params={**job.params, "restore_of": job.pk},
+            total=len(done),
+            chunk_size=settings.CERTDESK_CHUNK_SIZE,
+            original_filename=job.original_filename,
+        )
+        with gc_paused():
+            insert_rows(
+                restore.pk,
+                [
+                    StagedRow(
+                        seq,
+                        row_number,
+                        cells if isinstance(cells, list) else json.loads(cells),
+                        key,
+                        user_id,
+                        target_id,
+                        data,
+                    )
+                    for seq, (row_number, cells, key, user_id, target_id, data) in enumerate(done)
+                ],
+            )
+        record("job.restore_created", actor=actor, job=restore, obj=job, after={"restore_job": restore.pk})
+        return start_job(restore, actor)
+
+
 def worker_id(role: str = "worker") -> str:
     return f"{role}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -264,7 +336,8 @@ def _run_chunk(job: Job, owner: str, kind: Any) -> None:
         ).update(lease_expires_at=now + dt.timedelta(seconds=settings.CERTDESK_LEASE_SECONDS))
         if not fenced:
             raise LeaseLost(f"job {job.pk} chunk {index} is no longer this worker's")
-        kind.apply_chunk(job, lo, hi, now)
+        apply = kind.apply_restore_chunk if job.params.get("restore_of") else kind.apply_chunk
+        apply(job, lo, hi, now)
         counts = dict(
             JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi)
             .values_list("outcome")

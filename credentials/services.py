@@ -53,6 +53,46 @@ def remove_awards(
     return [user_id for _, user_id in removed]
 
 
+def restore_awards(
+    certification_id: int,
+    user_ids: Sequence[int],
+    *,
+    removed_by_job_id: int,
+    actor_id: int | None,
+    job_id: int | None,
+    now: dt.datetime | None = None,
+) -> list[int]:
+    """Make active again the awards of ``user_ids`` that job ``removed_by_job_id`` removed.
+
+    An award is left alone when its user holds the certification again by now (a newer award is
+    active). Set-based like ``remove_awards``; returns the users whose award came back.
+    """
+    now = now or timezone.now()
+    named, users_param = in_values("user_id", user_ids)
+    awards = table(Award)
+    restored = fetch(
+        f"UPDATE {awards} SET status = 'active', removed_at = NULL, removed_by_id = NULL, "
+        f"removed_by_job_id = NULL, updated_at = %s "
+        f"WHERE certification_id = %s AND status = 'removed' AND removed_by_job_id = %s AND {named} "
+        f"AND NOT EXISTS (SELECT 1 FROM {awards} newer WHERE newer.user_id = {awards}.user_id "
+        f"AND newer.certification_id = %s AND newer.status = 'active') "
+        f"RETURNING id, user_id",
+        [_db_time(now), certification_id, removed_by_job_id, users_param, certification_id],
+    )
+    if restored:
+        record_bulk(
+            "award.restored",
+            Award,
+            [award_id for award_id, _ in restored],
+            actor_id=actor_id,
+            job_id=job_id,
+            before={"status": "removed", "removed_by_job": removed_by_job_id},
+            after={"status": "active"},
+            now=now,
+        )
+    return [user_id for _, user_id in restored]
+
+
 def _db_time(value: dt.datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 

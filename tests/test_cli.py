@@ -638,3 +638,26 @@ def test_token_create_for_an_unknown_user_is_a_usage_error(db):
 
     assert run.returncode == 2
     assert "No user has the username 'nobody'." in run.stderr
+
+
+def test_restore_with_wait_puts_the_removed_awards_back(alice, certification, holders, tmp_path):
+    upload = write_removal_file(tmp_path / "removal.csv", certification, holders[:4])
+    assert (
+        run_cli(
+            "job", "submit", REMOVAL, str(upload), "--title", "Oops", "--as", "alice", "--wait"
+        ).returncode
+        == 0
+    )
+    job = Job.objects.get()
+
+    run = run_cli("job", "restore", str(job.pk), "--as", "alice", "--wait", "--json")
+
+    assert run.returncode == 0, run.stderr
+    restored = run.json()
+    assert restored["restore_of"] == job.pk and restored["status"] == "processed"
+    assert restored["counts"]["succeeded"] == 4
+    assert removed_user_ids(certification) == set()
+
+    again = run_cli("job", "restore", str(job.pk), "--as", "alice")
+    assert again.returncode == 2
+    assert f"already been restored by job {restored['id']}" in again.stderr

@@ -79,14 +79,32 @@ class JobKind(ABC):
         Runs inside the chunk's transaction; must cost a constant number of queries.
         """
 
-    def messages_for(self, params: dict[str, Any], verified: bool = False) -> dict[str, str]:
-        """Outcome -> the message a row gets when it has none of its own."""
-        if verified:
-            return {}
-        return {outcome: text.format(**params) for outcome, text in self.outcome_messages.items()}
+    # A restore job undoes a processed job of the same kind, row by row; kinds that can say so.
+    restorable: ClassVar[bool] = False
+    restore_labels: ClassVar[dict[str, str]] = {
+        "pending": "Not processed",
+        "succeeded": "Restored",
+        "skipped": "Skipped",
+        "error": "Error",
+    }
+    restore_messages: ClassVar[dict[str, str]] = {}
 
-    def labels_for(self, verified: bool) -> dict[str, str]:
-        return self.preview_labels if verified else self.result_labels
+    def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
+        """Undo, for the pending rows of a chunk, what the job ``job.params["restore_of"]`` did."""
+        raise TypeError(f"{self.label} jobs cannot be restored")
+
+    def messages_for(self, job: Job) -> dict[str, str]:
+        """Outcome -> the message a row of this job gets when it has none of its own."""
+        if job.status == "verified":
+            return {}
+        texts = self.restore_messages if job.params.get("restore_of") else self.outcome_messages
+        return {outcome: text.format(**job.params) for outcome, text in texts.items()}
+
+    def labels_for(self, job: Job) -> dict[str, str]:
+        """Outcome -> its name in this job's results: what would happen, what happened, or what was undone."""
+        if job.status == "verified":
+            return self.preview_labels
+        return self.restore_labels if job.params.get("restore_of") else self.result_labels
 
     def example_rows(self) -> list[list[str]]:
         """Data rows of the example file, in column order."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL
 from credentials.models import Award, Certification
-from credentials.services import remove_awards
+from credentials.services import remove_awards, restore_awards
 from people.models import User
 
 from ..intake import Column, Table
@@ -51,6 +51,8 @@ class CertificationRemoval(JobKind):
     }
     preview_labels = {"pending": "Would remove", "skipped": "Skipped", "error": "Error"}
     outcome_messages = {"succeeded": "Removed from certification {certification_code}."}
+    restorable = True
+    restore_messages = {"succeeded": "Restored to certification {certification_code}."}
 
     def validate(self, table: Table, actor: User) -> Plan:
         plan = Plan()
@@ -186,6 +188,28 @@ class CertificationRemoval(JobKind):
         pending.update(
             outcome=JobRow.Outcome.SKIPPED,
             message=f"The user no longer holds certification {code}; nothing to remove.",
+        )
+
+    def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
+        certification_id = job.params["certification_id"]
+        pending = JobRow.objects.filter(
+            job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING
+        )
+        restored = restore_awards(
+            certification_id,
+            list(pending.values_list("user_id", flat=True)),
+            removed_by_job_id=job.params["restore_of"],
+            actor_id=job.created_by_id,
+            job_id=job.pk,
+            now=now,
+        )
+        mark_rows(job, lo, hi, restored, JobRow.Outcome.SUCCEEDED)
+        pending.update(
+            outcome=JobRow.Outcome.SKIPPED,
+            message=(
+                f"Not restored: the user holds certification {job.params['certification_code']} again, or the "
+                f"award has changed since job {job.params['restore_of']} removed it."
+            ),
         )
 
     def example_rows(self) -> list[list[str]]:

@@ -77,6 +77,10 @@ class Command(BaseCommand):
         start.add_argument("id", type=int)
         start.add_argument("--wait", action="store_true")
 
+        restore = with_actor(sub.add_parser("restore", help="Undo a processed job with a new job."))
+        restore.add_argument("id", type=int)
+        restore.add_argument("--wait", action="store_true")
+
         results = with_actor(sub.add_parser("results", help="Write a job's results file."))
         results.add_argument("id", type=int)
         results.add_argument("-o", "--output", help="File to write (default: standard output).")
@@ -117,7 +121,7 @@ class Command(BaseCommand):
 
     def describe(self, job: Job) -> str:
         kind = get_kind(job.kind)
-        labels = kind.preview_labels if job.status == Job.Status.VERIFIED else kind.result_labels
+        labels = kind.labels_for(job)
         lines = [
             f"Job {job.pk}: {job.title}",
             f"  Kind:        {kind.label} ({job.kind})",
@@ -304,6 +308,21 @@ class Command(BaseCommand):
         else:
             self.stdout.write(self.describe(job))
         if job.status == Job.Status.FAILED:
+            raise SystemExit(EXIT_JOB_FAILED)
+
+    def do_restore(self, user: User, *, id: int, wait: bool, json: bool, **options: Any) -> None:
+        job = self.visible_job(user, id)
+        try:
+            restore = services.restore_job(job, user)
+        except services.JobInputError as exc:
+            raise CommandError(exc.problems[0].message, returncode=EXIT_USAGE) from exc
+        if wait:
+            restore = self.wait(restore, json)
+        if json:
+            self.emit_json(JobSerializer(restore).data)
+        else:
+            self.stdout.write(self.describe(restore))
+        if restore.status == Job.Status.FAILED:
             raise SystemExit(EXIT_JOB_FAILED)
 
     def do_results(self, user: User, *, id: int, output: str | None, **options: Any) -> None:
