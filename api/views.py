@@ -13,6 +13,7 @@ from rest_framework import generics, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -107,11 +108,18 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
             rejected = too_large(largest_limit())
             return problems_response(rejected.problems, rejected.headlines)
         form = JobCreateSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
+        if not form.is_valid():
+            problems = [
+                Problem("invalid_request", f"{field}: {message}", column=field)
+                for field, messages in form.errors.items()
+                for message in messages
+            ]
+            return problems_response(problems, [p.message for p in problems])
         try:
             kind = get_kind(form.validated_data["kind"])
         except UnknownKind as exc:
-            raise ValidationError({"kind": [str(exc)]}) from exc
+            problem = Problem("unknown_kind", str(exc), column="kind", value=form.validated_data["kind"])
+            return problems_response([problem], [problem.message])
         if not has_permission(request.user, kind.permission):
             raise PermissionDenied(f"You do not have permission to use {kind.tool_name}.")
         upload = form.validated_data.get("file")
@@ -296,8 +304,23 @@ class AwardedUsersExportView(_ViewCertificationsMixin, APIView):
         return response
 
 
+class MayPickPeople(BasePermission):
+    """People, groups and org units are listed for the pickers of those who run jobs or view certifications."""
+
+    message = (
+        "You do not have permission to look up people: a bulk job or certification permission is needed."
+    )
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated) and (
+            bool(allowed_kinds(user)) or has_permission(user, VIEW_CERTIFICATIONS)
+        )
+
+
 class UserListView(generics.ListAPIView[User]):
     serializer_class = UserSerializer
+    permission_classes = [MayPickPeople]
 
     def get_queryset(self) -> QuerySet[User]:
         users = User.objects.order_by("user_id")
@@ -315,9 +338,11 @@ class UserListView(generics.ListAPIView[User]):
 
 class GroupListView(generics.ListAPIView[Group]):
     serializer_class = GroupSerializer
+    permission_classes = [MayPickPeople]
     queryset = Group.objects.order_by("name")
 
 
 class OrgUnitListView(generics.ListAPIView[OrgUnit]):
     serializer_class = OrgUnitSerializer
+    permission_classes = [MayPickPeople]
     queryset = OrgUnit.objects.order_by("code")

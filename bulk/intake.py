@@ -26,6 +26,8 @@ from .problems import (
 )
 
 DELIMITERS = (",", ";", "\t")
+# More columns than any job reads: a wider header is a wrong file, and every row would be padded to it.
+MAX_COLUMNS = 200
 READ_BLOCK = 64 * 1024
 
 
@@ -173,6 +175,19 @@ def parse_csv(data: bytes, columns: list[Column], *, limit: int) -> Table:
 
     header_number, header = records[0]
     header = [h.strip() for h in header]
+    while header and not header[-1]:
+        header.pop()  # trailing separators, as spreadsheets often save them
+    if len(header) > MAX_COLUMNS:
+        raise FileRejected(
+            [
+                Problem(
+                    INVALID_COLUMNS,
+                    f"The file has invalid columns: its header has {len(header):,} columns; "
+                    f"at most {MAX_COLUMNS} are read.",
+                    row=header_number,
+                )
+            ]
+        )
     positions, warnings = _match_columns(header, columns, header_row=header_number)
     if len(records) == 1:
         raise FileRejected([Problem(EMPTY_FILE, "The file is empty: it has a header row but no data rows.")])
@@ -245,6 +260,7 @@ def _match_columns(
     positions: dict[str, int] = {}
     problems: list[Problem] = []
     warnings: list[str] = []
+    unnamed = 0
     for index, name in enumerate(header):
         key = normalise_header(name)
         if key in wanted:
@@ -263,7 +279,9 @@ def _match_columns(
         elif key:
             warnings.append(f"Column '{name}' is not used by this job and was ignored.")
         else:
-            warnings.append(f"Column {index + 1} has no name and was ignored.")
+            unnamed += 1
+    if unnamed:
+        warnings.append(f"{unnamed} column(s) without a name were ignored.")
     expected = ", ".join(c.name for c in columns if c.required)
     for column in columns:
         if column.required and column.key not in positions:

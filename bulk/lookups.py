@@ -36,7 +36,9 @@ def pg_array(values: Sequence[Any]) -> str:
     """
     if all(isinstance(v, int) for v in values):
         return "{" + ",".join(map(str, values)) + "}"
-    quoted = ('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    quoted = (
+        "NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values
+    )
     return "{" + ",".join(quoted) + "}"
 
 

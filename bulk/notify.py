@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.conf import settings
@@ -79,3 +80,24 @@ def job_finished_body(job: Job) -> str:
         "certdesk",
     ]
     return "\n".join(lines) + "\n"
+
+
+def send_unsent_notices(limit: int = 20, settle_seconds: int = 60) -> int:
+    """Send the end-of-job emails that a worker crash or a mail outage left unsent.
+
+    Jobs that ended in the last ``settle_seconds`` are left to the worker that finished them.
+    Returns how many emails were sent.
+    """
+    now = timezone.now()
+    unsent = (
+        Job.objects.filter(
+            status__in=Job.FINISHED,
+            notified_at__isnull=True,
+            processed_at__lt=now - dt.timedelta(seconds=settle_seconds),
+            processed_at__gte=now - dt.timedelta(days=7),
+        )
+        .exclude(created_by__email="")
+        .select_related("created_by")
+        .order_by("processed_at")[:limit]
+    )
+    return sum(notify_job_finished(job) for job in unsent)

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Protocol
 
 from django.conf import settings
 from django.db import close_old_connections
 
+from .notify import send_unsent_notices
 from .services import run_next, worker_id
+
+NOTICE_SWEEP_SECONDS = 60
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,17 @@ class WorkerLoop:
         self.owner = worker_id(role)
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._last_notice_sweep = 0.0
+
+    def _send_unsent_notices(self) -> None:
+        """Once a minute, when idle: emails that a crash or a mail outage kept from being sent."""
+        if time.monotonic() - self._last_notice_sweep < NOTICE_SWEEP_SECONDS:
+            return
+        self._last_notice_sweep = time.monotonic()
+        try:
+            send_unsent_notices()
+        except Exception:
+            log.exception("Worker %s: sending unsent notices failed", self.owner)
 
     def wake(self) -> None:
         self._wake.set()
@@ -57,6 +72,7 @@ class WorkerLoop:
                 log.exception("Worker %s: unexpected error; retrying", self.owner)
             finally:
                 close_old_connections()
+            self._send_unsent_notices()
             self._wake.wait(settings.CERTDESK_WORKER_POLL_SECONDS)
             self._wake.clear()
         log.info("Worker %s stopped", self.owner)

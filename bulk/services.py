@@ -23,7 +23,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -178,8 +178,14 @@ def start_job(job: Job, actor: Any) -> Job:
     require(actor, get_kind(job.kind).permission, doing="start this job")
     now = timezone.now()
     with transaction.atomic():
+        # A verified job's results file says what would happen; it is rewritten when the job ends.
         changed = Job.objects.filter(pk=job.pk, status__in=Job.STARTABLE).update(
-            status=Job.Status.QUEUED, queued_at=now, validate_only=False
+            status=Job.Status.QUEUED,
+            queued_at=now,
+            validate_only=False,
+            results_file="",
+            results_size=0,
+            results_sha256="",
         )
         if not changed:
             job.refresh_from_db()
@@ -214,10 +220,10 @@ def restore_job(job: Job, actor: Any) -> Job:
         raise refuse("not_restorable", f"{kind.label} jobs cannot be restored.")
     if job.params.get("restore_of"):
         raise refuse("not_restorable", f"Job {job.pk} is itself a restore; it cannot be restored.")
-    if job.status != Job.Status.PROCESSED:
+    if job.status not in Job.FINISHED:
         raise refuse(
             "not_restorable",
-            f"Job {job.pk} is {job.get_status_display()}; only a processed job can be restored.",
+            f"Job {job.pk} is {job.get_status_display()}; only a processed or failed job can be restored.",
         )
     now = timezone.now()
     with transaction.atomic():
@@ -287,8 +293,20 @@ def claim_job(owner: str, job_id: int | None = None) -> Job | None:
             started_at=Coalesce(F("started_at"), now),
             attempts=F("attempts") + 1,
         )
-        if claimed == 1:
-            return Job.objects.get(pk=pk)
+        if claimed != 1:
+            continue
+        job = Job.objects.get(pk=pk)
+        if job.attempts > settings.CERTDESK_MAX_ATTEMPTS:
+            # A job that kills its worker every time must not take the next one down with it.
+            _finish(
+                job,
+                owner,
+                Job.Status.FAILED,
+                reason=f"The job was started {job.attempts - 1} times and never finished; it was stopped. "
+                "Rows already processed keep their changes; the results file lists them.",
+            )
+            continue
+        return job
     return None
 
 
@@ -310,18 +328,43 @@ def run_job(job: Job, owner: str, on_progress: ProgressCallback | None = None) -
     try:
         while job.chunks_done < job.chunk_count:
             _run_chunk(job, owner, kind)
-            if on_progress:
-                on_progress(job)
+            _report_progress(job, on_progress)
             if settings.CERTDESK_CHUNK_PAUSE_SECONDS:
                 time.sleep(settings.CERTDESK_CHUNK_PAUSE_SECONDS)
     except LeaseLost:
         log.warning("Job %s: lease lost by %s; leaving it to its new owner", job.pk, owner)
         job.refresh_from_db()
         return job
+    except (OperationalError, InterfaceError):
+        # A lock wait that timed out or a dropped connection says nothing about the job: release it
+        # so that it is claimed again (and resumed at its first unfinished chunk), up to the cap.
+        log.exception("Job %s: database error; releasing it to be retried", job.pk)
+        _release(job, owner)
+        job.refresh_from_db()
+        return job
     except Exception as exc:
         log.exception("Job %s failed", job.pk)
         return _finish(job, owner, Job.Status.FAILED, reason=f"{type(exc).__name__}: {exc}")
     return _finish(job, owner, Job.Status.PROCESSED)
+
+
+def _report_progress(job: Job, on_progress: ProgressCallback | None) -> None:
+    if on_progress is None:
+        return
+    try:
+        on_progress(job)
+    except Exception:  # a broken progress display must not fail the job
+        log.exception("Job %s: progress callback failed", job.pk)
+
+
+def _release(job: Job, owner: str) -> None:
+    try:
+        with transaction.atomic():
+            Job.objects.filter(pk=job.pk, lease_owner=owner, status=Job.Status.IN_PROGRESS).update(
+                lease_expires_at=timezone.now()
+            )
+    except (OperationalError, InterfaceError):
+        log.exception("Job %s: could not release it; its lease will expire", job.pk)
 
 
 def _run_chunk(job: Job, owner: str, kind: Any) -> None:

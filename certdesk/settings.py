@@ -145,6 +145,7 @@ STORAGES = {
 # smaller limit is enforced by the job engine while the file streams in.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_NUMBER_FILES = 5  # a job takes one file; more parts only cost memory
 
 # --- Email ----------------------------------------------------------------------------------
 # A file outbox under var/ by default; EMAIL_URL (smtp://user:pass@host:port) sends for real.
@@ -165,6 +166,8 @@ if CERTDESK_RUNNER not in ("thread", "none"):
 # in ten chunks ten times. A 50,000-row chunk still commits in well under a second.
 CERTDESK_CHUNK_SIZE = env.int("CERTDESK_CHUNK_SIZE", default=50_000)
 CERTDESK_LEASE_SECONDS = env.int("CERTDESK_LEASE_SECONDS", default=60)
+# A job claimed this many times without finishing is failed rather than retried again.
+CERTDESK_MAX_ATTEMPTS = env.int("CERTDESK_MAX_ATTEMPTS", default=5)
 CERTDESK_WORKER_POLL_SECONDS = env.float("CERTDESK_WORKER_POLL_SECONDS", default=2.0)
 # Pause after each chunk; only for demonstrations and crash tests that need a job to run slowly.
 CERTDESK_CHUNK_PAUSE_SECONDS = env.float("CERTDESK_CHUNK_PAUSE_SECONDS", default=0.0)

@@ -238,13 +238,6 @@ def test_upload_without_a_file_is_answered_400_empty_file(api, certification):
     assert [e["code"] for e in response.json()["errors"]] == ["empty_file"]
 
 
-def test_upload_of_an_unknown_kind_is_answered_400(api, certification, holders):
-    response = upload(api, make_csv(removal_rows(certification, holders)), kind="certificate-deletion")
-
-    assert response.status_code == 400
-    assert "Unknown job kind" in response.json()["kind"][0]
-
-
 def test_downloaded_template_uploaded_as_it_is_is_empty(api, certification):
     template = download(api.get(f"/api/v1/job-kinds/{KIND}/template/"))
 
@@ -692,3 +685,19 @@ def test_api_docs_page_is_served(api):
 
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/users/", "/api/v1/groups/", "/api/v1/org-units/"])
+def test_people_pickers_need_a_certdesk_permission(path, api, mallory_api):
+    assert mallory_api.get(path).status_code == 403
+    assert api.get(path).status_code == 200
+
+
+def test_an_unknown_kind_is_answered_in_the_one_error_shape(api, certification, holders):
+    response = upload(api, make_csv(removal_rows(certification, holders[:1])), kind="certification-juggling")
+
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["code"] == "unknown_kind" and error["column"] == "kind"
+    assert error["value"] == "certification-juggling"
+    assert not Job.objects.exists()

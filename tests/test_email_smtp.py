@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import socket
@@ -17,7 +18,7 @@ from rest_framework.test import APIClient
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL
 from bulk import services
 from bulk.models import Job
-from bulk.notify import notify_job_finished
+from bulk.notify import notify_job_finished, send_unsent_notices
 
 from .factories import UserFactory, grant, make_csv, removal_rows
 
@@ -201,5 +202,9 @@ def test_job_still_ends_when_the_mail_server_is_down_and_can_be_notified_later(
     assert smtp_server.messages == []
 
     settings.EMAIL_PORT = smtp_server.port
-    assert notify_job_finished(Job.objects.get(pk=job.pk)) is True
+    # Workers look for unsent notices of jobs that ended more than a minute ago.
+    assert send_unsent_notices() == 0
+    Job.objects.filter(pk=job.pk).update(processed_at=job.processed_at - dt.timedelta(minutes=2))
+    assert send_unsent_notices() == 1
     assert len(smtp_server.messages) == 1
+    assert send_unsent_notices() == 0

@@ -566,3 +566,29 @@ def test_parse_csv_keeps_the_uploaded_cells_of_each_row(db):
         {"Certification ID": "CERT-042", "User ID": "U1"},
         {"Certification ID": "CERT-042", "User ID": "U2"},
     ]
+
+
+def test_a_header_wider_than_any_job_reads_is_rejected_before_rows_are_padded_to_it(
+    alice, certification, holders
+):
+    header = ["Certification ID", "User ID", *[f"Extra {n}" for n in range(250)]]
+    data = make_csv([[certification.code, holders[0].user_id]], header=header)
+
+    with pytest.raises(FileRejected) as rejected:
+        services.submit("certification-removal", data, "wide.csv", actor=alice, title="Wide")
+
+    [problem] = rejected.value.problems
+    assert problem.code == INVALID_COLUMNS and problem.row == 1
+    assert "252 columns; at most 200 are read" in problem.message
+    assert not Job.objects.exists()
+
+
+def test_columns_without_a_name_are_reported_in_one_warning_and_trailing_separators_ignored(
+    alice, certification, holders
+):
+    data = f"Certification ID,,User ID,,,\n{certification.code},x,{holders[0].user_id},,,\n".encode()
+
+    job = services.submit("certification-removal", data, "gaps.csv", actor=alice, title="Gaps").job
+
+    assert job.warnings == ["1 column(s) without a name were ignored."]
+    assert job.params["header"] == ["Certification ID", "", "User ID"]

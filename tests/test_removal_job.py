@@ -205,3 +205,39 @@ def test_two_certifications_in_one_file_list_every_row_naming_the_second(alice, 
     ]
     assert rejected.value.headlines == ["The Certification ID included in the file is invalid"]
     assert not Job.objects.exists()
+
+
+def test_a_user_deleted_after_validation_is_skipped_on_every_database(alice, certification, holders):
+    job = submit(alice, make_csv(removal_rows(certification, holders[:3])))
+    holders[2].delete()
+
+    services.start_job(job, alice)
+    job = run_to_end(job)
+
+    assert job.status == Job.Status.PROCESSED
+    assert (job.succeeded, job.skipped) == (2, 1)
+
+
+def test_two_certifications_whose_codes_differ_only_in_case_stay_two(alice, holders):
+    upper = CertificationFactory(code="CERT-001")
+    CertificationFactory(code="cert-001")
+    award_many(upper, holders[:2])
+    rows = [["CERT-001", holders[0].user_id], ["cert-001", holders[1].user_id]]
+
+    with pytest.raises(FileRejected) as rejected:
+        submit(alice, make_csv(rows))
+
+    assert [(p.row, p.value) for p in rejected.value.problems] == [(3, "cert-001")]
+
+
+def test_starting_a_verified_job_withdraws_its_preview_until_the_real_results_exist(
+    alice, certification, holders
+):
+    job = submit(alice, make_csv(removal_rows(certification, holders[:2])), validate_only=True)
+    assert job.results_file
+
+    job = services.start_job(job, alice)
+
+    assert job.status == Job.Status.QUEUED and not job.results_file
+    job = run_to_end(job)
+    assert [r[2] for r in results_table(job)[1:]] == ["Removed", "Removed"]

@@ -70,7 +70,7 @@ def test_a_user_awarded_again_since_is_skipped_not_doubled(alice, certification,
     )
 
 
-def test_a_job_is_restored_once_and_only_when_processed(alice, certification, holders):
+def test_a_job_is_restored_once_and_only_when_it_has_ended(alice, certification, holders):
     draft = services.submit(
         "certification-removal",
         make_csv(removal_rows(certification, holders[:2])),
@@ -78,7 +78,7 @@ def test_a_job_is_restored_once_and_only_when_processed(alice, certification, ho
         actor=alice,
         title="D",
     ).job
-    with pytest.raises(services.JobInputError, match="only a processed job can be restored"):
+    with pytest.raises(services.JobInputError, match="only a processed or failed job can be restored"):
         services.restore_job(draft, alice)
 
     job = removal(alice, certification, holders[2:4])
@@ -105,3 +105,26 @@ def test_restore_over_the_api_needs_the_permission_and_answers_with_the_new_job(
     again = client.post(f"/api/v1/jobs/{job.pk}/restore/")
     assert again.status_code == 409
     assert "already been restored" in again.json()["detail"]
+
+
+def test_a_failed_job_can_be_restored_for_the_rows_it_did_change(settings, alice, certification, holders):
+    settings.CERTDESK_CHUNK_SIZE = 2
+    services.submit(
+        "certification-removal",
+        make_csv(removal_rows(certification, holders[:4])),
+        "removal.csv",
+        actor=alice,
+        title="Interrupted",
+        start=True,
+    )
+    job = services.claim_job("w")
+    services._run_chunk(job, "w", services.get_kind(job.kind))  # first two rows applied
+    job.refresh_from_db()
+    failed = services._finish(job, "w", Job.Status.FAILED, reason="stopped by hand")
+    assert failed.status == Job.Status.FAILED and failed.succeeded == 2
+
+    services.restore_job(failed, alice)
+    restore = services.run_next("w")
+
+    assert (restore.total, restore.succeeded) == (2, 2)
+    assert Award.objects.filter(certification=certification, status="removed").count() == 0

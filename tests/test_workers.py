@@ -167,3 +167,19 @@ def test_only_the_owner_renews_a_lease(queued_job):
     services.renew_lease(job, "owner")
     with pytest.raises(services.LeaseLost):
         services.renew_lease(job, "somebody-else")
+
+
+def test_a_job_that_never_finishes_is_failed_after_the_last_attempt_not_retried_forever(settings, queued_job):
+    settings.CERTDESK_MAX_ATTEMPTS = 2
+    for attempt in (1, 2):
+        job = services.claim_job(f"doomed-{attempt}")
+        assert job is not None and job.attempts == attempt
+        # The worker dies without a trace; its lease runs out.
+        Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
+
+    assert services.claim_job("third") is None
+
+    job = Job.objects.get(pk=queued_job.pk)
+    assert job.status == Job.Status.FAILED
+    assert "started 2 times and never finished" in job.failure_reason
+    assert job.results_file  # the rows say "Not processed"

@@ -129,8 +129,15 @@ class CertificationRemoval(JobKind):
         if certification is not None and all(other == code for _, other in named):
             return certification  # the usual file: one ID, written one way
         folded = code.casefold()
+        # A spelling that differs only in case names the same certification, unless another
+        # certification has exactly that code.
+        variants = {other for _, other in named if other != code and other.casefold() == folded}
+        taken = set(Certification.objects.filter(code__in=variants).values_list("code", flat=True))
+        if certification is not None:
+            taken.discard(certification.code)
+        same = {code} | (variants - taken)
         for row, other in named:
-            if other.casefold() == folded:
+            if other in same:
                 if certification is None:
                     plan.problems.append(
                         Problem(
@@ -177,7 +184,7 @@ class CertificationRemoval(JobKind):
         )
         removed = remove_awards(
             certification_id,
-            list(pending.values_list("user_id", flat=True)),
+            list(pending.filter(user_id__isnull=False).values_list("user_id", flat=True)),
             actor_id=job.created_by_id,
             job_id=job.pk,
             now=now,
@@ -197,7 +204,7 @@ class CertificationRemoval(JobKind):
         )
         restored = restore_awards(
             certification_id,
-            list(pending.values_list("user_id", flat=True)),
+            list(pending.filter(user_id__isnull=False).values_list("user_id", flat=True)),
             removed_by_job_id=job.params["restore_of"],
             actor_id=job.created_by_id,
             job_id=job.pk,
