@@ -1,14 +1,18 @@
 """Who may do what, and which jobs they see.
 
-Every page, endpoint, download and CLI command asks here. Today a permission is held or not;
-org-unit and group constraints narrow ``jobs_visible_to`` without changing its callers.
+Every page, endpoint, download and CLI command asks here. A permission is held directly (Django's
+user permissions: unconstrained) or through a role's grant, which may be constrained to the holder's
+own org units, to chosen org units, or to groups. Constraints decide which jobs are visible: the
+holder's own, plus those created by administrators inside the units (sub-units included) or groups.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import QuerySet
+from django.contrib.auth.backends import ModelBackend
+from django.db.models import Q, QuerySet
 
 if TYPE_CHECKING:
     from bulk.models import Job
@@ -45,11 +49,62 @@ def allowed_kinds(user: Any) -> list[str]:
     return [slug for slug, kind in KINDS.items() if has_permission(user, kind.permission)]
 
 
+def subtree_ids(root_ids: Iterable[int]) -> set[int]:
+    """The given org units and all their sub-units (one query per level of the tree)."""
+    from people.models import OrgUnit
+
+    ids = set(root_ids)
+    frontier = set(ids)
+    while frontier:
+        frontier = set(OrgUnit.objects.filter(parent_id__in=frontier).values_list("pk", flat=True)) - ids
+        ids |= frontier
+    return ids
+
+
+def creators_in_scope(user: Any, permission: str) -> Q | None:
+    """Which creators' jobs the permission shows this user: None for all of them, else a condition
+    on ``created_by`` (always including the user's own jobs)."""
+    from access.models import Grant
+    from people.models import User
+
+    if user.is_superuser or ModelBackend().has_perm(user, permission):
+        return None
+    app_label, codename = permission.split(".", 1)
+    grants = list(
+        Grant.objects.filter(
+            role__members=user, permission__content_type__app_label=app_label, permission__codename=codename
+        ).prefetch_related("org_units", "groups")
+    )
+    if any(g.scope == Grant.Scope.ALL for g in grants):
+        return None
+    roots: set[int] = set()
+    groups: set[int] = set()
+    for grant in grants:
+        if grant.scope == Grant.Scope.OWN_UNITS:
+            roots |= set(user.org_units.values_list("pk", flat=True))
+        elif grant.scope == Grant.Scope.ORG_UNITS:
+            roots |= {unit.pk for unit in grant.org_units.all()}
+        elif grant.scope == Grant.Scope.GROUPS:
+            groups |= {group.pk for group in grant.groups.all()}
+    condition = Q(created_by=user)
+    if roots:
+        units = subtree_ids(roots)
+        condition |= Q(created_by__in=User.objects.filter(org_units__in=units).values("pk"))
+    if groups:
+        condition |= Q(created_by__in=User.objects.filter(member_of__in=groups).values("pk"))
+    return condition
+
+
 def jobs_visible_to(user: Any) -> QuerySet[Job]:
-    """The jobs this user may see: those of the kinds they hold the permission for.
+    """The jobs this user may see: per kind they hold the permission for, within its constraints.
 
     A job outside this queryset is answered with 404 everywhere, never 403, so it does not leak.
     """
+    from bulk.kinds import KINDS
     from bulk.models import Job
 
-    return Job.objects.filter(kind__in=allowed_kinds(user))
+    visible = Q(pk__in=[])
+    for slug in allowed_kinds(user):
+        scope = creators_in_scope(user, KINDS[slug].permission)
+        visible |= Q(kind=slug) if scope is None else Q(kind=slug) & scope
+    return Job.objects.filter(visible)

@@ -24,15 +24,6 @@ class OrgUnit(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def subtree_ids(self) -> set[int]:
-        """This unit's id and those of all its sub-units (one query per tree level)."""
-        ids = {self.pk}
-        frontier = [self.pk]
-        while frontier:
-            frontier = list(OrgUnit.objects.filter(parent_id__in=frontier).values_list("pk", flat=True))
-            ids.update(frontier)
-        return ids
-
 
 class Group(models.Model):
     """A named, static set of users (distinct from Django's permission groups)."""

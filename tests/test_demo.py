@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
+from access.models import Role
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL
 from bulk import services
 from bulk.models import Job
@@ -35,6 +36,7 @@ def counts() -> dict[str, int]:
 def remove_demo() -> None:
     """Delete what the demo made, so that other test modules start from an empty database."""
     Job.objects.all().delete()
+    Role.objects.all().delete()
     Award.objects.all().delete()
     Certification.objects.all().delete()
     Group.objects.all().delete()
@@ -123,3 +125,36 @@ def test_alice_can_remove_demo_users_from_a_demo_certification(demo):
     assert (job.total, job.succeeded, job.skipped, job.failed) == (25, 25, 0, 0)
     removed = certification.awards.filter(status=Award.Status.REMOVED)
     assert set(removed.values_list("user__user_id", flat=True)) == set(holders)
+
+
+def test_demo_roles_show_off_the_constraints(demo):
+    from access.policy import jobs_visible_to
+
+    people = {u.username: u for u in User.objects.filter(username__in=["alice", "bob", "carol", "dan"])}
+    holders = list(
+        Award.objects.filter(status=Award.Status.ACTIVE, certification__code="CERT-001").select_related(
+            "user"
+        )[:1]
+    )
+    data = make_csv([["CERT-001", holders[0].user.user_id]])
+    jobs = {
+        name: services.submit(
+            "certification-removal",
+            data,
+            "demo.csv",
+            actor=people[name],
+            title=f"{name}'s",
+            validate_only=True,
+        ).job
+        for name in ("alice", "bob", "carol")
+    }
+    try:
+        seen = {
+            name: set(jobs_visible_to(user).values_list("pk", flat=True)) for name, user in people.items()
+        }
+        assert seen["carol"] == {jobs["carol"].pk, jobs["bob"].pk}  # in Division A, constrained to Division B
+        assert seen["alice"] == {jobs["alice"].pk, jobs["carol"].pk}  # admins in her own division
+        assert seen["bob"] == {jobs["bob"].pk}
+        assert seen["dan"] >= set(j.pk for j in jobs.values())
+    finally:
+        Job.objects.filter(pk__in=[j.pk for j in jobs.values()]).delete()

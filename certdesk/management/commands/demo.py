@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from access.models import Grant, Role
 from credentials.models import Award, Certification
 from people.models import Group, OrgUnit, User
 
@@ -99,12 +100,30 @@ LAST_NAMES = [
 LEARNERS = 2000
 DEMO_PASSWORD = "certdesk"
 ADMINS = [
-    # username, first, last, division, superuser
-    ("admin", "Ada", "Admin", None, True),
-    ("alice", "Alice", "Archer", "DIV-A", False),
-    ("bob", "Bob", "Baker", "DIV-B", False),
+    # username, first, last, division, superuser, role
+    ("admin", "Ada", "Admin", None, True, None),
+    ("alice", "Alice", "Archer", "DIV-A", False, "Division administrator"),
+    ("bob", "Bob", "Baker", "DIV-B", False, "Division administrator"),
+    ("carol", "Carol", "Cole", "DIV-A", False, "Division B auditor"),
+    ("dan", "Dan", "Dale", "DIV-C", False, "Global administrator"),
 ]
-ADMIN_PERMISSIONS = [("bulk", "manage_certification_removal"), ("credentials", "view_certification")]
+REMOVAL = ("bulk", "manage_certification_removal")
+VIEW_CERTIFICATIONS = ("credentials", "view_certification")
+# role name -> description, [(permission, constraint, constrained to org unit codes)]
+ROLES: dict[str, tuple[str, list[tuple[tuple[str, str], str, list[str]]]]] = {
+    "Global administrator": (
+        "Manages certification removal for the whole organisation.",
+        [(REMOVAL, "all", []), (VIEW_CERTIFICATIONS, "all", [])],
+    ),
+    "Division administrator": (
+        "Manages certification removal; sees the jobs of administrators in their own division.",
+        [(REMOVAL, "own_units", []), (VIEW_CERTIFICATIONS, "all", [])],
+    ),
+    "Division B auditor": (
+        "Sits in Division A but oversees Division B: sees their own jobs and Division B's.",
+        [(REMOVAL, "org_units", ["DIV-B"]), (VIEW_CERTIFICATIONS, "all", [])],
+    ),
+}
 
 
 class Command(BaseCommand):
@@ -121,7 +140,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo organisation ready: {User.objects.count():,} users, {Certification.objects.count()} "
             f"certifications, {awarded:,} new awards.\n"
-            f"Sign in as admin, alice (Division A) or bob (Division B); the password is '{DEMO_PASSWORD}'."
+            "Sign in as admin (superuser), dan (global administrator), alice (Division A), bob (Division B) "
+            f"or carol (Division A, overseeing Division B); the password is '{DEMO_PASSWORD}'."
         )
 
     def org_units(self) -> dict[str, OrgUnit]:
@@ -139,11 +159,22 @@ class Command(BaseCommand):
                 units[dept_code] = unit
         return units
 
+    def roles(self, units: dict[str, OrgUnit]) -> dict[str, Role]:
+        roles = {}
+        for name, (description, grants) in ROLES.items():
+            role, created = Role.objects.get_or_create(name=name, defaults={"description": description})
+            roles[name] = role
+            if not created:
+                continue  # an administrator may have changed it since: leave it alone
+            for (app_label, codename), scope, unit_codes in grants:
+                permission = Permission.objects.get(content_type__app_label=app_label, codename=codename)
+                grant = Grant.objects.create(role=role, permission=permission, scope=scope)
+                grant.org_units.set([units[code] for code in unit_codes])
+        return roles
+
     def admins(self, units: dict[str, OrgUnit]) -> None:
-        permissions = [
-            Permission.objects.get(content_type__app_label=a, codename=c) for a, c in ADMIN_PERMISSIONS
-        ]
-        for username, first, last, division, superuser in ADMINS:
+        roles = self.roles(units)
+        for username, first, last, division, superuser, role in ADMINS:
             user, created = User.objects.get_or_create(
                 username=username,
                 defaults={
@@ -160,8 +191,8 @@ class Command(BaseCommand):
                 user.save()
                 if division:
                     user.org_units.add(units[division])
-                if not superuser:
-                    user.user_permissions.add(*permissions)
+                if role:
+                    roles[role].members.add(user)
 
     def learners(self, units: dict[str, OrgUnit], rng: random.Random) -> list[User]:
         departments = [u for u in units.values() if u.parent_id]

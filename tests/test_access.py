@@ -1,0 +1,168 @@
+"""Roles, grants and their constraints: who sees which jobs, the same in the API and the CLI.
+
+The published rule: constraints decide which jobs an administrator sees — the jobs they created,
+plus those created by administrators inside the constrained org units (sub-units included) or
+groups — and they never limit the users named in a file.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from access.models import Grant, Role
+from access.policy import jobs_visible_to
+from bulk import services
+from people.models import User
+
+from .factories import GroupFactory, OrgUnitFactory, UserFactory, make_csv, removal_rows
+from .processes import CERTDESK, cli_env
+
+REMOVAL_PERMISSION = ("bulk", "manage_certification_removal")
+
+
+def role_with(name: str, scope: str, *, units=(), groups=()) -> Role:
+    role = Role.objects.create(name=name)
+    permission = Permission.objects.get(
+        content_type__app_label="bulk", codename="manage_certification_removal"
+    )
+    grant = Grant.objects.create(role=role, permission=permission, scope=scope)
+    grant.org_units.set(units)
+    grant.groups.set(groups)
+    return role
+
+
+@pytest.fixture
+def organisation(db, certification, holders):
+    """Division A (with department A1), Division B, a group, and admins with every kind of grant;
+    each admin has created one job, naming the same holders (constraints do not limit them)."""
+    div_a = OrgUnitFactory(code="DIV-A", name="Division A", kind="Division")
+    dept_a1 = OrgUnitFactory(code="DIV-A-1", name="A1", parent=div_a)
+    div_b = OrgUnitFactory(code="DIV-B", name="Division B", kind="Division")
+    night_shift = GroupFactory(name="Night shift")
+
+    own_units = role_with("Division administrator", Grant.Scope.OWN_UNITS)
+    oversees_b = role_with("Division B auditor", Grant.Scope.ORG_UNITS, units=[div_b])
+    by_group = role_with("Night shift lead", Grant.Scope.GROUPS, groups=[night_shift])
+    everything = role_with("Global administrator", Grant.Scope.ALL)
+
+    people: dict[str, User] = {}
+    for username, unit, role in (
+        ("alice", div_a, own_units),
+        ("alvin", dept_a1, own_units),
+        ("bob", div_b, own_units),
+        ("carol", div_a, oversees_b),
+        ("gina", None, by_group),
+        ("dan", None, everything),
+    ):
+        user = UserFactory(username=username, user_id=f"ADM-{username.upper()}")
+        if unit:
+            user.org_units.add(unit)
+        role.members.add(user)
+        people[username] = User.objects.get(pk=user.pk)
+    night_shift.members.add(people["bob"])
+    people["root"] = UserFactory(username="root", is_superuser=True)
+    people["mallory"] = UserFactory(username="mallory")
+
+    data = make_csv(removal_rows(certification, holders[:3]))
+    jobs = {
+        name: services.submit(
+            "certification-removal",
+            data,
+            "r.csv",
+            actor=people[name],
+            title=f"{name}'s job",
+            validate_only=True,
+        ).job
+        for name in ("alice", "alvin", "bob", "carol", "gina")
+    }
+    return people, jobs
+
+
+EXPECTED = {
+    "alice": {"alice", "alvin", "carol"},  # admins in her division, sub-units included
+    "alvin": {"alvin"},  # his department only: Division A is above it
+    "bob": {"bob"},
+    "carol": {"carol", "bob"},  # the published example: in Division A, constrained to Division B
+    "gina": {"gina", "bob"},  # bob is in her group
+    "dan": {"alice", "alvin", "bob", "carol", "gina"},
+    "root": {"alice", "alvin", "bob", "carol", "gina"},
+}
+
+
+@pytest.mark.parametrize("viewer", sorted(EXPECTED))
+def test_each_constraint_shows_own_jobs_and_those_of_admins_in_scope(organisation, viewer):
+    people, jobs = organisation
+    seen = set(jobs_visible_to(people[viewer]).values_list("pk", flat=True))
+    assert seen == {jobs[name].pk for name in EXPECTED[viewer]}
+
+
+def api_for(user: User) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+@pytest.mark.parametrize("viewer", ["alice", "carol", "gina"])
+def test_the_api_lists_only_visible_jobs_and_answers_404_for_the_others(organisation, viewer):
+    people, jobs = organisation
+    client = api_for(people[viewer])
+
+    listed = {job["id"] for job in client.get("/api/v1/jobs/").json()["results"]}
+    assert listed == {jobs[name].pk for name in EXPECTED[viewer]}
+    for name, job in jobs.items():
+        expected = 200 if name in EXPECTED[viewer] else 404
+        assert client.get(f"/api/v1/jobs/{job.pk}/").status_code == expected, name
+        assert client.get(f"/api/v1/jobs/{job.pk}/results/").status_code == expected, name
+        assert client.get(f"/api/v1/jobs/{job.pk}/original/").status_code == expected, name
+        assert client.get(f"/api/v1/jobs/{job.pk}/rows/").status_code == expected, name
+    hidden = next(job for name, job in jobs.items() if name not in EXPECTED[viewer])
+    assert client.post(f"/api/v1/jobs/{hidden.pk}/start/").status_code == 404
+
+
+def test_a_user_with_no_grant_gets_403(organisation):
+    people, _ = organisation
+    assert api_for(people["mallory"]).get("/api/v1/jobs/").status_code == 403
+
+
+def test_a_constrained_admin_may_still_name_any_user_in_a_file(organisation, certification, holders):
+    people, _ = organisation
+    # holders belong to no unit of alice's; the file is accepted all the same
+    job = services.submit(
+        "certification-removal",
+        make_csv(removal_rows(certification, holders[5:8])),
+        "r.csv",
+        actor=people["alice"],
+        title="Outside my division",
+        start=True,
+    ).job
+    assert services.run_next("w").succeeded == 3
+    assert job.pk in set(jobs_visible_to(people["alice"]).values_list("pk", flat=True))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_cli_applies_the_same_rule(organisation):
+    import json
+    import subprocess
+
+    _, jobs = organisation
+    listed = subprocess.run(
+        [str(CERTDESK), "job", "list", "--as", "carol", "--json"],
+        env=cli_env(),
+        capture_output=True,
+        timeout=60,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert {job["id"] for job in json.loads(listed.stdout)} == {jobs["carol"].pk, jobs["bob"].pk}
+
+    hidden = subprocess.run(
+        [str(CERTDESK), "job", "show", str(jobs["alice"].pk), "--as", "carol"],
+        env=cli_env(),
+        capture_output=True,
+        timeout=60,
+        text=True,
+    )
+    assert hidden.returncode == 2
+    assert f"Job {jobs['alice'].pk} not found" in hidden.stderr
