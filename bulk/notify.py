@@ -7,6 +7,7 @@ import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.urls import reverse
 from django.utils import timezone
 
 from .kinds import get_kind
@@ -16,11 +17,12 @@ log = logging.getLogger(__name__)
 
 
 def job_url(job: Job) -> str:
-    return f"{settings.CERTDESK_BASE_URL}/api/v1/jobs/{job.pk}/"
+    """The job's page (sign-in first, then the page; the API has its own address)."""
+    return f"{settings.CERTDESK_BASE_URL}{reverse('web:job', args=[job.pk])}"
 
 
 def results_url(job: Job) -> str:
-    return f"{settings.CERTDESK_BASE_URL}/api/v1/jobs/{job.pk}/results/"
+    return f"{settings.CERTDESK_BASE_URL}{reverse('web:job-results', args=[job.pk])}"
 
 
 def notify_job_finished(job: Job) -> bool:

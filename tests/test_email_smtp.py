@@ -12,8 +12,7 @@ from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
+from django.test import Client
 
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL
 from bulk import services
@@ -101,8 +100,8 @@ def test_creator_gets_one_email_with_links_to_the_job_and_its_results(
     assert "Audit clean-up" in subject
     assert "Processed" in subject
     body = body_of(delivered)
-    assert f"{BASE_URL}/api/v1/jobs/{job.pk}/" in body
-    assert f"{BASE_URL}/api/v1/jobs/{job.pk}/results/" in body
+    assert f"Job details: {BASE_URL}/jobs/{job.pk}/" in body.splitlines()
+    assert f"{BASE_URL}/jobs/{job.pk}/results/" in body
     assert "Removed: 3" in body
     assert "Hello Alice" in body
 
@@ -112,8 +111,10 @@ def test_results_link_in_the_email_downloads_the_results_file(smtp_server, alice
     body = body_of(smtp_server.messages[0])
     [link] = [word for word in body.split() if word.endswith("/results/")]
     assert link.startswith(BASE_URL)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=alice).key}")
+    client = Client()
+    signed_out = client.get(link.removeprefix(BASE_URL))
+    assert signed_out.status_code == 302 and signed_out["Location"].startswith("/login/")
+    client.force_login(alice)
 
     response = client.get(link.removeprefix(BASE_URL))
 
@@ -187,7 +188,7 @@ def test_failed_job_email_says_it_failed_and_why(smtp_server, alice, certificati
     body = body_of(delivered)
     assert "stopped before it finished" in body
     assert job.failure_reason in body
-    assert f"{BASE_URL}/api/v1/jobs/{job.pk}/results/" in body
+    assert f"{BASE_URL}/jobs/{job.pk}/results/" in body
 
 
 def test_job_still_ends_when_the_mail_server_is_down_and_can_be_notified_later(

@@ -1,0 +1,42 @@
+"""The navigation an administrator sees: only what their permissions open."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from access.permissions import MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
+from access.policy import has_permission
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url: str
+    trail: str  # where it lives, in the words administrators know
+
+
+def nav_items(user: Any) -> list[NavItem]:
+    items = []
+    if has_permission(user, MANAGE_CERTIFICATION_REMOVAL):
+        items.append(
+            NavItem(
+                "Certification Removal Tool",
+                reverse("web:removal-tool"),
+                "Admin › Tools › Learning › Training Tools",
+            )
+        )
+    if has_permission(user, VIEW_CERTIFICATIONS):
+        items.append(NavItem("Certifications", reverse("web:certifications"), "Learning"))
+    return items
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    """Template context processor."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    return {"nav_items": nav_items(user)}

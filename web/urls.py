@@ -1,0 +1,24 @@
+from django.urls import path
+
+from . import views, views_certifications, views_create
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("tools/certification-removal/", views.removal_tool, name="removal-tool"),
+    path("jobs/<int:pk>/", views.job_detail, name="job"),
+    path("jobs/<int:pk>/progress/", views.job_progress, name="job-progress"),
+    path("jobs/<int:pk>/results/", views.job_results, name="job-results"),
+    path("jobs/<int:pk>/original/", views.job_original, name="job-original"),
+    path("tools/certification-removal/new/", views_create.new_job, name="removal-new"),
+    path("tools/certification-removal/template.csv", views_create.template, name="removal-template"),
+    path("tools/certification-removal/<int:pk>/confirm/", views_create.confirm_job, name="removal-confirm"),
+    path("certifications/", views_certifications.certification_list, name="certifications"),
+    path("certifications/<int:pk>/users/", views_certifications.view_users, name="certification-users"),
+    path(
+        "certifications/<int:pk>/users/export/",
+        views_certifications.export_users,
+        name="certification-export",
+    ),
+]

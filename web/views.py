@@ -1,0 +1,153 @@
+"""Pages of the Certification Removal Tool and its jobs. Views are thin: access checks, the engine's
+query helpers, a template."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET
+
+from access.permissions import MANAGE_CERTIFICATION_REMOVAL
+from access.policy import jobs_visible_to
+from bulk import services
+from bulk.kinds import get_kind
+from bulk.models import Job, JobRow
+from bulk.queries import BadFilter, filter_jobs, parse_date
+
+from .navigation import nav_items
+
+REMOVAL = "certification-removal"
+JOBS_PER_PAGE = 25
+ROWS_PER_PAGE = 50
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    items = nav_items(request.user)
+    if items:
+        return redirect(items[0].url)
+    return render(request, "web/nothing.html", status=200)
+
+
+def removal_required(view: Any) -> Any:
+    return login_required(permission_required(MANAGE_CERTIFICATION_REMOVAL, raise_exception=True)(view))
+
+
+def visible_job(request: HttpRequest, pk: int) -> Job:
+    """The job if this user may see it; 404 otherwise, so that other divisions' jobs do not leak."""
+    return get_object_or_404(jobs_visible_to(request.user).select_related("created_by"), pk=pk)
+
+
+@removal_required
+@require_GET
+def removal_tool(request: HttpRequest) -> HttpResponse:
+    """Certification Removal Tool: previous jobs, searchable by title and filterable by date and status."""
+    params = request.GET
+    error = ""
+    jobs = jobs_visible_to(request.user).filter(kind=REMOVAL)
+    try:
+        single = parse_date(params.get("date"), "Select Date")
+        since = single or parse_date(params.get("start"), "Start date")
+        until = single or parse_date(params.get("end"), "End date")
+        if since and until and since > until:
+            raise BadFilter("The start date must not be after the end date.")
+        jobs = filter_jobs(
+            jobs, status=params.get("status") or None, search=params.get("q"), since=since, until=until
+        )
+    except BadFilter as exc:
+        error = str(exc)
+        jobs = jobs.none()
+    page = Paginator(jobs.order_by("-created_at", "-id"), JOBS_PER_PAGE).get_page(params.get("page"))
+    query = params.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "web/removal_tool.html",
+        {
+            "page": page,
+            "filters": params,
+            "query": query.urlencode(),
+            "error": error,
+            "statuses": [(value, label) for value, label in Job.Status.choices],
+            "today": dt.date.today(),
+        },
+    )
+
+
+@removal_required
+@require_GET
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = visible_job(request, pk)
+    kind = get_kind(job.kind)
+    outcome = request.GET.get("outcome", "")
+    rows = job.rows.order_by("seq")
+    if outcome in JobRow.Outcome.values:
+        rows = rows.filter(outcome=outcome)
+    page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    labels = kind.labels_for(job)
+    messages = kind.messages_for(job)
+    outcome_counts = dict(job.rows.values_list("outcome").annotate(n=Count("id")).order_by())
+    return render(
+        request,
+        "web/job_detail.html",
+        {
+            "job": job,
+            "kind": kind,
+            "page": page,
+            "rows": [
+                (row, labels.get(row.outcome, row.outcome), row.message or messages.get(row.outcome, ""))
+                for row in page
+            ],
+            "outcome": outcome,
+            "outcome_choices": [
+                (o, labels.get(o, o), outcome_counts.get(o, 0)) for o in JobRow.Outcome.values
+            ],
+            "summary": job.params.get("summary") or {},
+        },
+    )
+
+
+@removal_required
+@require_GET
+def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live part of a job's page, polled by htmx while the job runs."""
+    job = visible_job(request, pk)
+    response = render(request, "web/_job_progress.html", {"job": job})
+    if job.is_finished and request.headers.get("HX-Request"):
+        response["HX-Refresh"] = "true"  # once: the whole page then shows the results and the file
+    return response
+
+
+@removal_required
+@require_GET
+def job_results(request: HttpRequest, pk: int) -> FileResponse:
+    job = visible_job(request, pk)
+    if not job.results_file:
+        raise_not_found()
+    return FileResponse(
+        services.open_results(job),
+        as_attachment=True,
+        filename=f"job-{job.pk}-results.csv",
+        content_type="text/csv",
+    )
+
+
+@removal_required
+@require_GET
+def job_original(request: HttpRequest, pk: int) -> FileResponse:
+    job = visible_job(request, pk)
+    if not job.original_file:
+        raise_not_found()
+    return FileResponse(job.original_file.open("rb"), as_attachment=True, filename=job.original_filename)
+
+
+def raise_not_found() -> None:
+    from django.http import Http404
+
+    raise Http404("This job has no such file yet.")

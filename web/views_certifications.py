@@ -1,0 +1,99 @@
+"""Certification Management pages: the certifications, each one's View Users page and its Export to CSV.
+
+The export is the file the Certification Removal Tool accepts unchanged, and the View Users page
+leads to that tool with the certification in mind for those who may remove users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET
+
+from access.permissions import MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
+from access.policy import has_permission
+from credentials.exports import awarded_users_csv, awarded_users_filename
+from credentials.models import Award, Certification
+from credentials.services import awarded_users
+
+CERTIFICATIONS_PER_PAGE = 25
+USERS_PER_PAGE = 50
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def certifications_required(view: View) -> View:
+    """Signed in (else the sign-in page) and holding "view certifications" (else 403)."""
+    wrapped: View = login_required(permission_required(VIEW_CERTIFICATIONS, raise_exception=True)(view))
+    return wrapped
+
+
+def _search_and_query(request: HttpRequest) -> tuple[str, str]:
+    """The search text, and the query string without its page for the pagination links."""
+    search = request.GET.get("q", "").strip()
+    query = request.GET.copy()
+    query.pop("page", None)
+    return search, query.urlencode()
+
+
+@certifications_required
+@require_GET
+def certification_list(request: HttpRequest) -> HttpResponse:
+    """Certifications: code, title, validity and how many users hold each (one query for the page)."""
+    search, query = _search_and_query(request)
+    certifications = Certification.objects.annotate(
+        holders=Count("awards", filter=Q(awards__status=Award.Status.ACTIVE))
+    )
+    if search:
+        certifications = certifications.filter(Q(code__icontains=search) | Q(title__icontains=search))
+    page = Paginator(certifications.order_by("code", "pk"), CERTIFICATIONS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "web/certifications.html", {"page": page, "q": search, "query": query})
+
+
+@certifications_required
+@require_GET
+def view_users(request: HttpRequest, pk: int) -> HttpResponse:
+    """View Users: the certification's active holders, searchable by User ID, username or name."""
+    certification = get_object_or_404(Certification, pk=pk)
+    search, query = _search_and_query(request)
+    awards = awarded_users(certification.pk)
+    if search:
+        awards = awards.filter(
+            Q(user__user_id__icontains=search)
+            | Q(user__username__icontains=search)
+            | Q(user__first_name__icontains=search)
+            | Q(user__last_name__icontains=search)
+        )
+    page = Paginator(awards.order_by("user__user_id", "pk"), USERS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "web/certification_users.html",
+        {
+            "certification": certification,
+            "page": page,
+            "q": search,
+            "query": query,
+            "can_remove": has_permission(request.user, MANAGE_CERTIFICATION_REMOVAL),
+        },
+    )
+
+
+@certifications_required
+@require_GET
+def export_users(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    """Export to CSV: the holders in the file the certification removal job accepts unchanged."""
+    certification = get_object_or_404(Certification, pk=pk)
+    response = StreamingHttpResponse(awarded_users_csv(certification), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=awarded_users_filename(certification)
+    )
+    return response
