@@ -166,3 +166,21 @@ def test_the_cli_applies_the_same_rule(organisation):
     )
     assert hidden.returncode == 2
     assert f"Job {jobs['alice'].pk} not found" in hidden.stderr
+
+
+@pytest.mark.parametrize("viewer", ["alice", "alvin", "carol", "gina", "dan"])
+def test_the_pages_list_only_visible_jobs_and_answer_404_for_the_others(organisation, viewer):
+    from django.test import Client
+
+    people, jobs = organisation
+    client = Client()
+    client.force_login(people[viewer])
+
+    listed = {job.pk for job in client.get("/tools/certification-removal/").context["page"]}
+    assert listed == {jobs[name].pk for name in EXPECTED[viewer]}
+    for name, job in jobs.items():
+        expected = 200 if name in EXPECTED[viewer] else 404
+        for path in ("", "progress/", "results/", "original/"):
+            assert client.get(f"/jobs/{job.pk}/{path}").status_code == expected, (name, path)
+        confirm = client.get(f"/tools/certification-removal/{job.pk}/confirm/")
+        assert confirm.status_code == (200 if expected == 200 else 404), name
