@@ -30,7 +30,7 @@ from bulk.samples import example_csv, example_filename, template_csv, template_f
 from bulk.uploads import FORM_OVERHEAD, CappedUploadHandler, largest_limit
 from credentials.exports import awarded_users_csv, awarded_users_filename
 from credentials.models import Certification
-from credentials.services import awarded_users
+from credentials.services import awarded_users, search_awards
 from people.models import Group, OrgUnit, User
 
 from .serializers import (
@@ -280,16 +280,7 @@ class AwardedUsersView(_ViewCertificationsMixin, generics.ListAPIView[Any]):
     def get_queryset(self) -> Any:
         self.check_view_certifications(self.request)
         certification = get_object_or_404(Certification, pk=self.kwargs["pk"])
-        awards = awarded_users(certification.pk)
-        search = self.request.query_params.get("search")
-        if search:
-            awards = awards.filter(
-                Q(user__user_id__icontains=search)
-                | Q(user__username__icontains=search)
-                | Q(user__first_name__icontains=search)
-                | Q(user__last_name__icontains=search)
-            )
-        return awards
+        return search_awards(awarded_users(certification.pk), self.request.query_params.get("search", ""))
 
 
 class AwardedUsersExportView(_ViewCertificationsMixin, APIView):

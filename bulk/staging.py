@@ -27,52 +27,34 @@ def insert_rows(job_id: int, rows: Sequence[StagedRow]) -> None:
     with connection.cursor() as cursor:
         for start in range(0, len(rows), INSERT_BATCH):
             batch = rows[start : start + INSERT_BATCH]
-            if connection.vendor == "postgresql":
-                # One JSON document, not nine arrays: psycopg adapts lists element by element.
-                document = json.dumps(
+            # One JSON document per batch: psycopg would adapt nine arrays element by element.
+            document = json.dumps(
+                [
                     [
-                        [
-                            r.seq,
-                            r.row_number,
-                            r.cells,
-                            r.key[:200],
-                            r.user_id,
-                            r.target_id,
-                            r.data,
-                            r.outcome,
-                            r.message,
-                        ]
-                        for r in batch
-                    ],
-                    ensure_ascii=False,
+                        r.seq,
+                        r.row_number,
+                        r.cells,
+                        r.key[:200],
+                        r.user_id,
+                        r.target_id,
+                        r.data,
+                        r.outcome,
+                        r.message,
+                    ]
+                    for r in batch
+                ],
+                ensure_ascii=False,
+            )
+            if connection.vendor == "postgresql":
+                picks = (
+                    "(e->>0)::int, (e->>1)::int, e->2, e->>3, (e->>4)::bigint, (e->>5)::bigint, "
+                    "NULLIF(e->6, 'null'::jsonb), e->>7, e->>8"
                 )
-                cursor.execute(
-                    f"INSERT INTO {target} SELECT %s, (e->>0)::int, (e->>1)::int, e->2, e->>3, (e->>4)::bigint, "
-                    f"(e->>5)::bigint, NULLIF(e->6, 'null'::jsonb), e->>7, e->>8 FROM jsonb_array_elements(%s::jsonb) e",
-                    [job_id, document],
-                )
+                source = "jsonb_array_elements(%s::jsonb) e"
             else:
                 picks = ", ".join(f"json_extract(value, '$[{n}]')" for n in range(len(COLUMNS)))
-                document = json.dumps(
-                    [
-                        [
-                            r.seq,
-                            r.row_number,
-                            r.cells,
-                            r.key[:200],
-                            r.user_id,
-                            r.target_id,
-                            r.data,
-                            r.outcome,
-                            r.message,
-                        ]
-                        for r in batch
-                    ],
-                    ensure_ascii=False,
-                )
-                cursor.execute(
-                    f"INSERT INTO {target} SELECT %s, {picks} FROM json_each(%s)", [job_id, document]
-                )
+                source = "json_each(%s)"
+            cursor.execute(f"INSERT INTO {target} SELECT %s, {picks} FROM {source}", [job_id, document])
 
 
 def mark_rows(job: Job, lo: int, hi: int, user_ids: Sequence[int], outcome: str, message: str = "") -> int:

@@ -21,7 +21,7 @@ from access.permissions import MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
 from access.policy import has_permission
 from credentials.exports import awarded_users_csv, awarded_users_filename
 from credentials.models import Award, Certification
-from credentials.services import awarded_users
+from credentials.services import awarded_users, search_awards
 
 CERTIFICATIONS_PER_PAGE = 25
 USERS_PER_PAGE = 50
@@ -65,14 +65,7 @@ def view_users(request: HttpRequest, pk: int) -> HttpResponse:
     """View Users: the certification's active holders, searchable by User ID, username or name."""
     certification = get_object_or_404(Certification, pk=pk)
     search, query = _search_and_query(request)
-    awards = awarded_users(certification.pk)
-    if search:
-        awards = awards.filter(
-            Q(user__user_id__icontains=search)
-            | Q(user__username__icontains=search)
-            | Q(user__first_name__icontains=search)
-            | Q(user__last_name__icontains=search)
-        )
+    awards = search_awards(awarded_users(certification.pk), search)
     page = Paginator(awards.order_by("user__user_id", "pk"), USERS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,

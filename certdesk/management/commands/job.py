@@ -296,33 +296,24 @@ class Command(BaseCommand):
             self.stdout.write(self.describe(job))
 
     def do_start(self, user: User, *, id: int, wait: bool, json: bool, **options: Any) -> None:
-        job = self.visible_job(user, id)
+        self.queue_and_report(user, id, services.start_job, wait=wait, as_json=json)
+
+    def do_restore(self, user: User, *, id: int, wait: bool, json: bool, **options: Any) -> None:
+        self.queue_and_report(user, id, services.restore_job, wait=wait, as_json=json)
+
+    def queue_and_report(self, user: User, job_id: int, queue: Any, *, wait: bool, as_json: bool) -> None:
+        """Queue a job (``queue(job, user)`` returns the queued job), optionally wait, then show it."""
         try:
-            job = services.start_job(job, user)
+            job = queue(self.visible_job(user, job_id), user)
         except services.JobInputError as exc:
             raise CommandError(exc.problems[0].message, returncode=EXIT_USAGE) from exc
         if wait:
-            job = self.wait(job, json)
-        if json:
+            job = self.wait(job, as_json)
+        if as_json:
             self.emit_json(JobSerializer(job).data)
         else:
             self.stdout.write(self.describe(job))
         if job.status == Job.Status.FAILED:
-            raise SystemExit(EXIT_JOB_FAILED)
-
-    def do_restore(self, user: User, *, id: int, wait: bool, json: bool, **options: Any) -> None:
-        job = self.visible_job(user, id)
-        try:
-            restore = services.restore_job(job, user)
-        except services.JobInputError as exc:
-            raise CommandError(exc.problems[0].message, returncode=EXIT_USAGE) from exc
-        if wait:
-            restore = self.wait(restore, json)
-        if json:
-            self.emit_json(JobSerializer(restore).data)
-        else:
-            self.stdout.write(self.describe(restore))
-        if restore.status == Job.Status.FAILED:
             raise SystemExit(EXIT_JOB_FAILED)
 
     def do_results(self, user: User, *, id: int, output: str | None, **options: Any) -> None:
