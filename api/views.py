@@ -153,31 +153,26 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
     @extend_schema(request=None, responses={200: JobSerializer})
     @action(detail=True, methods=["post"])
     def start(self, request: Request, pk: str | None = None) -> Response:
-        job = self.get_object()
-        try:
-            job = services.start_job(job, request.user)
-        except NotAllowed as exc:
-            raise PermissionDenied(str(exc)) from exc
-        except services.JobInputError as exc:
-            return Response(
-                report(exc.problems, [exc.problems[0].message], 100), status=status.HTTP_409_CONFLICT
-            )
-        return Response(JobSerializer(job, context=self.get_serializer_context()).data)
+        """Queue a draft or verified job."""
+        return self._queue(request, services.start_job, status.HTTP_200_OK)
 
     @extend_schema(request=None, responses={201: JobSerializer})
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, pk: str | None = None) -> Response:
         """Queue a new job that undoes exactly what this processed job changed."""
-        job = self.get_object()
+        return self._queue(request, services.restore_job, status.HTTP_201_CREATED)
+
+    def _queue(self, request: Request, queue: Any, success: int) -> Response:
+        """Call ``queue(job, user)`` on the job of the URL; 409 with the reason when its state forbids it."""
         try:
-            restore = services.restore_job(job, request.user)
+            job = queue(self.get_object(), request.user)
         except NotAllowed as exc:
             raise PermissionDenied(str(exc)) from exc
         except services.JobInputError as exc:
             return Response(
                 report(exc.problems, [exc.problems[0].message], 100), status=status.HTTP_409_CONFLICT
             )
-        return Response(JobSerializer(restore, context=self.get_serializer_context()).data, status=201)
+        return Response(JobSerializer(job, context=self.get_serializer_context()).data, status=success)
 
     @extend_schema(
         parameters=[OpenApiParameter("outcome", str, enum=JobRow.Outcome.values)],
