@@ -111,3 +111,22 @@ def make_csv(
 
 def removal_rows(certification: Certification, users: Iterable[User]) -> list[list[str]]:
     return [[certification.code, u.user_id] for u in users]
+
+
+# The fields of DESIGN.md's "Job JSON", the contract the API and `certdesk job … --json` share.
+JOB_JSON_FIELDS = {
+    "id",
+    "kind",
+    "title",
+    "comment",
+    "status",
+    "created_by",
+    "created_at",
+    "started_at",
+    "processed_at",
+    "validate_only",
+    "counts",
+    "progress",
+    "errors",
+    "results_url",
+}

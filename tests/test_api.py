@@ -17,27 +17,19 @@ from bulk import services
 from bulk.models import Job
 from credentials.models import Award
 
-from .factories import CertificationFactory, UserFactory, award_many, grant, make_csv, removal_rows
+from .factories import (
+    JOB_JSON_FIELDS,
+    CertificationFactory,
+    UserFactory,
+    award_many,
+    grant,
+    make_csv,
+    removal_rows,
+)
 
 KIND = "certification-removal"
 JOBS = "/api/v1/jobs/"
 ONE_MB = 1024 * 1024
-JOB_JSON_FIELDS = {
-    "id",
-    "kind",
-    "title",
-    "comment",
-    "status",
-    "created_by",
-    "created_at",
-    "started_at",
-    "processed_at",
-    "validate_only",
-    "counts",
-    "progress",
-    "errors",
-    "results_url",
-}
 
 
 def token_client(user) -> APIClient:

@@ -31,29 +31,13 @@ from bulk.models import Job
 from credentials.models import Award, Certification
 from people.models import User
 
-from .factories import UserFactory, award_many, make_csv, removal_rows
+from .factories import JOB_JSON_FIELDS, UserFactory, award_many, make_csv, removal_rows
 from .processes import CERTDESK, cli_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CLI_TIMEOUT_SECONDS = 60
 REMOVAL = "certification-removal"
-JOB_JSON_FIELDS = {
-    "id",
-    "kind",
-    "title",
-    "comment",
-    "status",
-    "created_by",
-    "created_at",
-    "started_at",
-    "processed_at",
-    "validate_only",
-    "counts",
-    "progress",
-    "errors",
-    "results_url",
-}
 
 
 @dataclass
