@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from bulk.models import Job, JobRow
 from credentials.models import Award, Certification
+from learning.models import Activity, Enrollment
 from people.models import Group, OrgUnit, User
 
 
@@ -160,4 +161,43 @@ class AwardSerializer(serializers.ModelSerializer[Award]):
             "association_type",
             "external_activity",
             "status",
+        ]
+
+
+class ActivitySerializer(serializers.ModelSerializer[Activity]):
+    enrolled = serializers.IntegerField(read_only=True)
+    completed = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Activity
+        fields = [
+            "id",
+            "type",
+            "title",
+            "external_reference",
+            "starts_at",
+            "ends_at",
+            "enrolled",
+            "completed",
+        ]
+
+
+class EnrollmentSerializer(serializers.ModelSerializer[Enrollment]):
+    user_id = serializers.CharField(source="user.user_id", read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True)
+    activity_reference = serializers.CharField(source="activity.external_reference", read_only=True)
+
+    class Meta:
+        model = Enrollment
+        fields = [
+            "id",
+            "user_id",
+            "username",
+            "activity",
+            "activity_reference",
+            "status",
+            "enrolled_at",
+            "completed_on",
+            "unenrolled_at",
+            "unenrolled_by_job",
         ]

@@ -22,5 +22,7 @@ urlpatterns = [
     path("users/", views.UserListView.as_view(), name="users"),
     path("groups/", views.GroupListView.as_view(), name="groups"),
     path("org-units/", views.OrgUnitListView.as_view(), name="org-units"),
+    path("activities/", views.ActivityListView.as_view(), name="activities"),
+    path("enrollments/", views.EnrollmentListView.as_view(), name="enrollments"),
     *router.urls,
 ]

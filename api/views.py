@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.permissions import VIEW_CERTIFICATIONS
+from access.permissions import IMPORT_UNENROLMENTS, VIEW_CATALOGUE, VIEW_CERTIFICATIONS
 from access.policy import NotAllowed, allowed_kinds, has_permission, jobs_visible_to
 from bulk import services
 from bulk.intake import too_large
@@ -31,11 +31,14 @@ from bulk.uploads import FORM_OVERHEAD, CappedUploadHandler, largest_limit
 from credentials.exports import awarded_users_csv, awarded_users_filename
 from credentials.models import Certification
 from credentials.services import awarded_users, search_awards
+from learning.models import Activity, Enrollment
 from people.models import Group, OrgUnit, User
 
 from .serializers import (
+    ActivitySerializer,
     AwardSerializer,
     CertificationSerializer,
+    EnrollmentSerializer,
     GroupSerializer,
     JobCreateSerializer,
     JobRowSerializer,
@@ -332,3 +335,84 @@ class OrgUnitListView(generics.ListAPIView[OrgUnit]):
     serializer_class = OrgUnitSerializer
     permission_classes = [MayPickPeople]
     queryset = OrgUnit.objects.order_by("code")
+
+
+class MayViewCatalogue(BasePermission):
+    """The catalogue is listed for those who view it or import unenrolments."""
+
+    message = "You do not have permission to view the catalogue."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated) and (
+            has_permission(user, VIEW_CATALOGUE) or has_permission(user, IMPORT_UNENROLMENTS)
+        )
+
+
+class ActivityListView(generics.ListAPIView[Activity]):
+    """Courses, sessions and learning plans with their external references and enrolment counts."""
+
+    serializer_class = ActivitySerializer
+    permission_classes = [MayViewCatalogue]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("search", str, description="Title or external reference contains"),
+            OpenApiParameter("type", str, enum=Activity.Type.values),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Activity]:
+        activities = Activity.objects.annotate(
+            enrolled=Count("enrollments", filter=~Q(enrollments__status=Enrollment.Status.UNENROLLED)),
+            completed=Count("enrollments", filter=Q(enrollments__completed_on__isnull=False)),
+        )
+        search = self.request.query_params.get("search")
+        if search:
+            activities = activities.filter(
+                Q(title__icontains=search) | Q(external_reference__icontains=search)
+            )
+        activity_type = self.request.query_params.get("type")
+        if activity_type:
+            activities = activities.filter(type=activity_type)
+        return activities.order_by("title", "pk")
+
+
+class EnrollmentListView(generics.ListAPIView[Enrollment]):
+    """Enrolments, filtered by activity, user, status or the job that unenrolled them."""
+
+    serializer_class = EnrollmentSerializer
+    permission_classes = [MayViewCatalogue]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("activity", int),
+            OpenApiParameter("activity_reference", str),
+            OpenApiParameter("username", str),
+            OpenApiParameter("status", str, enum=Enrollment.Status.values),
+            OpenApiParameter("unenrolled_by_job", int),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Enrollment]:
+        params = self.request.query_params
+        enrollments = Enrollment.objects.select_related("user", "activity").order_by("pk")
+        filters = {
+            "activity": "activity_id",
+            "activity_reference": "activity__external_reference",
+            "username": "user__username",
+            "status": "status",
+            "unenrolled_by_job": "unenrolled_by_job_id",
+        }
+        for param, field in filters.items():
+            value = params.get(param)
+            if value is None:
+                continue
+            if field.endswith("_id") and not value.isdigit():
+                raise ValidationError({param: [f"'{value}' is not a number."]})
+            enrollments = enrollments.filter(**{field: value})
+        return enrollments

@@ -89,3 +89,23 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def tuple_set(rows: Sequence[Sequence[Any]], types: Sequence[str]) -> tuple[str, Any]:
+    """A subquery yielding ``rows`` as columns ``c0``, ``c1`` …, and the one parameter it takes.
+
+    ``types`` gives each column's SQL type ("bigint" or "text"). The rows travel as one JSON
+    document, read by ``json_each`` (SQLite) or ``jsonb_array_elements`` (PostgreSQL).
+    """
+    for sql_type in types:
+        if sql_type not in ("bigint", "text"):
+            raise ValueError(f"unsupported value set type {sql_type!r}")
+    document = json.dumps([list(r) for r in rows], ensure_ascii=False)
+    if connection.vendor == "postgresql":
+        picks = ", ".join(
+            f"(e->>{n})::{sql_type} AS c{n}" if sql_type != "text" else f"e->>{n} AS c{n}"
+            for n, sql_type in enumerate(types)
+        )
+        return f"SELECT {picks} FROM jsonb_array_elements(%s::jsonb) e", document
+    picks = ", ".join(f"json_extract(value, '$[{n}]') AS c{n}" for n in range(len(types)))
+    return f"SELECT {picks} FROM json_each(%s)", document

@@ -62,7 +62,10 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        permissions = [("manage_certification_removal", "Manage certification removal jobs")]
+        permissions = [
+            ("manage_certification_removal", "Manage certification removal jobs"),
+            ("import_unenrolments", "Import unenrolments"),
+        ]
         indexes = [
             # The claim query looks for the oldest queued job, or one whose lease expired.
             models.Index(fields=["status", "created_at"], name="job_status_created"),

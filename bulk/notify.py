@@ -7,6 +7,7 @@ import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
@@ -60,7 +61,17 @@ def job_finished_body(job: Job) -> str:
         f'Your {kind.label.lower()} job "{job.title}" is {job.get_status_display()}.',
         "",
     ]
-    if job.status == Job.Status.PROCESSED:
+    if job.status == Job.Status.VERIFIED:
+        labels = kind.labels_for(job)
+        lines += [
+            "This was a verification only: nothing was changed and no emails were sent to learners.",
+            "",
+            f"Rows in the file: {job.total}",
+            *(f"{labels[outcome]}: {count}" for outcome, count in _outcome_counts(job)),
+            "",
+            "Fix any rows marked Error and upload the file again, or start the job as it is from its page.",
+        ]
+    elif job.status == Job.Status.PROCESSED:
         lines += [
             f"Rows in the file: {job.total}",
             f"{kind.labels_for(job)['succeeded']}: {job.succeeded}",
@@ -82,6 +93,11 @@ def job_finished_body(job: Job) -> str:
         "certdesk",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _outcome_counts(job: Job) -> list[tuple[str, int]]:
+    counts = dict(job.rows.values_list("outcome").annotate(n=Count("id")).order_by())
+    return [(outcome, counts.get(outcome, 0)) for outcome in ("pending", "skipped", "error")]
 
 
 def send_unsent_notices(limit: int = 20, settle_seconds: int = 60) -> int:

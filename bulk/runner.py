@@ -15,6 +15,7 @@ from typing import Protocol
 from django.conf import settings
 from django.db import close_old_connections
 
+from .kinds import KINDS
 from .notify import send_unsent_notices
 from .services import run_next, worker_id
 
@@ -51,6 +52,8 @@ class WorkerLoop:
         self._last_notice_sweep = time.monotonic()
         try:
             send_unsent_notices()
+            for kind in KINDS.values():
+                kind.send_notices(None)
         except Exception:
             log.exception("Worker %s: sending unsent notices failed", self.owner)
 

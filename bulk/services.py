@@ -161,6 +161,10 @@ def submit(
         if validate_only:
             job.status = Job.Status.VERIFIED
             write_results(job)
+            from .notify import notify_job_finished
+
+            # The creator gets the results file by email, as after a real run.
+            transaction.on_commit(lambda: notify_job_finished(job))
         job.save()
         record("job.created", actor=actor, job=job, obj=job, after={"status": job.status, "rows": job.total})
         if start:
@@ -186,6 +190,7 @@ def start_job(job: Job, actor: Any) -> Job:
             results_file="",
             results_size=0,
             results_sha256="",
+            notified_at=None,
         )
         if not changed:
             job.refresh_from_db()
@@ -429,6 +434,10 @@ def _finish(job: Job, owner: str, status: str, reason: str = "") -> Job:
     from .notify import notify_job_finished
 
     notify_job_finished(job)
+    try:
+        get_kind(job.kind).send_notices(job)
+    except Exception:  # the job has ended; what was not sent is swept up by an idle worker later
+        log.exception("Job %s: sending its notices failed", job.pk)
     return job
 
 

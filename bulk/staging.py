@@ -67,3 +67,14 @@ def mark_rows(job: Job, lo: int, hi: int, user_ids: Sequence[int], outcome: str,
         f"AND outcome = 'pending' AND {named}",
         [outcome, message, job.pk, lo, hi, users_param],
     )
+
+
+def mark_seqs(job: Job, seqs: Sequence[int], outcome: str) -> int:
+    """Give the pending rows ``seqs`` of a job their outcome, in one UPDATE; a row keeps its message."""
+    if not seqs:
+        return 0
+    named, seqs_param = in_values("seq", seqs)
+    return execute(
+        f"UPDATE {table(JobRow)} SET outcome = %s WHERE job_id = %s AND outcome = 'pending' AND {named}",
+        [outcome, job.pk, seqs_param],
+    )

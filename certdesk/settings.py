@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "certdesk",
     "people",
     "credentials",
+    "learning",
     "access",
     "audit",
     "bulk",

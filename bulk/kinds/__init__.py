@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from .base import JobKind
 from .certification_removal import CertificationRemoval
+from .unenrolment import Unenrolment
 
-KINDS: dict[str, JobKind] = {kind.slug: kind for kind in (CertificationRemoval(),)}
+KINDS: dict[str, JobKind] = {kind.slug: kind for kind in (CertificationRemoval(), Unenrolment())}
 
 
 class UnknownKind(LookupError):

@@ -51,6 +51,8 @@ class JobKind(ABC):
     columns: ClassVar[list[Column]]
     max_bytes: ClassVar[int] = 1024 * 1024
     extensions: ClassVar[tuple[str, ...]] = (".csv",)
+    # The column whose value names a row on the job's page (e.g. its User ID).
+    key_column: ClassVar[str] = ""
     # Strict kinds reject the whole file when any row is invalid; the others give each row its outcome.
     strict: ClassVar[bool] = True
     # How the results file names each outcome, after a real run and in a verify-only run.
@@ -92,6 +94,11 @@ class JobKind(ABC):
     def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
         """Undo, for the pending rows of a chunk, what the job ``job.params["restore_of"]`` did."""
         raise TypeError(f"{self.label} jobs cannot be restored")
+
+    def send_notices(self, job: Job | None) -> int:
+        """Send what the kind tells people once changes have committed (e.g. learners' emails), for
+        one finished job or, with None, whatever a crash or a mail outage left unsent."""
+        return 0
 
     def messages_for(self, job: Job) -> dict[str, str]:
         """Outcome -> the message a row of this job gets when it has none of its own."""

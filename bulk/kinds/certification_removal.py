@@ -43,6 +43,7 @@ class CertificationRemoval(JobKind):
     max_bytes = 1024 * 1024
     extensions = (".csv",)
     strict = True
+    key_column = USER_ID
     result_labels = {
         "pending": "Not processed",
         "succeeded": "Removed",

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from access.models import Grant, Role
 from credentials.models import Award, Certification
+from learning.models import Activity, Enrollment
 from people.models import Group, OrgUnit, User
 
 DIVISIONS = {
@@ -98,6 +99,19 @@ LAST_NAMES = [
     "Young",
 ]
 LEARNERS = 2000
+# external reference, type, title, share of learners enrolled, session start (days from now)
+ACTIVITIES = [
+    ("FS-COURSE", "course", "Fire Safety Awareness (e-learning)", 0.6, 0),
+    ("MH-COURSE", "course", "Manual Handling Essentials", 0.5, 0),
+    ("IG-2026", "course", "Information Governance 2026", 0.7, 0),
+    ("BLS-COURSE", "course", "Basic Life Support: theory", 0.3, 0),
+    ("FW-2026-03", "session", "Fire Warden Workshop, March", 0.05, -60),
+    ("FW-2026-12", "session", "Fire Warden Workshop, December", 0.05, 20),
+    ("BLS-PRAC-01", "session", "Basic Life Support: practical assessment", 0.08, 10),
+    ("FORK-REFRESH", "session", "Forklift Refresher", 0.03, 35),
+    ("NEW-STARTER", "learning_plan", "New Starter Induction", 0.15, 0),
+    (None, "course", "Leadership Foundations (draft)", 0.0, 0),
+]
 DEMO_PASSWORD = "certdesk"
 ADMINS = [
     # username, first, last, division, superuser, role
@@ -106,14 +120,31 @@ ADMINS = [
     ("bob", "Bob", "Baker", "DIV-B", False, "Division administrator"),
     ("carol", "Carol", "Cole", "DIV-A", False, "Division B auditor"),
     ("dan", "Dan", "Dale", "DIV-C", False, "Global administrator"),
+    ("erin", "Erin", "Ellis", "DIV-A", False, "Content administrator"),
 ]
 REMOVAL = ("bulk", "manage_certification_removal")
 VIEW_CERTIFICATIONS = ("credentials", "view_certification")
+IMPORT_UNENROLMENTS = ("bulk", "import_unenrolments")
+VIEW_CATALOGUE = ("learning", "view_activity")
+EDIT_ACTIVITIES = ("learning", "change_activity")
+EDIT_EMAILS = ("learning", "change_emailtemplate")
+# (permission, constraint, constrained to org unit codes)
+GrantSpec = tuple[tuple[str, str], str, list[str]]
+CONTENT: list[GrantSpec] = [
+    (IMPORT_UNENROLMENTS, "all", []),
+    (VIEW_CATALOGUE, "all", []),
+    (EDIT_ACTIVITIES, "all", []),
+    (EDIT_EMAILS, "all", []),
+]
 # role name -> description, [(permission, constraint, constrained to org unit codes)]
-ROLES: dict[str, tuple[str, list[tuple[tuple[str, str], str, list[str]]]]] = {
+ROLES: dict[str, tuple[str, list[GrantSpec]]] = {
     "Global administrator": (
-        "Manages certification removal for the whole organisation.",
-        [(REMOVAL, "all", []), (VIEW_CERTIFICATIONS, "all", [])],
+        "Manages certification removal and unenrolments for the whole organisation.",
+        [(REMOVAL, "all", []), (VIEW_CERTIFICATIONS, "all", []), *CONTENT],
+    ),
+    "Content administrator": (
+        "Manages the catalogue: external references, unenrolment imports and the unenrolment email.",
+        CONTENT,
     ),
     "Division administrator": (
         "Manages certification removal; sees the jobs of administrators in their own division.",
@@ -137,11 +168,14 @@ class Command(BaseCommand):
             learners = self.learners(units, rng)
             self.groups(learners)
             awarded = self.awards(learners, rng)
+            enrolled = self.catalogue(learners, rng)
         self.stdout.write(
             f"Demo organisation ready: {User.objects.count():,} users, {Certification.objects.count()} "
-            f"certifications, {awarded:,} new awards.\n"
-            "Sign in as admin (superuser), dan (global administrator), alice (Division A), bob (Division B) "
-            f"or carol (Division A, overseeing Division B); the password is '{DEMO_PASSWORD}'."
+            f"certifications, {awarded:,} new awards, {Activity.objects.count()} activities, "
+            f"{enrolled:,} new enrolments.\n"
+            "Sign in as admin (superuser), dan (global administrator), alice (Division A), bob (Division B), "
+            f"carol (Division A, overseeing Division B) or erin (content administrator); the password is "
+            f"'{DEMO_PASSWORD}'."
         )
 
     def org_units(self) -> dict[str, OrgUnit]:
@@ -162,12 +196,12 @@ class Command(BaseCommand):
     def roles(self, units: dict[str, OrgUnit]) -> dict[str, Role]:
         roles = {}
         for name, (description, grants) in ROLES.items():
-            role, created = Role.objects.get_or_create(name=name, defaults={"description": description})
+            role, _ = Role.objects.get_or_create(name=name, defaults={"description": description})
             roles[name] = role
-            if not created:
-                continue  # an administrator may have changed it since: leave it alone
             for (app_label, codename), scope, unit_codes in grants:
                 permission = Permission.objects.get(content_type__app_label=app_label, codename=codename)
+                if role.grants.filter(permission=permission).exists():
+                    continue  # an administrator may have changed it since: leave it alone
                 grant = Grant.objects.create(role=role, permission=permission, scope=scope)
                 grant.org_units.set([units[code] for code in unit_codes])
         return roles
@@ -264,4 +298,47 @@ class Command(BaseCommand):
                     award.external_activity = "Regional training day"
             Award.objects.bulk_create(awards, batch_size=1000)
             created += len(awards)
+        return created
+
+    def catalogue(self, learners: list[User], rng: random.Random) -> int:
+        """Courses and sessions with external references, and enrolments, some completed."""
+        now = timezone.now()
+        created = 0
+        for reference, activity_type, title, share, days_from_now in ACTIVITIES:
+            starts = (
+                now + dt.timedelta(days=days_from_now) if activity_type == Activity.Type.SESSION else None
+            )
+            activity, _ = Activity.objects.get_or_create(
+                title=title,
+                defaults={
+                    "type": activity_type,
+                    "external_reference": reference,
+                    "starts_at": starts,
+                    "ends_at": starts + dt.timedelta(hours=3) if starts else None,
+                },
+            )
+            if activity.enrollments.exists():
+                continue  # enrolled before: leave history (and unenrolments) alone
+            enrolments = []
+            for user in learners:
+                if rng.random() >= share:
+                    continue
+                enrolled_at = now - dt.timedelta(days=rng.randint(30, 400))
+                # Past sessions were attended by most; about half of course learners have completed.
+                done = (days_from_now < 0 and rng.random() < 0.8) or (
+                    activity_type != Activity.Type.SESSION and rng.random() < 0.5
+                )
+                enrolments.append(
+                    Enrollment(
+                        user=user,
+                        activity=activity,
+                        enrolled_at=enrolled_at,
+                        status=Enrollment.Status.COMPLETED if done else Enrollment.Status.ENROLLED,
+                        completed_on=(enrolled_at + dt.timedelta(days=rng.randint(1, 25))).date()
+                        if done
+                        else None,
+                    )
+                )
+            Enrollment.objects.bulk_create(enrolments, batch_size=1000)
+            created += len(enrolments)
         return created

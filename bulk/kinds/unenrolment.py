@@ -1,0 +1,253 @@
+"""Batch unenrolment: unenrol users from courses and sessions named by their external reference.
+
+The published process (Import unenrolments): columns Username, Activity external reference and
+Send unenrolment email (Yes/No). Validation is per row — only file-level errors reject the file —
+and each row gets its own outcome: Unenrolled, Skipped (not enrolled, or already unenrolled) or
+Error (Username not recognised, Activity external reference not recognised, email flag not Yes/No).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from access.permissions import IMPORT_UNENROLMENTS
+from learning.models import Activity, Enrollment
+from learning.services import enrolment_states, restore_enrolments, unenrol
+from people.models import User
+
+from ..intake import Column, Table
+from ..lookups import fetch, in_values
+from ..lookups import table as db_table
+from ..models import JobRow
+from ..staging import mark_seqs
+from .base import JobKind, Plan, StagedRow
+
+if TYPE_CHECKING:
+    from ..models import Job
+
+USERNAME = "Username"
+REFERENCE = "Activity external reference"
+SEND_EMAIL = "Send unenrolment email"
+YES = frozenset({"yes", "y", "true"})
+NO = frozenset({"no", "n", "false"})
+
+
+def parse_yes_no(text: str) -> bool:
+    """Yes or No, in any case; Y/N and True/False too."""
+    folded = text.strip().casefold()
+    if folded in YES:
+        return True
+    if folded in NO:
+        return False
+    raise ValueError(f"{SEND_EMAIL} must be Yes or No, not '{text}'.")
+
+
+class Unenrolment(JobKind):
+    slug = "unenrolment"
+    label = "Unenrolment"
+    tool_name = "Import unenrolments"
+    permission = IMPORT_UNENROLMENTS
+    columns = [
+        Column(
+            USERNAME, max_length=150, help="The user's unique username. The user account must already exist."
+        ),
+        Column(
+            REFERENCE,
+            max_length=100,
+            help="The external reference of the course or session, as set on its properties page in the Catalogue.",
+        ),
+        Column(
+            SEND_EMAIL,
+            blank_ok=True,
+            max_length=10,
+            parse=parse_yes_no,
+            help="Yes or No: whether to send this user an unenrolment email.",
+        ),
+    ]
+    # About 250,000 rows; a larger unenrolment is split into several files.
+    max_bytes = 10 * 1024 * 1024
+    extensions = (".csv",)
+    strict = False
+    key_column = USERNAME
+    result_labels = {
+        "pending": "Not processed",
+        "succeeded": "Unenrolled",
+        "skipped": "Skipped",
+        "error": "Error",
+    }
+    preview_labels = {"pending": "Would unenrol", "skipped": "Skipped", "error": "Error"}
+    outcome_messages = {"succeeded": "Unenrolled."}
+    restorable = True
+    restore_labels = {
+        "pending": "Not processed",
+        "succeeded": "Re-enrolled",
+        "skipped": "Skipped",
+        "error": "Error",
+    }
+    restore_messages = {"succeeded": "Enrolment restored as it was before job {restore_of}."}
+
+    def validate(self, table: Table, actor: User) -> Plan:
+        plan = Plan()
+        users = self._users(table)
+        activities = self._activities(table)
+        resolved = [
+            (users.get(row.values[USERNAME] or ""), activities.get(row.values[REFERENCE] or ""))
+            for row in table.rows
+        ]
+        states = enrolment_states(sorted({(u[0], a[0]) for u, a in resolved if u and a}))
+
+        first_row: dict[tuple[int, int], int] = {}
+        outcomes = {"would_unenrol": 0, "skipped": 0, "errors": 0, "emails": 0}
+        for row, (user, activity) in zip(table.rows, resolved, strict=True):
+            username, reference, send = row.values[USERNAME], row.values[REFERENCE], row.values[SEND_EMAIL]
+            staged = StagedRow(seq=row.seq, row_number=row.row_number, cells=row.cells, key=username or "")
+            plan.rows.append(staged)
+            errors = [p.message for p in row.problems]
+            if username and user is None:
+                errors.append(f"Username not recognised: no user account has the username '{username}'.")
+            if reference and activity is None:
+                errors.append(
+                    "Activity external reference not recognised: no course or session in the catalogue has "
+                    f"the external reference '{reference}'."
+                )
+            if send is None and not any(p.column == SEND_EMAIL for p in row.problems):
+                errors.append(f"{SEND_EMAIL} must be Yes or No; it is empty.")
+            if errors:
+                staged.outcome, staged.message = JobRow.Outcome.ERROR, " ".join(dict.fromkeys(errors))
+                outcomes["errors"] += 1
+                continue
+            assert user is not None and activity is not None
+            pair = (user[0], activity[0])
+            staged.user_id, staged.target_id = pair
+            if pair in first_row:
+                staged.outcome = JobRow.Outcome.SKIPPED
+                staged.message = (
+                    f"Repeats row {first_row[pair]}: '{username}' is unenrolled from '{activity[1]}' once."
+                )
+                outcomes["skipped"] += 1
+                continue
+            first_row[pair] = row.row_number
+            state = states.get(pair)
+            if state is None or state == Enrollment.Status.UNENROLLED:
+                staged.outcome = JobRow.Outcome.SKIPPED
+                staged.message = (
+                    f"'{username}' is already unenrolled from '{activity[1]}'."
+                    if state
+                    else f"'{username}' is not enrolled in '{activity[1]}'."
+                )
+                outcomes["skipped"] += 1
+                continue
+            outcomes["would_unenrol"] += 1
+            if send and not user[1]:
+                staged.message = "The user has no email address, so no unenrolment email can be sent."
+            elif send:
+                staged.data = {"email": True}
+                outcomes["emails"] += 1
+            if state == Enrollment.Status.COMPLETED:
+                note = "The completion is kept: the activity still shows as completed in reports."
+                staged.message = f"{staged.message} {note}".strip()
+
+        plan.summary = {
+            **outcomes,
+            "activities": len({pair[1] for pair in first_row}),
+            "users": len({pair[0] for pair in first_row}),
+        }
+        return plan
+
+    def _users(self, table: Table) -> dict[str, tuple[int, bool]]:
+        """Username -> (user pk, has an email address) for the usernames of the file that exist."""
+        names = sorted({row.values[USERNAME] for row in table.rows if row.values[USERNAME]})
+        if not names:
+            return {}
+        named, param = in_values("username", names, "text")
+        return {
+            username: (pk, bool(email))
+            for username, pk, email in fetch(
+                f"SELECT username, id, email FROM {db_table(User)} WHERE {named}", [param]
+            )
+        }
+
+    def _activities(self, table: Table) -> dict[str, tuple[int, str]]:
+        """External reference -> (activity pk, title) for the references of the file that exist."""
+        references = sorted({row.values[REFERENCE] for row in table.rows if row.values[REFERENCE]})
+        if not references:
+            return {}
+        named, param = in_values("external_reference", references, "text")
+        return {
+            reference: (pk, title)
+            for reference, pk, title in fetch(
+                f"SELECT external_reference, id, title FROM {db_table(Activity)} WHERE {named}", [param]
+            )
+        }
+
+    def _pending(self, job: Job, lo: int, hi: int) -> list[tuple[int, int, int, Any]]:
+        """(seq, user, activity, data) of the chunk's rows still to apply."""
+        return [
+            (seq, user_id, target_id, data)
+            for seq, user_id, target_id, data in fetch(
+                f"SELECT seq, user_id, target_id, data FROM {db_table(JobRow)} WHERE job_id = %s "
+                "AND seq >= %s AND seq < %s AND outcome = 'pending' AND user_id IS NOT NULL",
+                [job.pk, lo, hi],
+            )
+        ]
+
+    def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
+        pending = self._pending(job, lo, hi)
+        done = set(
+            unenrol(
+                [(user_id, activity_id, data is not None) for _, user_id, activity_id, data in pending],
+                actor_id=job.created_by_id,
+                job_id=job.pk,
+                now=now,
+            )
+        )
+        mark_seqs(
+            job,
+            [seq for seq, user_id, activity_id, _ in pending if (user_id, activity_id) in done],
+            "succeeded",
+        )
+        # Still pending: valid when the file was checked, but the user has been unenrolled since.
+        JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING).update(
+            outcome=JobRow.Outcome.SKIPPED,
+            message="The user was no longer enrolled when the job ran; nothing to unenrol.",
+        )
+
+    def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
+        pending = self._pending(job, lo, hi)
+        done = set(
+            restore_enrolments(
+                [(user_id, activity_id) for _, user_id, activity_id, _ in pending],
+                unenrolled_by_job_id=job.params["restore_of"],
+                actor_id=job.created_by_id,
+                job_id=job.pk,
+                now=now,
+            )
+        )
+        mark_seqs(
+            job,
+            [seq for seq, user_id, activity_id, _ in pending if (user_id, activity_id) in done],
+            "succeeded",
+        )
+        JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING).update(
+            outcome=JobRow.Outcome.SKIPPED,
+            message=(
+                "Not re-enrolled: the user is enrolled in this activity again, or the enrolment has changed "
+                f"since job {job.params['restore_of']} ended it."
+            ),
+        )
+
+    def send_notices(self, job: Job | None) -> int:
+        """The learners' unenrolment emails, once the job's changes have committed."""
+        if job is not None and (job.params.get("restore_of") or not job.is_finished):
+            return 0
+        from learning.notices import send_unenrolment_emails
+
+        return send_unenrolment_emails(job.pk if job is not None else None)
+
+    def example_rows(self) -> list[list[str]]:
+        return [
+            ["amelia.smith1", "FS-2026-01", "Yes"],
+            ["oliver.jones2", "FS-2026-01", "No"],
+            ["isla.taylor3", "MH-COURSE", "Yes"],
+        ]

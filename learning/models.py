@@ -1,0 +1,157 @@
+"""The learning catalogue: activities (courses, sessions, learning plans) and who is enrolled in them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Activity(models.Model):
+    """A course, session or learning plan. Files name it by its external reference."""
+
+    class Type(models.TextChoices):
+        COURSE = "course", "Course"
+        SESSION = "session", "Session"
+        LEARNING_PLAN = "learning_plan", "Learning plan"
+
+    type = models.CharField(max_length=20, choices=Type.choices, default=Type.COURSE)
+    title = models.CharField(max_length=200)
+    # NULL, not "", when unset: the unique constraint must allow any number of activities without one.
+    external_reference = models.CharField(
+        "external reference",
+        max_length=100,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="Matches this activity to the rows of an import file, e.g. unenrolments.",
+    )
+    description = models.TextField(blank=True)
+    starts_at = models.DateTimeField("start", null=True, blank=True, help_text="Sessions only.")
+    ends_at = models.DateTimeField("end", null=True, blank=True, help_text="Sessions only.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        verbose_name_plural = "activities"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__isnull=True)
+                | Q(starts_at__isnull=True)
+                | Q(ends_at__gte=models.F("starts_at")),
+                name="activity_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.external_reference})" if self.external_reference else self.title
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.external_reference = (self.external_reference or "").strip() or None
+        super().save(*args, **kwargs)
+
+
+class EnrollmentQuerySet(models.QuerySet["Enrollment"]):
+    def current(self) -> EnrollmentQuerySet:
+        """Enrolments that have not ended: enrolled or completed."""
+        return self.exclude(status=Enrollment.Status.UNENROLLED)
+
+
+class Enrollment(models.Model):
+    """A user's enrolment in an activity.
+
+    Unenrolling ends the enrolment but keeps its completion: ``completed_on`` stays, so reports
+    still show a completed course or an attended session.
+    """
+
+    class Status(models.TextChoices):
+        ENROLLED = "enrolled", "Enrolled"
+        COMPLETED = "completed", "Completed"
+        UNENROLLED = "unenrolled", "Unenrolled"
+
+    class Email(models.TextChoices):
+        NONE = "", "No email"
+        PENDING = "pending", "Waiting to be sent"
+        SENT = "sent", "Sent"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollments")
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="enrollments")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ENROLLED)
+    enrolled_at = models.DateTimeField()
+    completed_on = models.DateField("completion date", null=True, blank=True)
+    unenrolled_at = models.DateTimeField(null=True, blank=True)
+    unenrolled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    unenrolled_by_job = models.ForeignKey(
+        "bulk.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    # The learner's unenrolment email, sent once, after the change has committed.
+    unenrolment_email = models.CharField(max_length=8, choices=Email.choices, blank=True, default=Email.NONE)
+    unenrolment_email_sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = EnrollmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["activity", "user"]
+        indexes = [
+            models.Index(fields=["activity", "status"], name="enrollment_activity_status"),
+            models.Index(fields=["unenrolled_by_job", "user"], name="enrollment_unenrolled_by_job"),
+            models.Index(
+                fields=["unenrolment_email"],
+                name="enrollment_email_pending",
+                condition=Q(unenrolment_email="pending"),
+            ),
+        ]
+        constraints = [
+            # One current enrolment per user and activity; ended ones are history.
+            models.UniqueConstraint(
+                fields=["user", "activity"],
+                condition=~Q(status="unenrolled"),
+                name="one_current_enrollment",
+            ),
+            # The status says whether it was completed; an ended enrolment keeps its completion date.
+            models.CheckConstraint(
+                condition=~Q(status="completed") | Q(completed_on__isnull=False),
+                name="completed_enrollment_has_date",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="enrolled") | Q(completed_on__isnull=True),
+                name="enrolled_enrollment_not_completed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.activity}: {self.get_status_display()}"
+
+    @property
+    def is_completed(self) -> bool:
+        """Completed (or attended), whether or not the enrolment has ended since."""
+        return self.completed_on is not None
+
+
+class EmailTemplate(models.Model):
+    """An email certdesk sends to learners, editable by administrators.
+
+    Placeholders in double braces — {{ first_name }}, {{ last_name }}, {{ full_name }},
+    {{ activity_title }}, {{ activity_reference }} — are filled in for each learner.
+    """
+
+    UNENROLMENT = "unenrolment"
+    KEYS = [(UNENROLMENT, "Unenrolment email")]
+
+    key = models.CharField(max_length=50, unique=True, choices=KEYS)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return self.get_key_display()

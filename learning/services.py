@@ -1,0 +1,127 @@
+"""Every change to enrolments goes through these functions, whether a page, the API or a job asks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from django.db import connection
+from django.utils import timezone
+
+from audit.services import record_bulk
+from bulk.lookups import fetch, table, tuple_set
+
+from .models import Enrollment
+
+
+def unenrol(
+    enrolments: Sequence[tuple[int, int, bool]],
+    *,
+    actor_id: int | None,
+    job_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> list[tuple[int, int]]:
+    """End the current enrolments named by (user, activity, send email); returns the pairs unenrolled.
+
+    Set-based: one UPDATE … RETURNING and at most two audit INSERTs, whatever the number of rows.
+    The enrolment ends but keeps its completion date, so reports still show a completed course or
+    an attended session. Learners marked for an email get one later, once the change has committed.
+    """
+    if not enrolments:
+        return []
+    now = now or timezone.now()
+    wanted, wanted_param = tuple_set(
+        [(u, a, int(e)) for u, a, e in enrolments], ("bigint", "bigint", "bigint")
+    )
+    enrollments = table(Enrollment)
+    at = connection.ops.adapt_datetimefield_value(now)
+    changed = fetch(
+        f"UPDATE {enrollments} SET status = 'unenrolled', unenrolled_at = %s, unenrolled_by_id = %s, "
+        f"unenrolled_by_job_id = %s, unenrolment_email_sent_at = NULL, "
+        f"unenrolment_email = CASE WHEN w.c2 = 1 THEN 'pending' ELSE '' END "
+        f"FROM ({wanted}) w WHERE {enrollments}.user_id = w.c0 AND {enrollments}.activity_id = w.c1 "
+        f"AND {enrollments}.status <> 'unenrolled' "
+        f"RETURNING {enrollments}.id, {enrollments}.user_id, {enrollments}.activity_id, "
+        f"{enrollments}.completed_on",
+        [at, actor_id, job_id, wanted_param],
+    )
+    for was, ids in (
+        ("completed", [pk for pk, _, _, completed in changed if completed is not None]),
+        ("enrolled", [pk for pk, _, _, completed in changed if completed is None]),
+    ):
+        if ids:
+            record_bulk(
+                "enrollment.unenrolled",
+                Enrollment,
+                ids,
+                actor_id=actor_id,
+                job_id=job_id,
+                before={"status": was},
+                after={"status": "unenrolled"},
+                now=now,
+            )
+    return [(user_id, activity_id) for _, user_id, activity_id, _ in changed]
+
+
+def restore_enrolments(
+    pairs: Sequence[tuple[int, int]],
+    *,
+    unenrolled_by_job_id: int,
+    actor_id: int | None,
+    job_id: int | None,
+    now: dt.datetime | None = None,
+) -> list[tuple[int, int]]:
+    """Give back the enrolments that job ``unenrolled_by_job_id`` ended, as they were.
+
+    An enrolment comes back as completed when it had been completed, else as enrolled; it is left
+    alone when the user has been enrolled in the activity again since. An unenrolment email not yet
+    sent is cancelled. Returns the (user, activity) pairs restored.
+    """
+    if not pairs:
+        return []
+    now = now or timezone.now()
+    wanted, wanted_param = tuple_set(pairs, ("bigint", "bigint"))
+    enrollments = table(Enrollment)
+    restored = fetch(
+        f"UPDATE {enrollments} SET "
+        f"status = CASE WHEN {enrollments}.completed_on IS NULL THEN 'enrolled' ELSE 'completed' END, "
+        f"unenrolled_at = NULL, unenrolled_by_id = NULL, unenrolled_by_job_id = NULL, "
+        f"unenrolment_email = CASE WHEN {enrollments}.unenrolment_email = 'pending' THEN '' "
+        f"ELSE {enrollments}.unenrolment_email END "
+        f"FROM ({wanted}) w WHERE {enrollments}.user_id = w.c0 AND {enrollments}.activity_id = w.c1 "
+        f"AND {enrollments}.status = 'unenrolled' AND {enrollments}.unenrolled_by_job_id = %s "
+        f"AND NOT EXISTS (SELECT 1 FROM {enrollments} again WHERE again.user_id = {enrollments}.user_id "
+        f"AND again.activity_id = {enrollments}.activity_id AND again.status <> 'unenrolled') "
+        f"RETURNING {enrollments}.id, {enrollments}.user_id, {enrollments}.activity_id",
+        [wanted_param, unenrolled_by_job_id],
+    )
+    if restored:
+        record_bulk(
+            "enrollment.restored",
+            Enrollment,
+            [pk for pk, _, _ in restored],
+            actor_id=actor_id,
+            job_id=job_id,
+            before={"status": "unenrolled", "unenrolled_by_job": unenrolled_by_job_id},
+            after={"status": "enrolled or completed, as before"},
+            now=now,
+        )
+    return [(user_id, activity_id) for _, user_id, activity_id in restored]
+
+
+def enrolment_states(pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """(user, activity) -> "enrolled", "completed", or "unenrolled" when every enrolment of the pair has
+    ended; pairs with no enrolment at all are absent. One query whatever the number of pairs."""
+    if not pairs:
+        return {}
+    wanted, wanted_param = tuple_set(pairs, ("bigint", "bigint"))
+    rows = fetch(
+        f"SELECT e.user_id, e.activity_id, e.status FROM ({wanted}) w "
+        f"JOIN {table(Enrollment)} e ON e.user_id = w.c0 AND e.activity_id = w.c1",
+        [wanted_param],
+    )
+    states: dict[tuple[int, int], str] = {}
+    for user_id, activity_id, status in rows:
+        if status != Enrollment.Status.UNENROLLED or (user_id, activity_id) not in states:
+            states[(user_id, activity_id)] = status
+    return states
