@@ -13,6 +13,7 @@ from credentials.models import Certification
 from people.models import User
 
 from .factories import CertificationFactory, UserFactory, award_many, grant
+from .mailserver import smtp_server  # noqa: F401  (a fixture every module may use)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -10,6 +10,7 @@ import factory
 from django.contrib.auth.models import Permission
 
 from credentials.models import Award, Certification
+from learning.models import Activity, Enrollment
 from people.models import Group, OrgUnit, User
 
 
@@ -130,3 +131,33 @@ JOB_JSON_FIELDS = {
     "errors",
     "results_url",
 }
+
+
+class ActivityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Activity
+
+    type = Activity.Type.COURSE
+    title = factory.Sequence(lambda n: f"Course {n}")
+    external_reference = factory.Sequence(lambda n: f"ACT-{n:03d}")
+
+
+def enrol(
+    activity: Activity, users: Iterable[User], *, completed_on: dt.date | None = None
+) -> list[Enrollment]:
+    """Enrol users in an activity (completed on ``completed_on`` when given)."""
+    return Enrollment.objects.bulk_create(
+        [
+            Enrollment(
+                user=u,
+                activity=activity,
+                enrolled_at=dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC),
+                status=Enrollment.Status.COMPLETED if completed_on else Enrollment.Status.ENROLLED,
+                completed_on=completed_on,
+            )
+            for u in users
+        ]
+    )
+
+
+UNENROLMENT_HEADER = ("Username", "Activity external reference", "Send unenrolment email")

@@ -14,6 +14,7 @@ from access.permissions import MANAGE_CERTIFICATION_REMOVAL
 from bulk import services
 from bulk.models import Job
 from credentials.models import Award, Certification
+from learning.models import Activity, Enrollment
 from people.models import Group, OrgUnit, User
 
 from .factories import make_csv
@@ -30,6 +31,9 @@ def counts() -> dict[str, int]:
         "memberships": User.org_units.through.objects.count(),
         "certifications": Certification.objects.count(),
         "awards": Award.objects.count(),
+        "activities": Activity.objects.count(),
+        "enrolments": Enrollment.objects.count(),
+        "completed enrolments": Enrollment.objects.filter(status="completed").count(),
     }
 
 
@@ -38,6 +42,7 @@ def remove_demo() -> None:
     Job.objects.all().delete()
     Role.objects.all().delete()
     Award.objects.all().delete()
+    Activity.objects.all().delete()
     Certification.objects.all().delete()
     Group.objects.all().delete()
     User.objects.all().delete()
@@ -158,3 +163,33 @@ def test_demo_roles_show_off_the_constraints(demo):
         assert seen["dan"] >= set(j.pk for j in jobs.values())
     finally:
         Job.objects.filter(pk__in=[j.pk for j in jobs.values()]).delete()
+
+
+def test_demo_catalogue_has_courses_and_sessions_with_references_and_completed_enrolments(demo):
+    assert demo["activities"] >= 8
+    assert demo["completed enrolments"] > 0
+    assert Activity.objects.filter(type=Activity.Type.SESSION, starts_at__isnull=False).exists()
+    assert Activity.objects.filter(external_reference__isnull=True).exists()  # one still to be set
+
+
+def test_erin_the_content_administrator_can_import_unenrolments_and_dan_too(demo):
+    from access.permissions import EDIT_ACTIVITIES, IMPORT_UNENROLMENTS
+
+    erin, dan, alice = (User.objects.get(username=name) for name in ("erin", "dan", "alice"))
+    assert erin.has_perm(IMPORT_UNENROLMENTS) and erin.has_perm(EDIT_ACTIVITIES)
+    assert dan.has_perm(IMPORT_UNENROLMENTS)
+    assert not alice.has_perm(IMPORT_UNENROLMENTS)
+
+    enrolled = Enrollment.objects.filter(
+        activity__external_reference="FS-COURSE", status="enrolled"
+    ).select_related("user")[:10]
+    data = make_csv(
+        [[e.user.username, "FS-COURSE", "No"] for e in enrolled],
+        ("Username", "Activity external reference", "Send unenrolment email"),
+    )
+    job = services.submit(
+        "unenrolment", data, "demo.csv", actor=erin, title="Demo check", validate_only=True
+    ).job
+
+    assert job.status == Job.Status.VERIFIED
+    assert job.params["summary"]["would_unenrol"] == 10

@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
-import socket
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email.message import EmailMessage
 
-import pytest
-from aiosmtpd.controller import Controller
 from django.test import Client
 
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL
@@ -20,56 +12,7 @@ from bulk.models import Job
 from bulk.notify import notify_job_finished, send_unsent_notices
 
 from .factories import UserFactory, grant, make_csv, removal_rows
-
-BASE_URL = "https://certdesk.example.test"
-
-
-@dataclass
-class Delivered:
-    sender: str
-    recipients: list[str]
-    message: EmailMessage
-
-
-@dataclass
-class Collector:
-    """An aiosmtpd handler that keeps every message it accepts."""
-
-    messages: list[Delivered] = field(default_factory=list)
-    port: int = 0
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append(Delivered(envelope.mail_from, list(envelope.rcpt_tos), message))
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server(settings) -> Iterator[Collector]:
-    """A real SMTP server on 127.0.0.1, and Django pointed at it."""
-    collector = Collector()
-    collector.port = free_port()
-    controller = Controller(collector, hostname="127.0.0.1", port=collector.port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = collector.port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 10
-    settings.CERTDESK_BASE_URL = BASE_URL
-    try:
-        yield collector
-    finally:
-        controller.stop()
+from .mailserver import BASE_URL, body_of, free_port
 
 
 def run_removal(actor, users, certification, title: str = "Audit clean-up") -> Job:
@@ -80,10 +23,6 @@ def run_removal(actor, users, certification, title: str = "Audit clean-up") -> J
     job = services.run_next("test")
     assert job is not None and job.pk == submitted.pk
     return job
-
-
-def body_of(delivered: Delivered) -> str:
-    return delivered.message.get_body(preferencelist=("plain",)).get_content()
 
 
 def test_creator_gets_one_email_with_links_to_the_job_and_its_results(

@@ -8,7 +8,12 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 
-from access.permissions import MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
+from access.permissions import (
+    IMPORT_UNENROLMENTS,
+    MANAGE_CERTIFICATION_REMOVAL,
+    VIEW_CATALOGUE,
+    VIEW_CERTIFICATIONS,
+)
 from access.policy import has_permission
 
 
@@ -31,7 +36,22 @@ def nav_items(user: Any) -> list[NavItem]:
         )
     if has_permission(user, VIEW_CERTIFICATIONS):
         items.append(NavItem("Certifications", reverse("web:certifications"), "Learning"))
+    if has_permission(user, VIEW_CATALOGUE) or has_permission(user, IMPORT_UNENROLMENTS):
+        items.append(NavItem("Catalogue", reverse("web:catalogue"), "Learning"))
     return items
+
+
+# Where each kind's jobs are listed, in the words administrators know.
+TOOLS = {
+    "certification-removal": ("Certification Removal Tool", "web:removal-tool"),
+    "unenrolment": ("Catalogue › Unenrolment imports", "web:unenrolment-imports"),
+}
+
+
+def tool_for(kind: str) -> tuple[str, str]:
+    """(label, url) of the page that lists a kind's jobs."""
+    label, url_name = TOOLS[kind]
+    return label, reverse(url_name)
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:

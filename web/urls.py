@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_certifications, views_create
+from . import views, views_catalogue, views_certifications, views_create
 
 app_name = "web"
 
@@ -8,6 +8,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("tools/certification-removal/", views.removal_tool, name="removal-tool"),
     path("jobs/<int:pk>/", views.job_detail, name="job"),
+    path("jobs/<int:pk>/start/", views.job_start, name="job-start"),
+    path("jobs/<int:pk>/restore/", views.job_restore, name="job-restore"),
     path("jobs/<int:pk>/progress/", views.job_progress, name="job-progress"),
     path("jobs/<int:pk>/results/", views.job_results, name="job-results"),
     path("jobs/<int:pk>/original/", views.job_original, name="job-original"),
@@ -21,4 +23,19 @@ urlpatterns = [
         views_certifications.export_users,
         name="certification-export",
     ),
+    path("catalogue/", views_catalogue.catalogue, name="catalogue"),
+    path("catalogue/activities/<int:pk>/", views_catalogue.activity_properties, name="activity"),
+    path("catalogue/import-unenrolments/", views_catalogue.import_unenrolments, name="import-unenrolments"),
+    path(
+        "catalogue/import-unenrolments/template.csv",
+        views_catalogue.unenrolment_template,
+        name="unenrolment-template",
+    ),
+    path(
+        "catalogue/import-unenrolments/example.csv",
+        views_catalogue.unenrolment_example,
+        name="unenrolment-example",
+    ),
+    path("catalogue/unenrolment-imports/", views_catalogue.unenrolment_imports, name="unenrolment-imports"),
+    path("catalogue/unenrolment-email/", views_catalogue.unenrolment_email, name="unenrolment-email"),
 ]

@@ -4,23 +4,26 @@ query helpers, a template."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL
-from access.policy import jobs_visible_to
+from access.policy import NotAllowed, allowed_kinds, has_permission, jobs_visible_to
 from bulk import services
 from bulk.kinds import get_kind
 from bulk.models import Job, JobRow
 from bulk.queries import BadFilter, filter_jobs, parse_date
 
-from .navigation import nav_items
+from .navigation import nav_items, tool_for
 
 REMOVAL = "certification-removal"
 JOBS_PER_PAGE = 25
@@ -39,18 +42,32 @@ def removal_required(view: Any) -> Any:
     return login_required(permission_required(MANAGE_CERTIFICATION_REMOVAL, raise_exception=True)(view))
 
 
+def jobs_required(view: Any) -> Any:
+    """Signed in (else the sign-in page) and holding the permission of at least one job kind (else 403).
+
+    Which jobs the user then sees is ``visible_job``'s business: per kind, within its constraints.
+    """
+
+    @functools.wraps(view)
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not allowed_kinds(request.user):
+            raise PermissionDenied("You need a permission for bulk jobs to see this page.")
+        response: HttpResponse = view(request, *args, **kwargs)
+        return response
+
+    return login_required(checked)
+
+
 def visible_job(request: HttpRequest, pk: int) -> Job:
     """The job if this user may see it; 404 otherwise, so that other divisions' jobs do not leak."""
     return get_object_or_404(jobs_visible_to(request.user).select_related("created_by"), pk=pk)
 
 
-@removal_required
-@require_GET
-def removal_tool(request: HttpRequest) -> HttpResponse:
-    """Certification Removal Tool: previous jobs, searchable by title and filterable by date and status."""
+def job_list_context(request: HttpRequest, kind: str) -> dict[str, Any]:
+    """A kind's previous jobs this user may see: searchable by title, filterable by date and status."""
     params = request.GET
     error = ""
-    jobs = jobs_visible_to(request.user).filter(kind=REMOVAL)
+    jobs = jobs_visible_to(request.user).filter(kind=kind)
     try:
         single = parse_date(params.get("date"), "Select Date")
         since = single or parse_date(params.get("start"), "Start date")
@@ -63,24 +80,29 @@ def removal_tool(request: HttpRequest) -> HttpResponse:
     except BadFilter as exc:
         error = str(exc)
         jobs = jobs.none()
-    page = Paginator(jobs.order_by("-created_at", "-id"), JOBS_PER_PAGE).get_page(params.get("page"))
+    page = Paginator(
+        jobs.select_related("created_by").order_by("-created_at", "-id"), JOBS_PER_PAGE
+    ).get_page(params.get("page"))
     query = params.copy()
     query.pop("page", None)
-    return render(
-        request,
-        "web/removal_tool.html",
-        {
-            "page": page,
-            "filters": params,
-            "query": query.urlencode(),
-            "error": error,
-            "statuses": [(value, label) for value, label in Job.Status.choices],
-            "today": dt.date.today(),
-        },
-    )
+    return {
+        "page": page,
+        "filters": params,
+        "query": query.urlencode(),
+        "error": error,
+        "statuses": [(value, label) for value, label in Job.Status.choices],
+        "today": dt.date.today(),
+    }
 
 
 @removal_required
+@require_GET
+def removal_tool(request: HttpRequest) -> HttpResponse:
+    """Certification Removal Tool: previous jobs, searchable by title and filterable by date and status."""
+    return render(request, "web/removal_tool.html", job_list_context(request, REMOVAL))
+
+
+@jobs_required
 @require_GET
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = visible_job(request, pk)
@@ -109,22 +131,60 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 (o, labels.get(o, o), outcome_counts.get(o, 0)) for o in JobRow.Outcome.values
             ],
             "summary": job.params.get("summary") or {},
+            "tool": tool_for(job.kind),
+            "key_column": kind.key_column or "Key",
+            "counts": job_counts(job, outcome_counts),
+            "can_restore": kind.restorable
+            and job.is_finished
+            and job.succeeded > 0
+            and not job.params.get("restore_of")
+            and has_permission(request.user, kind.permission),
+            "can_start": job.status in Job.STARTABLE and has_permission(request.user, kind.permission),
         },
     )
 
 
-@removal_required
+@jobs_required
+@require_POST
+def job_start(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start a draft or verified job as it is, without uploading its file again."""
+    job = visible_job(request, pk)
+    try:
+        services.start_job(job, request.user)
+    except NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except services.JobInputError as exc:
+        messages.info(request, " ".join(p.message for p in exc.problems))
+        return redirect("web:job", pk=job.pk)
+    messages.success(
+        request,
+        f"The job is queued; it will process shortly. {get_kind(job.kind).label} results will appear here.",
+    )
+    return redirect("web:job", pk=job.pk)
+
+
+def job_counts(job: Job, outcome_counts: dict[str, int] | None = None) -> list[tuple[str, int]]:
+    """(label, number) per outcome: what would happen for a verified job, else what has happened."""
+    labels = get_kind(job.kind).labels_for(job)
+    if job.status == Job.Status.VERIFIED:
+        if outcome_counts is None:
+            outcome_counts = dict(job.rows.values_list("outcome").annotate(n=Count("id")).order_by())
+        return [(labels[o], outcome_counts.get(o, 0)) for o in ("pending", "skipped", "error")]
+    return [(labels["succeeded"], job.succeeded), ("Skipped", job.skipped), ("Errors", job.failed)]
+
+
+@jobs_required
 @require_GET
 def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The live part of a job's page, polled by htmx while the job runs."""
     job = visible_job(request, pk)
-    response = render(request, "web/_job_progress.html", {"job": job})
+    response = render(request, "web/_job_progress.html", {"job": job, "counts": job_counts(job)})
     if job.is_finished and request.headers.get("HX-Request"):
         response["HX-Refresh"] = "true"  # once: the whole page then shows the results and the file
     return response
 
 
-@removal_required
+@jobs_required
 @require_GET
 def job_results(request: HttpRequest, pk: int) -> FileResponse:
     job = visible_job(request, pk)
@@ -138,7 +198,7 @@ def job_results(request: HttpRequest, pk: int) -> FileResponse:
     )
 
 
-@removal_required
+@jobs_required
 @require_GET
 def job_original(request: HttpRequest, pk: int) -> FileResponse:
     job = visible_job(request, pk)
@@ -151,3 +211,22 @@ def raise_not_found() -> None:
     from django.http import Http404
 
     raise Http404("This job has no such file yet.")
+
+
+@jobs_required
+@require_http_methods(["GET", "POST"])
+def job_restore(request: HttpRequest, pk: int) -> HttpResponse:
+    """Undo a processed job: confirm, then a new job puts back exactly what this one changed."""
+    job = visible_job(request, pk)
+    kind = get_kind(job.kind)
+    if request.method == "POST":
+        try:
+            restore = services.restore_job(job, request.user)
+        except NotAllowed as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except services.JobInputError as exc:
+            messages.error(request, " ".join(p.message for p in exc.problems))
+            return redirect("web:job", pk=job.pk)
+        messages.success(request, f"Restore job {restore.pk} is queued: it undoes job {job.pk}.")
+        return redirect("web:job", pk=restore.pk)
+    return render(request, "web/job_restore.html", {"job": job, "kind": kind, "tool": tool_for(job.kind)})

@@ -1,0 +1,319 @@
+"""The Catalogue: activities with their external references and enrolments, each activity's properties
+page, the Import unenrolments dialog (template, example, Verify import file only) and the unenrolment
+email learners get."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from pathlib import PurePath
+from typing import Any, TypeVar, cast
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods
+
+from access.permissions import EDIT_ACTIVITIES, EDIT_EMAIL_TEMPLATES, IMPORT_UNENROLMENTS, VIEW_CATALOGUE
+from access.policy import NotAllowed, has_permission
+from bulk import services
+from bulk.intake import too_large
+from bulk.kinds import get_kind
+from bulk.problems import EMPTY_FILE, FileRejected, Problem, format_size
+from bulk.samples import example_csv, example_filename, template_csv, template_filename
+from bulk.uploads import CappedUploadHandler
+from learning.models import Activity, EmailTemplate, Enrollment
+from learning.notices import PLACEHOLDERS, email_template, unknown_placeholders
+from people.models import User
+
+from .views import job_list_context
+from .views_create import rejection_context
+
+UNENROLMENT = "unenrolment"
+ACTIVITIES_PER_PAGE = 25
+FILE_FIELD = "file"
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def permission_any(*permissions: str) -> Callable[[View], View]:
+    """Signed in (else the sign-in page) and holding one of ``permissions`` (else 403)."""
+
+    def decorate(view: View) -> View:
+        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not any(has_permission(request.user, p) for p in permissions):
+                raise PermissionDenied("You do not have permission to open this page.")
+            response: HttpResponse = view(request, *args, **kwargs)
+            return response
+
+        wrapped: View = login_required(functools.wraps(view)(checked))  # type: ignore[assignment]
+        return wrapped
+
+    return decorate
+
+
+catalogue_required = permission_any(VIEW_CATALOGUE, IMPORT_UNENROLMENTS)
+import_required = permission_any(IMPORT_UNENROLMENTS)
+
+
+@catalogue_required
+@require_GET
+def catalogue(request: HttpRequest) -> HttpResponse:
+    """Activities with their external references and enrolment counts; Actions, Import unenrolments."""
+    search = request.GET.get("q", "").strip()
+    activity_type = request.GET.get("type", "")
+    activities = Activity.objects.all()
+    if search:
+        activities = activities.filter(Q(title__icontains=search) | Q(external_reference__icontains=search))
+    if activity_type in Activity.Type.values:
+        activities = activities.filter(type=activity_type)
+    page = Paginator(activities.order_by("title", "pk"), ACTIVITIES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    # Counted for the page's activities only: one query, however many enrolments there are.
+    counts = {
+        row["activity_id"]: row
+        for row in Enrollment.objects.filter(activity__in=[a.pk for a in page])
+        .values("activity_id")
+        .annotate(
+            enrolled=Count("pk", filter=~Q(status=Enrollment.Status.UNENROLLED)),
+            completed=Count("pk", filter=Q(completed_on__isnull=False)),
+            unenrolled=Count("pk", filter=Q(status=Enrollment.Status.UNENROLLED)),
+        )
+        .order_by()
+    }
+    query = request.GET.copy()
+    query.pop("page", None)
+    can_import = has_permission(request.user, IMPORT_UNENROLMENTS)
+    return render(
+        request,
+        "web/catalogue.html",
+        {
+            "page": page,
+            "rows": [(a, counts.get(a.pk, {})) for a in page],
+            "q": search,
+            "type": activity_type,
+            "types": Activity.Type.choices,
+            "query": query.urlencode(),
+            "can_import": can_import,
+            "can_edit": has_permission(request.user, EDIT_ACTIVITIES),
+            "can_edit_email": has_permission(request.user, EDIT_EMAIL_TEMPLATES),
+            **(import_form_context() if can_import else {}),
+        },
+    )
+
+
+class ActivityForm(forms.ModelForm):
+    class Meta:
+        model = Activity
+        fields = ["external_reference"]
+
+    def clean_external_reference(self) -> str | None:
+        reference = (self.cleaned_data.get("external_reference") or "").strip()
+        if not reference:
+            return None
+        taken = Activity.objects.filter(external_reference=reference).exclude(pk=self.instance.pk).first()
+        if taken:
+            raise forms.ValidationError(
+                f"The external reference '{reference}' is already used by '{taken.title}'. "
+                "Each activity needs its own."
+            )
+        return reference
+
+
+@catalogue_required
+@require_http_methods(["GET", "POST"])
+def activity_properties(request: HttpRequest, pk: int) -> HttpResponse:
+    """An activity's properties page: its details, enrolment counts and external reference."""
+    activity = get_object_or_404(Activity, pk=pk)
+    can_edit = has_permission(request.user, EDIT_ACTIVITIES)
+    form = ActivityForm(instance=activity)
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("You may view this activity but not change its external reference.")
+        before = activity.external_reference
+        form = ActivityForm(request.POST, instance=activity)
+        if form.is_valid():
+            form.save()
+            from audit.services import record
+
+            record(
+                "activity.external_reference_changed",
+                actor=cast(User, request.user),
+                obj=activity,
+                before={"external_reference": before},
+                after={"external_reference": activity.external_reference},
+            )
+            messages.success(request, "The external reference is saved.")
+            return redirect("web:activity", pk=activity.pk)
+    counts = activity.enrollments.aggregate(
+        enrolled=Count("pk", filter=~Q(status=Enrollment.Status.UNENROLLED)),
+        completed=Count("pk", filter=Q(completed_on__isnull=False)),
+        unenrolled=Count("pk", filter=Q(status=Enrollment.Status.UNENROLLED)),
+    )
+    return render(
+        request,
+        "web/activity.html",
+        {"activity": activity, "form": form, "can_edit": can_edit, "counts": counts},
+        status=400 if form.errors else 200,
+    )
+
+
+def import_form_context(**extra: Any) -> dict[str, Any]:
+    kind = get_kind(UNENROLMENT)
+    return {
+        "kind": kind,
+        "max_bytes": kind.max_bytes,
+        "max_size": format_size(kind.max_bytes),
+        "accept": ",".join(kind.extensions),
+        "verify_only": True,
+        "title": "",
+        "rejection": None,
+        "title_error": "",
+        **extra,
+    }
+
+
+@csrf_exempt  # only so the upload handler can be replaced; _import is CSRF-protected
+@import_required
+@require_http_methods(["GET", "POST"])
+def import_unenrolments(request: HttpRequest) -> HttpResponse:
+    """The Import unenrolments dialog (a page of its own without JavaScript), and its Upload."""
+    if request.method == "POST":
+        request.upload_handlers = [CappedUploadHandler(request, get_kind(UNENROLMENT).max_bytes)]
+        return _import(request)
+    return render(request, "web/import_unenrolments.html", import_form_context())
+
+
+@csrf_protect
+def _import(request: HttpRequest) -> HttpResponse:
+    kind = get_kind(UNENROLMENT)
+    upload = request.FILES.get(FILE_FIELD)
+    verify_only = request.POST.get("verify_only") == "on"
+    title = request.POST.get("title", "").strip()
+    handler = request.upload_handlers[0]
+    if not title and upload is not None:
+        title = f"Unenrolments from {PurePath(upload.name or 'upload.csv').name}"
+    rejected: FileRejected | None = None
+    title_error = ""
+    if FILE_FIELD in getattr(handler, "too_large", ()):
+        rejected = too_large(kind.max_bytes)
+    elif upload is None or upload.file is None:
+        rejected = FileRejected([Problem(EMPTY_FILE, "The file is empty: no file was chosen.")])
+    else:
+        try:
+            submission = services.submit(
+                kind.slug,
+                upload.file,
+                upload.name or "",
+                actor=request.user,
+                title=title[: services.TITLE_MAX],
+                validate_only=verify_only,
+                start=not verify_only,
+            )
+        except NotAllowed as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except services.JobInputError as exc:
+            title_error = " ".join(p.message for p in exc.problems)
+        except FileRejected as exc:
+            rejected = exc
+        else:
+            job = submission.job
+            if verify_only:
+                messages.success(
+                    request,
+                    "The file was verified: nothing was changed and no emails were sent. The results below say "
+                    "what would happen; the results file is also on its way to you by email.",
+                )
+            else:
+                messages.success(
+                    request, "The unenrolments are queued. You will receive an email with the results file."
+                )
+            return redirect("web:job", pk=job.pk)
+    return render(
+        request,
+        "web/import_unenrolments.html",
+        import_form_context(
+            rejection=rejection_context(rejected) if rejected else None,
+            title=title,
+            title_error=title_error,
+            verify_only=verify_only,
+        ),
+        status=400,
+    )
+
+
+@import_required
+@require_GET
+def unenrolment_template(request: HttpRequest) -> HttpResponse:
+    kind = get_kind(UNENROLMENT)
+    response = HttpResponse(template_csv(kind), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{template_filename(kind)}"'
+    return response
+
+
+@import_required
+@require_GET
+def unenrolment_example(request: HttpRequest) -> HttpResponse:
+    kind = get_kind(UNENROLMENT)
+    response = HttpResponse(example_csv(kind), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{example_filename(kind)}"'
+    return response
+
+
+@import_required
+@require_GET
+def unenrolment_imports(request: HttpRequest) -> HttpResponse:
+    """Previous unenrolment imports, verified and real, searchable like every job list."""
+    return render(request, "web/unenrolment_imports.html", job_list_context(request, UNENROLMENT))
+
+
+def braced(names: Iterable[str]) -> str:
+    return ", ".join("{{ " + name + " }}" for name in names)
+
+
+class EmailTemplateForm(forms.ModelForm):
+    class Meta:
+        model = EmailTemplate
+        fields = ["subject", "body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 10})}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for field in ("subject", "body"):
+            unknown = unknown_placeholders(cleaned.get(field) or "")
+            if unknown:
+                self.add_error(
+                    field,
+                    f"Unknown placeholder{'s' if len(unknown) > 1 else ''}: {braced(unknown)}. "
+                    f"Use {braced(PLACEHOLDERS)}.",
+                )
+        return cleaned
+
+
+@permission_any(EDIT_EMAIL_TEMPLATES)
+@require_http_methods(["GET", "POST"])
+def unenrolment_email(request: HttpRequest) -> HttpResponse:
+    """Edit the email learners get when an import unenrols them (rows marked Yes)."""
+    template = email_template(EmailTemplate.UNENROLMENT)
+    form = EmailTemplateForm(instance=template)
+    if request.method == "POST":
+        form = EmailTemplateForm(request.POST, instance=template)
+        if form.is_valid():
+            saved = form.save(commit=False)
+            saved.updated_by = request.user
+            saved.save()
+            messages.success(request, "The unenrolment email is saved. Imports from now on use it.")
+            return redirect("web:unenrolment-email")
+    return render(
+        request,
+        "web/unenrolment_email.html",
+        {"form": form, "placeholders": PLACEHOLDERS.items(), "template": template},
+        status=400 if form.errors else 200,
+    )
