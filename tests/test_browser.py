@@ -246,7 +246,7 @@ def test_a_removal_from_sign_in_to_the_downloaded_results(
         expect(progress).to_contain_text("5 rows")
         expect(progress).to_contain_text("5 removed")
         expect(progress).to_contain_text("0 errors")
-        expect(page.locator("table tbody tr td:nth-child(3)")).to_have_text(["Removed"] * 5)
+        expect(page.locator("table tbody tr td:nth-child(4)")).to_have_text(["Removed"] * 5)
         shot(page, "job-processed")
 
         with page.expect_download() as download_info:

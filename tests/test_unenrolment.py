@@ -350,3 +350,21 @@ def test_validation_costs_the_same_few_queries_whatever_the_file_size(cara):
         return len(queries)
 
     assert queries_for(3) == queries_for(200) <= 4
+
+
+def test_usernames_and_references_typed_in_another_case_match_when_unambiguous(cara, fire_safety):
+    learner = UserFactory(username="JDoe")
+    twin_a, twin_b = UserFactory(username="Sam.Lee"), UserFactory(username="sam.lee")
+    enrol(fire_safety, [learner, twin_a, twin_b])
+
+    job = run(
+        submit(
+            cara,
+            upload([["jdoe", "fs-101", "No"], ["SAM.LEE", "FS-101", "No"], ["sam.lee", "FS-101", "No"]]),
+            start=True,
+        )
+    )
+
+    assert [r["Result"] for r in results(job)] == ["Unenrolled", "Error", "Unenrolled"]
+    assert status_of(learner, fire_safety) == "unenrolled"
+    assert status_of(twin_a, fire_safety) == "enrolled"  # 'SAM.LEE' could be either: not guessed

@@ -182,9 +182,9 @@ def test_verify_then_run_for_real_without_uploading_again(
     assert job.status == Job.Status.VERIFIED
     assert job.title == "Unenrolments from unenrol.csv"
     page = verified.content.decode()
-    assert "nothing was changed and no emails were sent" in page
+    assert "nothing was changed and no learner was emailed" in page
     assert "Run this import for real" in page
-    assert "2</strong> would unenrol" in page and "1</strong> error" in page
+    assert "2</strong> would unenrol" in page and "1</strong> errors" in page
     assert "Username not recognised" in page
     assert [r["Result"] for r in results_of(cara_client, job)] == ["Would unenrol", "Would unenrol", "Error"]
     assert Enrollment.objects.current().count() == 2

@@ -128,9 +128,9 @@ def test_job_details_show_the_job_its_rows_and_its_files(alice, certification, h
         b"Results file",
     ):
         assert text in page.content
-    assert [label for _, label, _ in page.context["rows"]] == ["Removed", "Removed", "Removed", "Skipped"]
+    assert [label for _, _, label, _ in page.context["rows"]] == ["Removed", "Removed", "Removed", "Skipped"]
     skipped = client.get(f"/jobs/{job.pk}/", {"outcome": "skipped"})
-    assert [row.row_number for row, _, _ in skipped.context["rows"]] == [5]
+    assert [row.row_number for row, _, _, _ in skipped.context["rows"]] == [5]
     assert client.get(f"/jobs/{job.pk}/results/")["Content-Disposition"].startswith("attachment")
     assert b"".join(client.get(f"/jobs/{job.pk}/original/").streaming_content) == make_csv(rows)
 

@@ -41,17 +41,16 @@ def nav_items(user: Any) -> list[NavItem]:
     return items
 
 
-# Where each kind's jobs are listed, in the words administrators know.
+# The pages leading to where each kind's jobs are listed, in the words administrators know.
 TOOLS = {
-    "certification-removal": ("Certification Removal Tool", "web:removal-tool"),
-    "unenrolment": ("Catalogue › Unenrolment imports", "web:unenrolment-imports"),
+    "certification-removal": [("Certification Removal Tool", "web:removal-tool")],
+    "unenrolment": [("Catalogue", "web:catalogue"), ("Unenrolment imports", "web:unenrolment-imports")],
 }
 
 
-def tool_for(kind: str) -> tuple[str, str]:
-    """(label, url) of the page that lists a kind's jobs."""
-    label, url_name = TOOLS[kind]
-    return label, reverse(url_name)
+def tool_for(kind: str) -> list[tuple[str, str]]:
+    """The breadcrumbs, (label, url), down to the page that lists a kind's jobs."""
+    return [(label, reverse(url_name)) for label, url_name in TOOLS[kind]]
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:

@@ -27,6 +27,8 @@ from .navigation import nav_items, tool_for
 
 REMOVAL = "certification-removal"
 JOBS_PER_PAGE = 25
+# The rows table shows the file's columns up to this many; the results file has them all.
+MAX_SHOWN_COLUMNS = 8
 ROWS_PER_PAGE = 50
 
 
@@ -114,6 +116,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
     labels = kind.labels_for(job)
     messages = kind.messages_for(job)
+    header = list(job.params.get("header") or [c.name for c in kind.columns])[:MAX_SHOWN_COLUMNS]
     outcome_counts = dict(job.rows.values_list("outcome").annotate(n=Count("id")).order_by())
     return render(
         request,
@@ -122,8 +125,14 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "job": job,
             "kind": kind,
             "page": page,
+            "header": header,
             "rows": [
-                (row, labels.get(row.outcome, row.outcome), row.message or messages.get(row.outcome, ""))
+                (
+                    row,
+                    (list(row.cells) + [""] * len(header))[: len(header)],
+                    labels.get(row.outcome, row.outcome),
+                    row.message or messages.get(row.outcome, ""),
+                )
                 for row in page
             ],
             "outcome": outcome,
@@ -169,7 +178,11 @@ def job_counts(job: Job, outcome_counts: dict[str, int] | None = None) -> list[t
     if job.status == Job.Status.VERIFIED:
         if outcome_counts is None:
             outcome_counts = dict(job.rows.values_list("outcome").annotate(n=Count("id")).order_by())
-        return [(labels[o], outcome_counts.get(o, 0)) for o in ("pending", "skipped", "error")]
+        return [
+            (labels["pending"], outcome_counts.get("pending", 0)),
+            ("Skipped", outcome_counts.get("skipped", 0)),
+            ("Errors", outcome_counts.get("error", 0)),
+        ]
     return [(labels["succeeded"], job.succeeded), ("Skipped", job.skipped), ("Errors", job.failed)]
 
 

@@ -228,8 +228,8 @@ def _import(request: HttpRequest) -> HttpResponse:
             if verify_only:
                 messages.success(
                     request,
-                    "The file was verified: nothing was changed and no emails were sent. The results below say "
-                    "what would happen; the results file is also on its way to you by email.",
+                    "The file was verified: nothing was changed and no learner was emailed. The results below "
+                    "say what would happen; you will also receive the results file by email.",
                 )
             else:
                 messages.success(

@@ -157,29 +157,15 @@ class Unenrolment(JobKind):
 
     def _users(self, table: Table) -> dict[str, tuple[int, bool]]:
         """Username -> (user pk, has an email address) for the usernames of the file that exist."""
-        names = sorted({row.values[USERNAME] for row in table.rows if row.values[USERNAME]})
-        if not names:
-            return {}
-        named, param = in_values("username", names, "text")
-        return {
-            username: (pk, bool(email))
-            for username, pk, email in fetch(
-                f"SELECT username, id, email FROM {db_table(User)} WHERE {named}", [param]
-            )
-        }
+        names = {row.values[USERNAME] for row in table.rows if row.values[USERNAME]}
+        return _match(names, f"SELECT {{column}}, id, email <> '' FROM {db_table(User)}", "username")
 
     def _activities(self, table: Table) -> dict[str, tuple[int, str]]:
         """External reference -> (activity pk, title) for the references of the file that exist."""
-        references = sorted({row.values[REFERENCE] for row in table.rows if row.values[REFERENCE]})
-        if not references:
-            return {}
-        named, param = in_values("external_reference", references, "text")
-        return {
-            reference: (pk, title)
-            for reference, pk, title in fetch(
-                f"SELECT external_reference, id, title FROM {db_table(Activity)} WHERE {named}", [param]
-            )
-        }
+        references = {row.values[REFERENCE] for row in table.rows if row.values[REFERENCE]}
+        return _match(
+            references, f"SELECT {{column}}, id, title FROM {db_table(Activity)}", "external_reference"
+        )
 
     def _pending(self, job: Job, lo: int, hi: int) -> list[tuple[int, int, int, Any]]:
         """(seq, user, activity, data) of the chunk's rows still to apply."""
@@ -251,3 +237,29 @@ class Unenrolment(JobKind):
             ["oliver.jones2", "FS-2026-01", "No"],
             ["isla.taylor3", "MH-COURSE", "Yes"],
         ]
+
+
+def _match(keys: set[str], select: str, column: str) -> dict[str, Any]:
+    """Key -> the rest of the row ``select`` finds for it, exact match first.
+
+    Keys typed in another case (jdoe for JDoe) match too, when exactly one row matches that way:
+    one more query, only for the keys that found nothing exactly.
+    """
+    if not keys:
+        return {}
+    named, param = in_values(column, sorted(keys), "text")
+    found = {
+        key: tuple(rest) for key, *rest in fetch(f"{select.format(column=column)} WHERE {named}", [param])
+    }
+    missing: dict[str, list[str]] = {}
+    for key in keys - found.keys():
+        missing.setdefault(key.lower(), []).append(key)
+    if missing:
+        folded, folded_param = in_values(f"LOWER({column})", sorted(missing), "text")
+        candidates: dict[str, list[tuple[Any, ...]]] = {}
+        for key, *rest in fetch(f"{select.format(column=column)} WHERE {folded}", [folded_param]):
+            candidates.setdefault(key.lower(), []).append(tuple(rest))
+        for lowered, rows in candidates.items():
+            if len(rows) == 1:
+                found.update(dict.fromkeys(missing.get(lowered, []), rows[0]))
+    return found
