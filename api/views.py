@@ -365,10 +365,7 @@ class ActivityListView(generics.ListAPIView[Activity]):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Activity]:
-        activities = Activity.objects.annotate(
-            enrolled=Count("enrollments", filter=~Q(enrollments__status=Enrollment.Status.UNENROLLED)),
-            completed=Count("enrollments", filter=Q(enrollments__completed_on__isnull=False)),
-        )
+        activities = Activity.objects.all()
         search = self.request.query_params.get("search")
         if search:
             activities = activities.filter(
@@ -378,6 +375,26 @@ class ActivityListView(generics.ListAPIView[Activity]):
         if activity_type:
             activities = activities.filter(type=activity_type)
         return activities.order_by("title", "pk")
+
+    def paginate_queryset(self, queryset: Any) -> Any:
+        """Count enrolments for the page's activities only: one grouped query, however many there are."""
+        page = super().paginate_queryset(queryset)
+        activities = list(page if page is not None else queryset)
+        counts: dict[int, Any] = {
+            row["activity_id"]: row
+            for row in Enrollment.objects.filter(activity__in=[a.pk for a in activities])
+            .values("activity_id")
+            .annotate(
+                enrolled=Count("pk", filter=~Q(status=Enrollment.Status.UNENROLLED)),
+                completed=Count("pk", filter=Q(completed_on__isnull=False)),
+            )
+            .order_by()
+        }
+        for activity in activities:
+            found = counts.get(activity.pk, {})
+            activity.enrolled = found.get("enrolled", 0)  # type: ignore[attr-defined]
+            activity.completed = found.get("completed", 0)  # type: ignore[attr-defined]
+        return activities
 
 
 class EnrollmentListView(generics.ListAPIView[Enrollment]):
@@ -412,7 +429,14 @@ class EnrollmentListView(generics.ListAPIView[Enrollment]):
             value = params.get(param)
             if value is None:
                 continue
-            if field.endswith("_id") and not value.isdigit():
-                raise ValidationError({param: [f"'{value}' is not a number."]})
-            enrollments = enrollments.filter(**{field: value})
+            wanted: str | int = _positive_id(param, value) if field.endswith("_id") else value
+            enrollments = enrollments.filter(**{field: wanted})
         return enrollments
+
+
+def _positive_id(param: str, value: str) -> int:
+    """A query parameter naming a row by its id; anything else is answered 400, never 500."""
+    number = int(value) if value.isascii() and value.isdigit() else 0
+    if not 0 < number < 2**63:
+        raise ValidationError({param: [f"'{value}' is not an id (a whole number from 1)."]})
+    return number

@@ -161,15 +161,22 @@ def submit(
         if validate_only:
             job.status = Job.Status.VERIFIED
             write_results(job)
-            from .notify import notify_job_finished
-
-            # The creator gets the results file by email, as after a real run.
-            transaction.on_commit(lambda: notify_job_finished(job))
+            if not start:
+                # The creator gets the results file by email, as after a real run.
+                transaction.on_commit(lambda: _notify_verified(job.pk))
         job.save()
         record("job.created", actor=actor, job=job, obj=job, after={"status": job.status, "rows": job.total})
         if start:
             start_job(job, actor)
     return Submission(job=job, summary=plan.summary)
+
+
+def _notify_verified(job_id: int) -> None:
+    from .notify import notify_job_finished
+
+    job = Job.objects.select_related("created_by").filter(pk=job_id, status=Job.Status.VERIFIED).first()
+    if job is not None:  # started meanwhile: the real run's email says it all
+        notify_job_finished(job)
 
 
 def _safe_name(name: str) -> str:

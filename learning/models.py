@@ -72,7 +72,9 @@ class Enrollment(models.Model):
     class Email(models.TextChoices):
         NONE = "", "No email"
         PENDING = "pending", "Waiting to be sent"
+        SENDING = "sending", "Being sent"
         SENT = "sent", "Sent"
+        FAILED = "failed", "Not sent"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollments")
     activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="enrollments")
@@ -93,7 +95,9 @@ class Enrollment(models.Model):
     )
     # The learner's unenrolment email, sent once, after the change has committed.
     unenrolment_email = models.CharField(max_length=8, choices=Email.choices, blank=True, default=Email.NONE)
+    # When it was sent (or, while being sent, when it was claimed).
     unenrolment_email_sent_at = models.DateTimeField(null=True, blank=True)
+    unenrolment_email_error = models.CharField(max_length=300, blank=True)
 
     objects = EnrollmentQuerySet.as_manager()
 

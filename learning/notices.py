@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
+import smtplib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.db import connection
 from django.utils import timezone
 
 from bulk.lookups import fetch, in_values, table
@@ -36,6 +40,10 @@ DEFAULTS = {
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 # Learner emails go out over one SMTP connection in batches of this many.
 BATCH = 200
+# A claim older than this belongs to a worker that died while sending.
+INTERRUPTED_AFTER = dt.timedelta(minutes=15)
+# Errors about one message (its address, its content), after which the next message may still go.
+ADDRESS_ERRORS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
 
 
 def email_template(key: str) -> EmailTemplate:
@@ -57,9 +65,12 @@ def fill(text: str, values: Mapping[str, str]) -> str:
 def send_unenrolment_emails(job_id: int | None = None, limit: int | None = None) -> int:
     """Send the unenrolment emails waiting to go (those of one job, or all); returns how many were sent.
 
-    Each email is claimed before it is sent (a conditional UPDATE), so two workers never send the same
-    one, and it is sent at most once: one the mail server refused is put back to be tried again later.
+    Each email is claimed before it is sent (a conditional UPDATE to "sending"), so two workers never
+    send the same one, and none is sent twice. An address the mail server refuses is marked "not sent"
+    with its reason and the others go on; when the server cannot be reached at all, the claimed
+    emails are put back for the idle workers' sweep to try again later.
     """
+    give_up_interrupted()
     template = email_template(EmailTemplate.UNENROLMENT)
     sent = 0
     enrollments = table(Enrollment)
@@ -67,29 +78,40 @@ def send_unenrolment_emails(job_id: int | None = None, limit: int | None = None)
         waiting = Enrollment.objects.filter(unenrolment_email=Enrollment.Email.PENDING)
         if job_id is not None:
             waiting = waiting.filter(unenrolled_by_job_id=job_id)
-        ids = list(waiting.order_by("pk").values_list("pk", flat=True)[:BATCH])
+        batch = BATCH if limit is None else min(BATCH, limit - sent)
+        ids = list(waiting.order_by("pk").values_list("pk", flat=True)[:batch])
         if not ids:
             break
         named, ids_param = in_values("id", ids)
         claimed = [
             pk
             for (pk,) in fetch(
-                f"UPDATE {enrollments} SET unenrolment_email = 'sent', unenrolment_email_sent_at = %s "
+                f"UPDATE {enrollments} SET unenrolment_email = 'sending', unenrolment_email_sent_at = %s "
                 f"WHERE unenrolment_email = 'pending' AND {named} RETURNING id",
-                [timezone.now(), ids_param],
+                [connection.ops.adapt_datetimefield_value(timezone.now()), ids_param],
             )
         ]
-        delivered, refused = _send_claimed(claimed, template)
-        sent += delivered
-        if refused:
+        outcome = _send_claimed(claimed, template)
+        _record(outcome)
+        sent += len(outcome.delivered)
+        if outcome.unreachable:
             break  # the mail server is down: the idle workers' sweep tries again later
     return sent
 
 
-def _send_claimed(ids: list[int], template: EmailTemplate) -> tuple[int, bool]:
-    """Send the claimed emails; returns how many went, and whether the mail server refused."""
+@dataclass
+class Outcome:
+    delivered: list[int] = field(default_factory=list)
+    refused: dict[int, str] = field(default_factory=dict)
+    put_back: list[int] = field(default_factory=list)
+    unreachable: bool = False
+
+
+def _send_claimed(ids: list[int], template: EmailTemplate) -> Outcome:
+    """Send the claimed emails over one connection and say what became of each."""
+    outcome = Outcome()
     if not ids:
-        return 0, False
+        return outcome
     enrolments = (
         Enrollment.objects.filter(pk__in=ids)
         .select_related("user", "activity")
@@ -106,24 +128,58 @@ def _send_claimed(ids: list[int], template: EmailTemplate) -> tuple[int, bool]:
     for enrolment in enrolments:
         user, activity = enrolment.user, enrolment.activity
         if not user.email:
-            continue  # validation already said no email can go; nothing to put back
+            outcome.refused[enrolment.pk] = "The user has no email address."
+            continue
         messages.append((enrolment.pk, _message(template, user, activity)))
-    done: set[int] = set()
     try:
-        with get_connection() as connection:
+        with get_connection() as mail:
             for pk, message in messages:
-                connection.send_messages([message])
-                done.add(pk)
+                try:
+                    mail.send_messages([message])
+                except ADDRESS_ERRORS as exc:
+                    # This address or message is refused; the next one may well go.
+                    outcome.refused[pk] = f"The mail server refused it: {exc}"[:300]
+                else:
+                    outcome.delivered.append(pk)
     except Exception:
+        done = set(outcome.delivered) | set(outcome.refused)
+        outcome.put_back = [pk for pk, _ in messages if pk not in done]
+        outcome.unreachable = True
         log.exception(
-            "Unenrolment emails: the mail server refused; %s put back to retry", len(messages) - len(done)
+            "Unenrolment emails: the mail server failed; %s put back to retry", len(outcome.put_back)
         )
-        retry = [pk for pk, _ in messages if pk not in done]
-        Enrollment.objects.filter(pk__in=retry).update(
-            unenrolment_email=Enrollment.Email.PENDING, unenrolment_email_sent_at=None
+    return outcome
+
+
+def _record(outcome: Outcome) -> None:
+    """Write what became of the claimed emails: a few UPDATEs per batch, not one per email."""
+    now = timezone.now()
+    Enrollment.objects.filter(pk__in=outcome.delivered).update(
+        unenrolment_email=Enrollment.Email.SENT, unenrolment_email_sent_at=now, unenrolment_email_error=""
+    )
+    Enrollment.objects.filter(pk__in=outcome.put_back).update(
+        unenrolment_email=Enrollment.Email.PENDING, unenrolment_email_sent_at=None
+    )
+    by_reason: dict[str, list[int]] = {}
+    for pk, reason in outcome.refused.items():
+        by_reason.setdefault(reason, []).append(pk)
+    for reason, pks in by_reason.items():
+        Enrollment.objects.filter(pk__in=pks).update(
+            unenrolment_email=Enrollment.Email.FAILED,
+            unenrolment_email_sent_at=None,
+            unenrolment_email_error=reason,
         )
-        return len(done), True
-    return len(done), False
+
+
+def give_up_interrupted(older_than: dt.timedelta = INTERRUPTED_AFTER) -> int:
+    """Emails a worker claimed and never reported on (it died mid-send) are marked not sent: sending them
+    again could send them twice. Returns how many."""
+    return Enrollment.objects.filter(
+        unenrolment_email=Enrollment.Email.SENDING, unenrolment_email_sent_at__lt=timezone.now() - older_than
+    ).update(
+        unenrolment_email=Enrollment.Email.FAILED,
+        unenrolment_email_error="Sending was interrupted; it is not known whether the email went.",
+    )
 
 
 def _message(template: EmailTemplate, user: User, activity: Activity) -> EmailMessage:

@@ -24,10 +24,18 @@ class Delivered:
 
 @dataclass
 class Collector:
-    """An aiosmtpd handler that keeps every message it accepts."""
+    """An aiosmtpd handler that keeps every message it accepts, and refuses the addresses in ``refuse``
+    as a real server refuses an unknown mailbox (550)."""
 
     messages: list[Delivered] = field(default_factory=list)
     port: int = 0
+    refuse: set[str] = field(default_factory=set)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)

@@ -244,7 +244,12 @@ def test_import_unenrolments_verify_first_read_the_results_then_run_it_for_real(
         assert services.run_next("browser-test") is None  # nothing was queued
 
         # Run this import for real: the same file, not uploaded again.
-        page.get_by_role("button", name="Run this import for real").click()
+        page.get_by_role("link", name="Run this import for real").click()
+        # A last look before anything changes: what will happen, and who will be emailed.
+        expect(page.get_by_role("heading", level=1)).to_contain_text("for real?")
+        expect(page.locator("main")).to_contain_text("1 learner marked Yes will get the unenrolment email")
+        shot(page, "unenrolment-confirm")
+        page.get_by_role("button", name="Unenrol").click()
         expect(page).to_have_url(f"{live_server.url}/jobs/{job.pk}/")
         expect(page.get_by_role("status").filter(has_text=QUEUED_MESSAGE)).to_be_visible()
         expect(status).to_have_text("Queued")

@@ -126,7 +126,7 @@ def test_every_row_outcome_is_reported_and_only_valid_rows_run(cara, fire_safety
     assert messages[5].startswith("Activity external reference not recognised") and "'NOPE-1'" in messages[5]
     assert messages[6] == "Send unenrolment email must be Yes or No, not 'Maybe'."
     assert messages[7] == "Send unenrolment email must be Yes or No; it is empty."
-    assert messages[8].startswith("Repeats row 2")
+    assert messages[8] == "Same user and activity as row 2; only row 2 is used."
     assert "Username not recognised" in messages[9]
     assert "Activity external reference not recognised" in messages[9]
     assert "'sometimes'" in messages[9]
@@ -365,6 +365,13 @@ def test_usernames_and_references_typed_in_another_case_match_when_unambiguous(c
         )
     )
 
-    assert [r["Result"] for r in results(job)] == ["Unenrolled", "Error", "Unenrolled"]
+    rows = results(job)
+    assert [r["Result"] for r in rows] == ["Unenrolled", "Error", "Unenrolled"]
+    assert "'jdoe' was taken as the username 'JDoe'." in rows[0]["Message"]
+    assert "'fs-101' was taken as the reference 'FS-101'." in rows[0]["Message"]
+    assert rows[1]["Message"] == (
+        "Username not recognised: 'SAM.LEE' could be any of 'Sam.Lee', 'sam.lee', which differ only in case; "
+        "write it exactly."
+    )
     assert status_of(learner, fire_safety) == "unenrolled"
     assert status_of(twin_a, fire_safety) == "enrolled"  # 'SAM.LEE' could be either: not guessed

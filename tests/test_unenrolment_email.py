@@ -142,3 +142,65 @@ def test_restoring_before_the_emails_went_cancels_them(settings, cara):
 
     assert Enrollment.objects.get(user=learner).status == Enrollment.Status.ENROLLED
     assert send_unenrolment_emails() == 0
+
+
+def test_a_refused_address_is_marked_not_sent_and_the_other_learners_still_get_theirs(smtp_server, cara):
+    course = ActivityFactory(external_reference="FS-101")
+    refused, *others = UserFactory.create_batch(3)
+    enrol(course, [refused, *others])
+    smtp_server.refuse.add(refused.email)
+
+    import_file(cara, [[u.username, "FS-101", "Yes"] for u in (refused, *others)], start=True)
+
+    learner_mail = sorted(
+        d.recipients[0] for d in smtp_server.messages if d.recipients != ["cara@example.test"]
+    )
+    assert learner_mail == sorted(u.email for u in others)
+    failed = Enrollment.objects.get(user=refused)
+    assert failed.unenrolment_email == Enrollment.Email.FAILED
+    assert "refused" in failed.unenrolment_email_error
+    assert send_unenrolment_emails() == 0  # not retried for ever, and nobody gets a second email
+    assert len(smtp_server.messages) == 3
+
+
+def test_verify_and_start_in_one_request_sends_the_admin_the_real_results(
+    smtp_server, cara, django_capture_on_commit_callbacks
+):
+    course = ActivityFactory(external_reference="FS-101")
+    enrol(course, [learner := UserFactory()])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.submit(
+            "unenrolment",
+            make_csv([[learner.username, "FS-101", "No"]], UNENROLMENT_HEADER),
+            "u.csv",
+            actor=cara,
+            title="Both flags",
+            validate_only=True,
+            start=True,
+        )
+    services.run_next("test-worker")
+
+    [to_admin] = smtp_server.messages
+    assert "Processed" in to_admin.message["Subject"]
+    assert "Unenrolled: 1" in body_of(to_admin)
+
+
+def test_an_email_whose_sending_was_interrupted_is_not_sent_twice(settings, cara):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    course = ActivityFactory(external_reference="FS-101")
+    enrol(course, [learner := UserFactory()])
+    Enrollment.objects.update(
+        status=Enrollment.Status.UNENROLLED,
+        unenrolment_email=Enrollment.Email.SENDING,
+        unenrolment_email_sent_at=timezone.now() - dt.timedelta(hours=1),
+    )
+
+    assert send_unenrolment_emails() == 0
+    stuck = Enrollment.objects.get(user=learner)
+    assert stuck.unenrolment_email == Enrollment.Email.FAILED
+    assert "interrupted" in stuck.unenrolment_email_error

@@ -150,3 +150,20 @@ def test_api_catalogue_needs_a_permission(mallory):
     api = token_client(mallory)
     assert api.get("/api/v1/activities/").status_code == 403
     assert api.get("/api/v1/enrollments/").status_code == 403
+
+
+@pytest.mark.parametrize("odd", ["x", "²", "-1", "0", "99999999999999999999999", ""])
+def test_api_answers_an_odd_id_filter_with_400_not_500(cara, odd):
+    response = token_client(cara).get("/api/v1/enrollments/", {"activity": odd})
+    assert response.status_code == 400
+    assert "is not an id" in response.json()["activity"][0]
+
+
+def test_api_counts_enrolments_with_a_few_queries_whatever_the_page(cara, django_assert_max_num_queries):
+    for _ in range(30):
+        enrol(ActivityFactory(), UserFactory.create_batch(2))
+    api = token_client(cara)
+    with django_assert_max_num_queries(8):
+        page = api.get("/api/v1/activities/").json()
+    assert page["count"] == 30
+    assert {a["enrolled"] for a in page["results"]} == {2}

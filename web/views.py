@@ -14,7 +14,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL
 from access.policy import NotAllowed, allowed_kinds, has_permission, jobs_visible_to
@@ -154,10 +154,25 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @jobs_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def job_start(request: HttpRequest, pk: int) -> HttpResponse:
-    """Start a draft or verified job as it is, without uploading its file again."""
+    """Start a draft or verified job as it is, without uploading its file again: confirm, then queue."""
     job = visible_job(request, pk)
+    kind = get_kind(job.kind)
+    if job.status not in Job.STARTABLE:
+        return redirect("web:job", pk=job.pk)
+    if request.method == "GET":
+        return render(
+            request,
+            "web/job_start.html",
+            {
+                "job": job,
+                "kind": kind,
+                "tool": tool_for(job.kind),
+                "counts": job_counts(job) if job.status == Job.Status.VERIFIED else [],
+                "summary": job.params.get("summary") or {},
+            },
+        )
     try:
         services.start_job(job, request.user)
     except NotAllowed as exc:
@@ -166,8 +181,7 @@ def job_start(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, " ".join(p.message for p in exc.problems))
         return redirect("web:job", pk=job.pk)
     messages.success(
-        request,
-        f"The job is queued; it will process shortly. {get_kind(job.kind).label} results will appear here.",
+        request, "The job is queued; it will process shortly. You will receive an email when it ends."
     )
     return redirect("web:job", pk=job.pk)
 

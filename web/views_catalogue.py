@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,23 +22,21 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from access.permissions import EDIT_ACTIVITIES, EDIT_EMAIL_TEMPLATES, IMPORT_UNENROLMENTS, VIEW_CATALOGUE
-from access.policy import NotAllowed, has_permission
+from access.policy import has_permission
+from audit.services import record
 from bulk import services
-from bulk.intake import too_large
 from bulk.kinds import get_kind
-from bulk.problems import EMPTY_FILE, FileRejected, Problem, format_size
-from bulk.samples import example_csv, example_filename, template_csv, template_filename
-from bulk.uploads import CappedUploadHandler
+from bulk.problems import format_size
 from learning.models import Activity, EmailTemplate, Enrollment
 from learning.notices import PLACEHOLDERS, email_template, unknown_placeholders
 from people.models import User
 
+from .uploading import FILE_FIELD, cap_upload, submit_upload
 from .views import job_list_context
-from .views_create import rejection_context
+from .views_create import kind_file, rejection_context
 
 UNENROLMENT = "unenrolment"
 ACTIVITIES_PER_PAGE = 25
-FILE_FIELD = "file"
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -127,6 +126,20 @@ class ActivityForm(forms.ModelForm):
         return reference
 
 
+def _saved(form: ActivityForm) -> bool:
+    """Save; two administrators giving the same reference at once: the second is told, not a 500."""
+    try:
+        with transaction.atomic():
+            form.save()
+    except IntegrityError:
+        reference = form.cleaned_data.get("external_reference")
+        form.add_error(
+            "external_reference", f"The external reference '{reference}' was just taken by another activity."
+        )
+        return False
+    return True
+
+
 @catalogue_required
 @require_http_methods(["GET", "POST"])
 def activity_properties(request: HttpRequest, pk: int) -> HttpResponse:
@@ -139,10 +152,7 @@ def activity_properties(request: HttpRequest, pk: int) -> HttpResponse:
             raise PermissionDenied("You may view this activity but not change its external reference.")
         before = activity.external_reference
         form = ActivityForm(request.POST, instance=activity)
-        if form.is_valid():
-            form.save()
-            from audit.services import record
-
+        if form.is_valid() and _saved(form):
             record(
                 "activity.external_reference_changed",
                 actor=cast(User, request.user),
@@ -186,63 +196,40 @@ def import_form_context(**extra: Any) -> dict[str, Any]:
 def import_unenrolments(request: HttpRequest) -> HttpResponse:
     """The Import unenrolments dialog (a page of its own without JavaScript), and its Upload."""
     if request.method == "POST":
-        request.upload_handlers = [CappedUploadHandler(request, get_kind(UNENROLMENT).max_bytes)]
+        cap_upload(request, UNENROLMENT)
         return _import(request)
     return render(request, "web/import_unenrolments.html", import_form_context())
 
 
 @csrf_protect
 def _import(request: HttpRequest) -> HttpResponse:
-    kind = get_kind(UNENROLMENT)
-    upload = request.FILES.get(FILE_FIELD)
+    chosen = request.FILES.get(FILE_FIELD)
     verify_only = request.POST.get("verify_only") == "on"
     title = request.POST.get("title", "").strip()
-    handler = request.upload_handlers[0]
-    if not title and upload is not None:
-        title = f"Unenrolments from {PurePath(upload.name or 'upload.csv').name}"
-    rejected: FileRejected | None = None
-    title_error = ""
-    if FILE_FIELD in getattr(handler, "too_large", ()):
-        rejected = too_large(kind.max_bytes)
-    elif upload is None or upload.file is None:
-        rejected = FileRejected([Problem(EMPTY_FILE, "The file is empty: no file was chosen.")])
-    else:
-        try:
-            submission = services.submit(
-                kind.slug,
-                upload.file,
-                upload.name or "",
-                actor=request.user,
-                title=title[: services.TITLE_MAX],
-                validate_only=verify_only,
-                start=not verify_only,
+    if not title and chosen is not None:
+        title = f"Unenrolments from {PurePath(chosen.name or 'upload.csv').name}"[: services.TITLE_MAX]
+    upload = submit_upload(
+        request, UNENROLMENT, title=title, validate_only=verify_only, start=not verify_only
+    )
+    if upload.job is not None:
+        if verify_only:
+            messages.success(
+                request,
+                "The file was verified: nothing was changed and no learner was emailed. The results below "
+                "say what would happen; you will also receive the results file by email.",
             )
-        except NotAllowed as exc:
-            raise PermissionDenied(str(exc)) from exc
-        except services.JobInputError as exc:
-            title_error = " ".join(p.message for p in exc.problems)
-        except FileRejected as exc:
-            rejected = exc
         else:
-            job = submission.job
-            if verify_only:
-                messages.success(
-                    request,
-                    "The file was verified: nothing was changed and no learner was emailed. The results below "
-                    "say what would happen; you will also receive the results file by email.",
-                )
-            else:
-                messages.success(
-                    request, "The unenrolments are queued. You will receive an email with the results file."
-                )
-            return redirect("web:job", pk=job.pk)
+            messages.success(
+                request, "The unenrolments are queued. You will receive an email with the results file."
+            )
+        return redirect("web:job", pk=upload.job.pk)
     return render(
         request,
         "web/import_unenrolments.html",
         import_form_context(
-            rejection=rejection_context(rejected) if rejected else None,
+            rejection=rejection_context(upload.rejected) if upload.rejected else None,
             title=title,
-            title_error=title_error,
+            title_error=upload.title_error,
             verify_only=verify_only,
         ),
         status=400,
@@ -252,19 +239,13 @@ def _import(request: HttpRequest) -> HttpResponse:
 @import_required
 @require_GET
 def unenrolment_template(request: HttpRequest) -> HttpResponse:
-    kind = get_kind(UNENROLMENT)
-    response = HttpResponse(template_csv(kind), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{template_filename(kind)}"'
-    return response
+    return kind_file(UNENROLMENT, example=False)
 
 
 @import_required
 @require_GET
 def unenrolment_example(request: HttpRequest) -> HttpResponse:
-    kind = get_kind(UNENROLMENT)
-    response = HttpResponse(example_csv(kind), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{example_filename(kind)}"'
-    return response
+    return kind_file(UNENROLMENT, example=True)
 
 
 @import_required

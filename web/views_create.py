@@ -20,14 +20,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from access.policy import NotAllowed
 from bulk import services
-from bulk.intake import too_large
 from bulk.kinds import get_kind
 from bulk.models import Job
-from bulk.problems import EMPTY_FILE, FileRejected, Problem, format_size
-from bulk.samples import template_csv, template_filename
-from bulk.uploads import CappedUploadHandler
+from bulk.problems import FileRejected, Problem, format_size
+from bulk.samples import example_csv, example_filename, template_csv, template_filename
 from credentials.models import Certification
 
+from .uploading import cap_upload, submit_upload
 from .views import REMOVAL, removal_required, visible_job
 
 FILE_FIELD = "file"
@@ -100,64 +99,27 @@ def render_form(request: HttpRequest, status: int = 200, **context: Any) -> Http
 def new_job(request: HttpRequest) -> HttpResponse:
     """Create a Certification Removal Job: the form, and the upload that validates the file."""
     if request.method == "POST":
-        # Before anything reads the body: the file is kept in memory up to the kind's limit only.
-        request.upload_handlers = [CappedUploadHandler(request, get_kind(REMOVAL).max_bytes)]
+        cap_upload(request, REMOVAL)
         return _create(request)
     return render_form(request)
 
 
 @csrf_protect
 def _create(request: HttpRequest) -> HttpResponse:
-    kind = get_kind(REMOVAL)
     title = request.POST.get("title", "")
     comment = request.POST.get("comment", "").strip()
-    upload = request.FILES.get(FILE_FIELD)
-    handler = request.upload_handlers[0]
-    kept = {"title": title, "comment": comment, "file_was_chosen": bool(upload) or _skipped(handler)}
-
-    title_error = ""
-    try:
-        services.check_title(title)
-    except services.JobInputError as exc:
-        title_error = " ".join(p.message for p in exc.problems)
-
-    rejected: FileRejected | None = None
-    if _skipped(handler):
-        rejected = too_large(kind.max_bytes)
-    elif upload is None or upload.file is None:
-        rejected = FileRejected([Problem(EMPTY_FILE, "The file is empty: no file was uploaded.")])
-
-    if not title_error and rejected is None and upload is not None and upload.file is not None:
-        try:
-            submission = services.submit(
-                kind.slug,
-                upload.file,
-                upload.name or "",
-                actor=request.user,
-                title=title,
-                comment=comment,
-                start=False,
-            )
-        except NotAllowed as exc:
-            raise PermissionDenied(str(exc)) from exc
-        except services.JobInputError as exc:
-            title_error = " ".join(p.message for p in exc.problems)
-        except FileRejected as exc:
-            rejected = exc
-        else:
-            return redirect("web:removal-confirm", pk=submission.job.pk)
-
+    upload = submit_upload(request, REMOVAL, title=title, comment=comment, start=False)
+    if upload.job is not None:
+        return redirect("web:removal-confirm", pk=upload.job.pk)
     return render_form(
         request,
         status=400,
-        title_error=title_error,
-        rejection=rejection_context(rejected) if rejected else None,
-        **kept,
+        title_error=upload.title_error,
+        rejection=rejection_context(upload.rejected) if upload.rejected else None,
+        title=title,
+        comment=comment,
+        file_was_chosen=upload.file_was_chosen,
     )
-
-
-def _skipped(handler: Any) -> bool:
-    return FILE_FIELD in getattr(handler, "too_large", ())
 
 
 @removal_required
@@ -196,7 +158,17 @@ def confirm_job(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def template(request: HttpRequest) -> HttpResponse:
     """Download CSV Template: the header row only, ready to fill in."""
-    kind = get_kind(REMOVAL)
-    response = HttpResponse(template_csv(kind), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{template_filename(kind)}"'
+    return kind_file(REMOVAL, example=False)
+
+
+def kind_file(kind_slug: str, *, example: bool) -> HttpResponse:
+    """A kind's CSV template (the header row) or its example file, as a download."""
+    kind = get_kind(kind_slug)
+    content, name = (
+        (example_csv(kind), example_filename(kind))
+        if example
+        else (template_csv(kind), template_filename(kind))
+    )
+    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -9,6 +9,7 @@ Error (Username not recognised, Activity external reference not recognised, emai
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from access.permissions import IMPORT_UNENROLMENTS
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 USERNAME = "Username"
 REFERENCE = "Activity external reference"
 SEND_EMAIL = "Send unenrolment email"
+# Learner emails sent when a job ends, and by each sweep of an idle worker; the rest wait their turn.
+EMAILS_PER_TURN = 1000
 YES = frozenset({"yes", "y", "true"})
 NO = frozenset({"no", "n", "false"})
 
@@ -60,7 +63,7 @@ class Unenrolment(JobKind):
         Column(
             SEND_EMAIL,
             blank_ok=True,
-            max_length=10,
+            max_length=100,
             parse=parse_yes_no,
             help="Yes or No: whether to send this user an unenrolment email.",
         ),
@@ -92,7 +95,7 @@ class Unenrolment(JobKind):
         users = self._users(table)
         activities = self._activities(table)
         resolved = [
-            (users.get(row.values[USERNAME] or ""), activities.get(row.values[REFERENCE] or ""))
+            (users.found.get(row.values[USERNAME] or ""), activities.found.get(row.values[REFERENCE] or ""))
             for row in table.rows
         ]
         states = enrolment_states(sorted({(u[0], a[0]) for u, a in resolved if u and a}))
@@ -105,10 +108,18 @@ class Unenrolment(JobKind):
             plan.rows.append(staged)
             errors = [p.message for p in row.problems]
             if username and user is None:
-                errors.append(f"Username not recognised: no user account has the username '{username}'.")
+                errors.append(
+                    f"Username not recognised: '{username}' could be any of {_quoted(users.ambiguous[username])}, "
+                    "which differ only in case; write it exactly."
+                    if username in users.ambiguous
+                    else f"Username not recognised: no user account has the username '{username}'."
+                )
             if reference and activity is None:
                 errors.append(
-                    "Activity external reference not recognised: no course or session in the catalogue has "
+                    f"Activity external reference not recognised: '{reference}' could be any of "
+                    f"{_quoted(activities.ambiguous[reference])}, which differ only in case; write it exactly."
+                    if reference in activities.ambiguous
+                    else "Activity external reference not recognised: no course or session in the catalogue has "
                     f"the external reference '{reference}'."
                 )
             if send is None and not any(p.column == SEND_EMAIL for p in row.problems):
@@ -123,7 +134,7 @@ class Unenrolment(JobKind):
             if pair in first_row:
                 staged.outcome = JobRow.Outcome.SKIPPED
                 staged.message = (
-                    f"Repeats row {first_row[pair]}: '{username}' is unenrolled from '{activity[1]}' once."
+                    f"Same user and activity as row {first_row[pair]}; only row {first_row[pair]} is used."
                 )
                 outcomes["skipped"] += 1
                 continue
@@ -144,9 +155,13 @@ class Unenrolment(JobKind):
             elif send:
                 staged.data = {"email": True}
                 outcomes["emails"] += 1
+            notes = [staged.message]
+            for key, matches, what in ((username, users, "username"), (reference, activities, "reference")):
+                if key in matches.taken_as:
+                    notes.append(f"'{key}' was taken as the {what} '{matches.taken_as[key]}'.")
             if state == Enrollment.Status.COMPLETED:
-                note = "The completion is kept: the activity still shows as completed in reports."
-                staged.message = f"{staged.message} {note}".strip()
+                notes.append("The completion is kept: the activity still shows as completed in reports.")
+            staged.message = " ".join(n for n in notes if n)
 
         plan.summary = {
             **outcomes,
@@ -155,12 +170,12 @@ class Unenrolment(JobKind):
         }
         return plan
 
-    def _users(self, table: Table) -> dict[str, tuple[int, bool]]:
+    def _users(self, table: Table) -> Matches:
         """Username -> (user pk, has an email address) for the usernames of the file that exist."""
         names = {row.values[USERNAME] for row in table.rows if row.values[USERNAME]}
         return _match(names, f"SELECT {{column}}, id, email <> '' FROM {db_table(User)}", "username")
 
-    def _activities(self, table: Table) -> dict[str, tuple[int, str]]:
+    def _activities(self, table: Table) -> Matches:
         """External reference -> (activity pk, title) for the references of the file that exist."""
         references = {row.values[REFERENCE] for row in table.rows if row.values[REFERENCE]}
         return _match(
@@ -180,56 +195,72 @@ class Unenrolment(JobKind):
 
     def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
         pending = self._pending(job, lo, hi)
-        done = set(
-            unenrol(
-                [(user_id, activity_id, data is not None) for _, user_id, activity_id, data in pending],
-                actor_id=job.created_by_id,
-                job_id=job.pk,
-                now=now,
-            )
-        )
-        mark_seqs(
-            job,
-            [seq for seq, user_id, activity_id, _ in pending if (user_id, activity_id) in done],
-            "succeeded",
+        done = unenrol(
+            [(user_id, activity_id, data is not None) for _, user_id, activity_id, data in pending],
+            actor_id=job.created_by_id,
+            job_id=job.pk,
+            now=now,
         )
         # Still pending: valid when the file was checked, but the user has been unenrolled since.
-        JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING).update(
-            outcome=JobRow.Outcome.SKIPPED,
-            message="The user was no longer enrolled when the job ran; nothing to unenrol.",
+        self._settle(
+            job,
+            lo,
+            hi,
+            pending,
+            done,
+            "The user was no longer enrolled when the job ran; nothing to unenrol.",
         )
 
     def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
         pending = self._pending(job, lo, hi)
-        done = set(
-            restore_enrolments(
-                [(user_id, activity_id) for _, user_id, activity_id, _ in pending],
-                unenrolled_by_job_id=job.params["restore_of"],
-                actor_id=job.created_by_id,
-                job_id=job.pk,
-                now=now,
-            )
+        done = restore_enrolments(
+            [(user_id, activity_id) for _, user_id, activity_id, _ in pending],
+            unenrolled_by_job_id=job.params["restore_of"],
+            actor_id=job.created_by_id,
+            job_id=job.pk,
+            now=now,
         )
+        self._settle(
+            job,
+            lo,
+            hi,
+            pending,
+            done,
+            "Not re-enrolled: the user is enrolled in this activity again, or the enrolment has changed "
+            f"since job {job.params['restore_of']} ended it.",
+        )
+
+    def _settle(
+        self,
+        job: Job,
+        lo: int,
+        hi: int,
+        pending: list[tuple[int, int, int, Any]],
+        done: list[tuple[int, int]],
+        skipped_message: str,
+    ) -> None:
+        """Rows whose (user, activity) changed succeeded; the chunk's other pending rows are skipped."""
+        changed = set(done)
         mark_seqs(
             job,
-            [seq for seq, user_id, activity_id, _ in pending if (user_id, activity_id) in done],
+            [seq for seq, user_id, activity_id, _ in pending if (user_id, activity_id) in changed],
             "succeeded",
         )
         JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING).update(
-            outcome=JobRow.Outcome.SKIPPED,
-            message=(
-                "Not re-enrolled: the user is enrolled in this activity again, or the enrolment has changed "
-                f"since job {job.params['restore_of']} ended it."
-            ),
+            outcome=JobRow.Outcome.SKIPPED, message=skipped_message
         )
 
     def send_notices(self, job: Job | None) -> int:
-        """The learners' unenrolment emails, once the job's changes have committed."""
+        """The learners' unenrolment emails, once the job's changes have committed.
+
+        A bounded number at a time, so that a worker is not held from the next job for long; the idle
+        workers' sweep sends the rest.
+        """
         if job is not None and (job.params.get("restore_of") or not job.is_finished):
             return 0
         from learning.notices import send_unenrolment_emails
 
-        return send_unenrolment_emails(job.pk if job is not None else None)
+        return send_unenrolment_emails(job.pk if job is not None else None, limit=EMAILS_PER_TURN)
 
     def example_rows(self) -> list[list[str]]:
         return [
@@ -239,27 +270,45 @@ class Unenrolment(JobKind):
         ]
 
 
-def _match(keys: set[str], select: str, column: str) -> dict[str, Any]:
-    """Key -> the rest of the row ``select`` finds for it, exact match first.
+def _quoted(values: list[str]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
 
-    Keys typed in another case (jdoe for JDoe) match too, when exactly one row matches that way:
-    one more query, only for the keys that found nothing exactly.
-    """
+
+@dataclass
+class Matches:
+    """What a file's keys matched: key -> the row's other values, and notes on inexact matches."""
+
+    found: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    # key -> the value it matched in another case ("jdoe" -> "JDoe")
+    taken_as: dict[str, str] = field(default_factory=dict)
+    # key -> the values it could mean, when it matches several in another case
+    ambiguous: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _match(keys: set[str], select: str, column: str) -> Matches:
+    """Match keys exactly first; keys typed in another case (jdoe for JDoe) match too when exactly one
+    row matches that way: one more query, only for the keys that found nothing exactly."""
+    matches = Matches()
     if not keys:
-        return {}
+        return matches
     named, param = in_values(column, sorted(keys), "text")
-    found = {
+    matches.found = {
         key: tuple(rest) for key, *rest in fetch(f"{select.format(column=column)} WHERE {named}", [param])
     }
     missing: dict[str, list[str]] = {}
-    for key in keys - found.keys():
+    for key in keys - matches.found.keys():
         missing.setdefault(key.lower(), []).append(key)
-    if missing:
-        folded, folded_param = in_values(f"LOWER({column})", sorted(missing), "text")
-        candidates: dict[str, list[tuple[Any, ...]]] = {}
-        for key, *rest in fetch(f"{select.format(column=column)} WHERE {folded}", [folded_param]):
-            candidates.setdefault(key.lower(), []).append(tuple(rest))
-        for lowered, rows in candidates.items():
+    if not missing:
+        return matches
+    folded, folded_param = in_values(f"LOWER({column})", sorted(missing), "text")
+    candidates: dict[str, list[tuple[Any, ...]]] = {}
+    for key, *rest in fetch(f"{select.format(column=column)} WHERE {folded}", [folded_param]):
+        candidates.setdefault(key.lower(), []).append((key, *rest))
+    for lowered, rows in candidates.items():
+        for key in missing.get(lowered, []):
             if len(rows) == 1:
-                found.update(dict.fromkeys(missing.get(lowered, []), rows[0]))
-    return found
+                matches.found[key] = rows[0][1:]
+                matches.taken_as[key] = rows[0][0]
+            else:
+                matches.ambiguous[key] = sorted(row[0] for row in rows)
+    return matches
