@@ -9,6 +9,7 @@ holder's own, plus those created by administrators inside the units (sub-units i
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.backends import ModelBackend
@@ -61,14 +62,23 @@ def subtree_ids(root_ids: Iterable[int]) -> set[int]:
     return ids
 
 
-def creators_in_scope(user: Any, permission: str) -> Q | None:
-    """Which creators' jobs the permission shows this user: None for all of them, else a condition
-    on ``created_by`` (always including the user's own jobs)."""
+@dataclass(frozen=True)
+class Scope:
+    """Where a user's grants of one permission reach: everywhere, or these units (with their
+    sub-units) and groups."""
+
+    everywhere: bool
+    units: frozenset[int] = frozenset()
+    groups: frozenset[int] = frozenset()
+
+
+def scope_of(user: Any, permission: str) -> Scope:
+    """The reach of ``permission`` for ``user``: unconstrained when held directly, as a superuser, or
+    through any grant without a constraint; else the union of the constrained grants' units and groups."""
     from access.models import Grant
-    from people.models import User
 
     if user.is_superuser or ModelBackend().has_perm(user, permission):
-        return None
+        return Scope(everywhere=True)
     app_label, codename = permission.split(".", 1)
     grants = list(
         Grant.objects.filter(
@@ -76,7 +86,7 @@ def creators_in_scope(user: Any, permission: str) -> Q | None:
         ).prefetch_related("org_units", "groups")
     )
     if any(g.scope == Grant.Scope.ALL for g in grants):
-        return None
+        return Scope(everywhere=True)
     roots: set[int] = set()
     groups: set[int] = set()
     for grant in grants:
@@ -86,13 +96,36 @@ def creators_in_scope(user: Any, permission: str) -> Q | None:
             roots |= {unit.pk for unit in grant.org_units.all()}
         elif grant.scope == Grant.Scope.GROUPS:
             groups |= {group.pk for group in grant.groups.all()}
-    condition = Q(created_by=user)
-    if roots:
-        units = subtree_ids(roots)
-        condition |= Q(created_by__in=User.objects.filter(org_units__in=units).values("pk"))
-    if groups:
-        condition |= Q(created_by__in=User.objects.filter(member_of__in=groups).values("pk"))
+    return Scope(
+        everywhere=False,
+        units=frozenset(subtree_ids(roots)) if roots else frozenset(),
+        groups=frozenset(groups),
+    )
+
+
+def people_in(scope: Scope) -> Q | None:
+    """A condition on users: those inside the scope's units or groups; None when it reaches everyone."""
+    if scope.everywhere:
+        return None
+    from people.models import User
+
+    condition = Q(pk__in=[])
+    if scope.units:
+        condition |= Q(pk__in=User.objects.filter(org_units__in=scope.units).values("pk"))
+    if scope.groups:
+        condition |= Q(pk__in=User.objects.filter(member_of__in=scope.groups).values("pk"))
     return condition
+
+
+def creators_in_scope(user: Any, permission: str) -> Q | None:
+    """Which creators' jobs the permission shows this user: None for all of them, else a condition
+    on ``created_by`` (always including the user's own jobs)."""
+    people = people_in(scope_of(user, permission))
+    if people is None:
+        return None
+    from people.models import User
+
+    return Q(created_by=user) | Q(created_by__in=User.objects.filter(people).values("pk"))
 
 
 def jobs_visible_to(user: Any) -> QuerySet[Job]:

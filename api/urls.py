@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from . import views, views_awards
 
 app_name = "api"
 
@@ -19,6 +19,13 @@ urlpatterns = [
         views.AwardedUsersExportView.as_view(),
         name="certification-awards-export",
     ),
+    path("awards/<int:pk>/", views_awards.AwardDetailView.as_view(), name="award"),
+    path(
+        "enrollments/<int:pk>/complete/",
+        views_awards.CompleteEnrollmentView.as_view(),
+        name="enrollment-complete",
+    ),
+    path("external-training/", views_awards.ExternalTrainingView.as_view(), name="external-training"),
     path("users/", views.UserListView.as_view(), name="users"),
     path("groups/", views.GroupListView.as_view(), name="groups"),
     path("org-units/", views.OrgUnitListView.as_view(), name="org-units"),

@@ -46,6 +46,7 @@ from .serializers import (
     OrgUnitSerializer,
     UserSerializer,
 )
+from .views_awards import AwardUsersMixin
 
 
 def problems_response(problems: list[Problem], headlines: list[str]) -> Response:
@@ -272,7 +273,9 @@ class CertificationListView(_ViewCertificationsMixin, generics.ListAPIView[Certi
         return certifications.order_by("code")
 
 
-class AwardedUsersView(_ViewCertificationsMixin, generics.ListAPIView[Any]):
+class AwardedUsersView(AwardUsersMixin, _ViewCertificationsMixin, generics.ListAPIView[Any]):
+    """GET: the awarded users of a certification. POST: Award Users."""
+
     serializer_class = AwardSerializer
 
     def get_queryset(self) -> Any:

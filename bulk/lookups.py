@@ -47,13 +47,15 @@ def in_values(column: str, values: Sequence[Any], sql_type: str = "bigint") -> t
 
     On PostgreSQL this is ``= ANY(array)``, which it evaluates with a hash table; an IN over a
     subquery would be planned from the statistics of the other table, and a job's freshly written
-    rows have none yet (a nested loop over 20,000 by 20,000 rows).
+    rows have none yet (a nested loop over 20,000 by 20,000 rows). ``sql_type`` must be the column's
+    own type ("integer" for an IntegerField): PostgreSQL cannot hash an integer column against a
+    bigint array, and checks the array element by element instead.
     """
     if connection.vendor == "postgresql":
-        if sql_type not in ("bigint", "text"):
+        if sql_type not in ("bigint", "integer", "text"):
             raise ValueError(f"unsupported value set type {sql_type!r}")
         return f"{column} = ANY(%s::{sql_type}[])", pg_array(values)
-    sql, param = value_set(values, sql_type)
+    sql, param = value_set(values, "bigint" if sql_type == "integer" else sql_type)
     return f"{column} IN ({sql})", param
 
 
@@ -94,11 +96,12 @@ def gc_paused() -> Iterator[None]:
 def tuple_set(rows: Sequence[Sequence[Any]], types: Sequence[str]) -> tuple[str, Any]:
     """A subquery yielding ``rows`` as columns ``c0``, ``c1`` …, and the one parameter it takes.
 
-    ``types`` gives each column's SQL type ("bigint" or "text"). The rows travel as one JSON
-    document, read by ``json_each`` (SQLite) or ``jsonb_array_elements`` (PostgreSQL).
+    ``types`` gives each column's SQL type ("bigint", "text", "date" as ISO text, or "boolean"). The
+    rows travel as one JSON document, read by ``json_each`` (SQLite) or ``jsonb_array_elements``
+    (PostgreSQL).
     """
     for sql_type in types:
-        if sql_type not in ("bigint", "text"):
+        if sql_type not in ("bigint", "text", "date", "boolean"):
             raise ValueError(f"unsupported value set type {sql_type!r}")
     document = json.dumps([list(r) for r in rows], ensure_ascii=False)
     if connection.vendor == "postgresql":

@@ -73,7 +73,7 @@ def mark_seqs(job: Job, seqs: Sequence[int], outcome: str) -> int:
     """Give the pending rows ``seqs`` of a job their outcome, in one UPDATE; a row keeps its message."""
     if not seqs:
         return 0
-    named, seqs_param = in_values("seq", seqs)
+    named, seqs_param = in_values("seq", seqs, "integer")
     return execute(
         f"UPDATE {table(JobRow)} SET outcome = %s WHERE job_id = %s AND outcome = 'pending' AND {named}",
         [outcome, job.pk, seqs_param],

@@ -20,7 +20,10 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "certdesk.settings")
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(["certdesk", *(sys.argv[1:] if argv is None else argv)])
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and not args[0].startswith("-"):
+        args[0] = args[0].replace("-", "_")  # certdesk expiry-notices runs the expiry_notices command
+    execute_from_command_line(["certdesk", *args])
 
 
 if __name__ == "__main__":

@@ -22,6 +22,12 @@ class Certification(models.Model):
     renewal_window_days = models.PositiveIntegerField(
         default=30, help_text="Days before expiry when holders are asked to renew."
     )
+    # Completing one of these awards the certification (association type "activity completion").
+    activities = models.ManyToManyField("learning.Activity", blank=True, related_name="certifications")
+    # Recording one of these awards it too (association type "external training activity").
+    external_activities = models.ManyToManyField(
+        "learning.ExternalActivity", blank=True, related_name="certifications"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -39,6 +45,12 @@ class Certification(models.Model):
         if self.validity_days is None:
             return None
         return issue_date + dt.timedelta(days=self.validity_days)
+
+    def renewal_opens(self, expiration_date: dt.date | None) -> dt.date | None:
+        """The day the renewal window of an award expiring on ``expiration_date`` opens."""
+        if expiration_date is None:
+            return None
+        return expiration_date - dt.timedelta(days=self.renewal_window_days)
 
 
 class AwardQuerySet(models.QuerySet["Award"]):
@@ -90,6 +102,25 @@ class Award(models.Model):
         related_name="removed_awards",
         db_index=False,
     )
+    # Who awarded it, and which job: an award job can be undone by removing exactly its awards.
+    awarded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    awarded_by_job = models.ForeignKey(
+        "bulk.Job",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="awarded_awards",
+        db_index=False,
+    )
+    # The expiration date the holder was last sent a renewal notice for: one notice per award and window.
+    renewal_notice_for = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -119,7 +150,29 @@ class Award(models.Model):
             # column it changes costs an index update per row.
             models.Index(fields=["user", "certification"], name="award_user_certification"),
             models.Index(fields=["removed_by_job", "user"], name="award_removed_by_job_user"),
+            models.Index(fields=["awarded_by_job", "user"], name="award_awarded_by_job_user"),
+            # The expiry card and the renewal notices look for active awards expiring soon.
+            models.Index(
+                fields=["expiration_date", "certification"],
+                name="award_active_expiring",
+                condition=Q(status="active", expiration_date__isnull=False),
+            ),
         ]
+        permissions = [("award_certification", "Award and edit certifications")]
 
     def __str__(self) -> str:
         return f"{self.user} — {self.certification.code} ({self.get_status_display()})"
+
+    def state(self, today: dt.date) -> str:
+        """active, expired (derived from the expiration date) or removed."""
+        if self.status == self.Status.REMOVED:
+            return "removed"
+        if self.expiration_date is not None and self.expiration_date < today:
+            return "expired"
+        return "active"
+
+    def days_left(self, today: dt.date) -> int | None:
+        """Days left to renew: until the expiration date; None when always valid."""
+        if self.expiration_date is None:
+            return None
+        return (self.expiration_date - today).days

@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audit.services import record_bulk
-from bulk.lookups import fetch, in_values, table
+from bulk.lookups import fetch, in_values, table, tuple_set
 
 from .models import Award
 
@@ -118,3 +118,39 @@ def awarded_users(certification_id: int) -> QuerySet[Award]:
         .select_related("user")
         .order_by("user__user_id")
     )
+
+
+def withdraw_awards(
+    pairs: Sequence[tuple[int, int]],
+    *,
+    awarded_by_job_id: int,
+    actor_id: int | None,
+    job_id: int | None,
+    now: dt.datetime | None = None,
+) -> list[tuple[int, int]]:
+    """Undo an award job: remove the (user, certification) awards job ``awarded_by_job_id`` made that
+    are still active. Set-based like ``remove_awards``; returns the pairs removed."""
+    if not pairs:
+        return []
+    now = now or timezone.now()
+    wanted, wanted_param = tuple_set(pairs, ("bigint", "bigint"))
+    awards = table(Award)
+    removed = fetch(
+        f"UPDATE {awards} SET status = 'removed', removed_at = %s, removed_by_id = %s, removed_by_job_id = %s, "
+        f"updated_at = %s FROM ({wanted}) w WHERE {awards}.user_id = w.c0 AND {awards}.certification_id = w.c1 "
+        f"AND {awards}.status = 'active' AND {awards}.awarded_by_job_id = %s "
+        f"RETURNING {awards}.id, {awards}.user_id, {awards}.certification_id",
+        [_db_time(now), actor_id, job_id, _db_time(now), wanted_param, awarded_by_job_id],
+    )
+    if removed:
+        record_bulk(
+            "award.removed",
+            Award,
+            [pk for pk, _, _ in removed],
+            actor_id=actor_id,
+            job_id=job_id,
+            before={"status": "active", "awarded_by_job": awarded_by_job_id},
+            after={"status": "removed"},
+            now=now,
+        )
+    return [(user_id, certification_id) for _, user_id, certification_id in removed]

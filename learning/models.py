@@ -77,7 +77,10 @@ class Enrollment(models.Model):
         FAILED = "failed", "Not sent"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollments")
-    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="enrollments")
+    # Indexed by (activity, status) below; a second index on the activity alone would only cost writes.
+    activity = models.ForeignKey(
+        Activity, on_delete=models.CASCADE, related_name="enrollments", db_index=False
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ENROLLED)
     enrolled_at = models.DateTimeField()
     completed_on = models.DateField("completion date", null=True, blank=True)
@@ -139,6 +142,47 @@ class Enrollment(models.Model):
         return self.completed_on is not None
 
 
+class ExternalActivity(models.Model):
+    """Training done outside the platform (a conference, a regional training day) that can be recorded
+    for a learner and assigned to certifications."""
+
+    title = models.CharField(max_length=200, unique=True)
+    provider = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name_plural = "external activities"
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ExternalTrainingRecord(models.Model):
+    """A learner completed an external training activity."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="external_training"
+    )
+    external_activity = models.ForeignKey(ExternalActivity, on_delete=models.PROTECT, related_name="records")
+    completed_on = models.DateField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-completed_on", "-id"]
+        constraints = [
+            # Recording the same completion twice (a double click, a retried request) is one record.
+            models.UniqueConstraint(
+                fields=["user", "external_activity", "completed_on"], name="one_record_per_completion"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} completed {self.external_activity} on {self.completed_on}"
+
+
 class EmailTemplate(models.Model):
     """An email certdesk sends to learners, editable by administrators.
 
@@ -147,7 +191,8 @@ class EmailTemplate(models.Model):
     """
 
     UNENROLMENT = "unenrolment"
-    KEYS = [(UNENROLMENT, "Unenrolment email")]
+    RENEWAL = "renewal"
+    KEYS = [(UNENROLMENT, "Unenrolment email"), (RENEWAL, "Certification renewal reminder")]
 
     key = models.CharField(max_length=50, unique=True, choices=KEYS)
     subject = models.CharField(max_length=200)

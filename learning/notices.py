@@ -8,10 +8,11 @@ import re
 import smtplib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from bulk.lookups import fetch, in_values, table
@@ -21,12 +22,25 @@ from .models import Activity, EmailTemplate, Enrollment
 
 log = logging.getLogger(__name__)
 
-PLACEHOLDERS = {
+LEARNER = {
     "first_name": "the learner's first name",
     "last_name": "the learner's last name",
     "full_name": "the learner's first and last name",
-    "activity_title": "the title of the course or session",
-    "activity_reference": "the activity's external reference",
+}
+# The placeholders each template may use.
+PLACEHOLDERS = {
+    EmailTemplate.UNENROLMENT: {
+        **LEARNER,
+        "activity_title": "the title of the course or session",
+        "activity_reference": "the activity's external reference",
+    },
+    EmailTemplate.RENEWAL: {
+        **LEARNER,
+        "certification_title": "the certification's title",
+        "certification_code": "its Certification ID",
+        "expiration_date": "the date the award expires (YYYY-MM-DD)",
+        "days_left": "the number of days left to renew",
+    },
 }
 DEFAULTS = {
     EmailTemplate.UNENROLMENT: (
@@ -35,6 +49,13 @@ DEFAULTS = {
         "You have been unenrolled from {{ activity_title }}.\n\n"
         "If you completed it, your completion still stands and still appears in your training record.\n"
         "If you think this is a mistake, please contact your training administrator.\n",
+    ),
+    EmailTemplate.RENEWAL: (
+        "Time to renew {{ certification_title }}: it expires on {{ expiration_date }}",
+        "Dear {{ first_name }},\n\n"
+        "Your certification {{ certification_title }} ({{ certification_code }}) expires on {{ expiration_date }}, "
+        "in {{ days_left }} days. Its renewal window is now open.\n\n"
+        "Please complete the renewal before it expires. If you have renewed already, you can ignore this email.\n",
     ),
 }
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
@@ -53,8 +74,25 @@ def email_template(key: str) -> EmailTemplate:
     return template
 
 
-def unknown_placeholders(text: str) -> list[str]:
-    return sorted({name for name in PLACEHOLDER.findall(text) if name not in PLACEHOLDERS})
+def unknown_placeholders(text: str, key: str = EmailTemplate.UNENROLMENT) -> list[str]:
+    return sorted({name for name in PLACEHOLDER.findall(text) if name not in PLACEHOLDERS[key]})
+
+
+def learner_values(user: Any) -> dict[str, str]:
+    """The placeholders every learner email can use."""
+    first, last = user.first_name, user.last_name
+    return {
+        "first_name": first or user.username,
+        "last_name": last,
+        "full_name": " ".join(part for part in (first, last) if part) or user.username,
+    }
+
+
+def render(template: EmailTemplate, values: Mapping[str, str], to: str) -> EmailMessage:
+    """The email a template makes for one learner."""
+    # A header cannot hold a line break, and a title or a template may contain one.
+    subject = " ".join(fill(template.subject, values).split())
+    return EmailMessage(subject, fill(template.body, values), settings.DEFAULT_FROM_EMAIL, [to])
 
 
 def fill(text: str, values: Mapping[str, str]) -> str:
@@ -152,7 +190,12 @@ def _send_claimed(ids: list[int], template: EmailTemplate) -> Outcome:
 
 
 def _record(outcome: Outcome) -> None:
-    """Write what became of the claimed emails: a few UPDATEs per batch, not one per email."""
+    """Write what became of the claimed emails: a few UPDATEs per batch in one transaction, not one per email."""
+    with transaction.atomic():
+        _record_outcome(outcome)
+
+
+def _record_outcome(outcome: Outcome) -> None:
     now = timezone.now()
     Enrollment.objects.filter(pk__in=outcome.delivered).update(
         unenrolment_email=Enrollment.Email.SENT, unenrolment_email_sent_at=now, unenrolment_email_error=""
@@ -183,14 +226,9 @@ def give_up_interrupted(older_than: dt.timedelta = INTERRUPTED_AFTER) -> int:
 
 
 def _message(template: EmailTemplate, user: User, activity: Activity) -> EmailMessage:
-    first, last, username = user.first_name, user.last_name, user.username
     values = {
-        "first_name": first or username,
-        "last_name": last,
-        "full_name": " ".join(part for part in (first, last) if part) or username,
+        **learner_values(user),
         "activity_title": activity.title,
         "activity_reference": activity.external_reference or "",
     }
-    # A header cannot hold a line break, and a title or a template may contain one.
-    subject = " ".join(fill(template.subject, values).split())
-    return EmailMessage(subject, fill(template.body, values), settings.DEFAULT_FROM_EMAIL, [user.email])
+    return render(template, values, user.email)

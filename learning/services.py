@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from audit.services import record_bulk
+from audit.services import record, record_bulk
 from bulk.lookups import fetch, table, tuple_set
 
 from .models import Enrollment
@@ -40,7 +42,8 @@ def unenrol(
         f"unenrolled_by_job_id = %s, unenrolment_email_sent_at = NULL, "
         f"unenrolment_email = CASE WHEN w.c2 = 1 THEN 'pending' ELSE '' END "
         f"FROM ({wanted}) w WHERE {enrollments}.user_id = w.c0 AND {enrollments}.activity_id = w.c1 "
-        f"AND {enrollments}.status <> 'unenrolled' "
+        # Written as the partial unique index's own condition: SQLite uses the index only then.
+        f"AND NOT ({enrollments}.status = 'unenrolled') "
         f"RETURNING {enrollments}.id, {enrollments}.user_id, {enrollments}.activity_id, "
         f"{enrollments}.completed_on",
         [at, actor_id, job_id, wanted_param],
@@ -91,7 +94,7 @@ def restore_enrolments(
         f"FROM ({wanted}) w WHERE {enrollments}.user_id = w.c0 AND {enrollments}.activity_id = w.c1 "
         f"AND {enrollments}.status = 'unenrolled' AND {enrollments}.unenrolled_by_job_id = %s "
         f"AND NOT EXISTS (SELECT 1 FROM {enrollments} again WHERE again.user_id = {enrollments}.user_id "
-        f"AND again.activity_id = {enrollments}.activity_id AND again.status <> 'unenrolled') "
+        f"AND again.activity_id = {enrollments}.activity_id AND NOT (again.status = 'unenrolled')) "
         f"RETURNING {enrollments}.id, {enrollments}.user_id, {enrollments}.activity_id",
         [wanted_param, unenrolled_by_job_id],
     )
@@ -111,17 +114,113 @@ def restore_enrolments(
 
 def enrolment_states(pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], str]:
     """(user, activity) -> "enrolled", "completed", or "unenrolled" when every enrolment of the pair has
-    ended; pairs with no enrolment at all are absent. One query whatever the number of pairs."""
+    ended; pairs with no enrolment at all are absent.
+
+    Two queries whatever the number of pairs: the current enrolments first, through the partial unique
+    index (its condition written as in the index, so that SQLite uses it), then the history of the
+    pairs that have none.
+    """
     if not pairs:
         return {}
     wanted, wanted_param = tuple_set(pairs, ("bigint", "bigint"))
-    rows = fetch(
-        f"SELECT e.user_id, e.activity_id, e.status FROM ({wanted}) w "
-        f"JOIN {table(Enrollment)} e ON e.user_id = w.c0 AND e.activity_id = w.c1",
-        [wanted_param],
-    )
-    states: dict[tuple[int, int], str] = {}
-    for user_id, activity_id, status in rows:
-        if status != Enrollment.Status.UNENROLLED or (user_id, activity_id) not in states:
-            states[(user_id, activity_id)] = status
+    states: dict[tuple[int, int], str] = {
+        (user_id, activity_id): status
+        for user_id, activity_id, status in fetch(
+            f"SELECT e.user_id, e.activity_id, e.status FROM ({wanted}) w JOIN {table(Enrollment)} e "
+            "ON e.user_id = w.c0 AND e.activity_id = w.c1 AND NOT (e.status = 'unenrolled')",
+            [wanted_param],
+        )
+    }
+    others = [pair for pair in pairs if pair not in states]
+    if others:
+        rest, rest_param = tuple_set(others, ("bigint", "bigint"))
+        for user_id, activity_id in fetch(
+            f"SELECT DISTINCT e.user_id, e.activity_id FROM ({rest}) w JOIN {table(Enrollment)} e "
+            "ON e.user_id = w.c0 AND e.activity_id = w.c1",
+            [rest_param],
+        ):
+            states[(user_id, activity_id)] = Enrollment.Status.UNENROLLED
     return states
+
+
+@dataclass
+class Completion:
+    """What recording a completion did: whether it was new, and the certifications it awarded."""
+
+    recorded: bool
+    awarded: list[Any] = field(default_factory=list)
+
+
+def complete_enrollment(enrollment_id: int, completed_on: dt.date, *, actor: Any = None) -> Completion:
+    """Mark an enrolment completed and award the certifications its activity is assigned to, once.
+
+    A conditional UPDATE (enrolled -> completed) decides which of two simultaneous requests records the
+    completion; the other changes nothing. The award itself is protected again by the partial unique
+    index on active awards.
+    """
+    from credentials.awarding import award_for_completion
+    from credentials.models import Award, Certification
+
+    with transaction.atomic():
+        recorded = Enrollment.objects.filter(pk=enrollment_id, status=Enrollment.Status.ENROLLED).update(
+            status=Enrollment.Status.COMPLETED, completed_on=completed_on
+        )
+        if not recorded:
+            return Completion(recorded=False)
+        enrollment = Enrollment.objects.select_related("activity").get(pk=enrollment_id)
+        record(
+            "enrollment.completed",
+            actor=actor,
+            obj=enrollment,
+            before={"status": "enrolled"},
+            after={"status": "completed", "completed_on": completed_on.isoformat()},
+        )
+        certifications = list(
+            Certification.objects.filter(activities=enrollment.activity_id).order_by("code")
+        )
+        awarded = award_for_completion(
+            enrollment.user_id,
+            certifications,
+            completed_on,
+            association_type=Award.AssociationType.ACTIVITY_COMPLETION,
+            actor_id=actor.pk if actor is not None else None,
+        )
+    return Completion(recorded=True, awarded=awarded)
+
+
+def record_external_training(
+    user_id: int, external_activity_id: int, completed_on: dt.date, *, actor: Any = None
+) -> Completion:
+    """Record an external training activity a learner completed, and award the certifications it is
+    assigned to (association type "external training activity", with its name). Recording the same
+    completion twice is one record and awards once."""
+    from credentials.awarding import award_for_completion
+    from credentials.models import Award, Certification
+
+    from .models import ExternalActivity, ExternalTrainingRecord
+
+    activity = ExternalActivity.objects.get(pk=external_activity_id)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                entry = ExternalTrainingRecord.objects.create(
+                    user_id=user_id, external_activity=activity, completed_on=completed_on, recorded_by=actor
+                )
+        except IntegrityError:
+            return Completion(recorded=False)
+        record(
+            "external_training.recorded",
+            actor=actor,
+            obj=entry,
+            after={"completed_on": completed_on.isoformat()},
+        )
+        certifications = list(Certification.objects.filter(external_activities=activity).order_by("code"))
+        awarded = award_for_completion(
+            user_id,
+            certifications,
+            completed_on,
+            association_type=Award.AssociationType.EXTERNAL_TRAINING,
+            external_activity=activity.title,
+            actor_id=actor.pk if actor is not None else None,
+        )
+    return Completion(recorded=True, awarded=awarded)

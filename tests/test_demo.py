@@ -14,7 +14,7 @@ from access.permissions import MANAGE_CERTIFICATION_REMOVAL
 from bulk import services
 from bulk.models import Job
 from credentials.models import Award, Certification
-from learning.models import Activity, Enrollment
+from learning.models import Activity, Enrollment, ExternalActivity
 from people.models import Group, OrgUnit, User
 
 from .factories import make_csv
@@ -46,6 +46,7 @@ def remove_demo() -> None:
     Certification.objects.all().delete()
     Group.objects.all().delete()
     User.objects.all().delete()
+    ExternalActivity.objects.all().delete()
     while OrgUnit.objects.exists():  # leaves first: a unit with children is protected
         OrgUnit.objects.filter(children__isnull=True).delete()
 
@@ -193,3 +194,27 @@ def test_erin_the_content_administrator_can_import_unenrolments_and_dan_too(demo
 
     assert job.status == Job.Status.VERIFIED
     assert job.params["summary"]["would_unenrol"] == 10
+
+
+def test_demo_division_administrators_award_only_in_their_division_and_completions_award(demo):
+    import datetime as dt
+
+    from credentials.awarding import AwardTerms, Picks, award_picked
+    from learning.services import complete_enrollment
+
+    alice = User.objects.get(username="alice")
+    everyone = OrgUnit.objects.filter(parent__isnull=True)
+    certification = Certification.objects.get(code="CERT-010")
+    outcome = award_picked(
+        certification,
+        Picks(org_units=tuple(everyone.values_list("pk", flat=True))),
+        AwardTerms(dt.date.today(), None, True),
+        actor=alice,
+    )
+    assert outcome.outside_scope > 0  # Divisions B and C are not hers
+    assert outcome.job is not None  # Division A alone is hundreds of people: a background job
+
+    enrolment = Enrollment.objects.filter(activity__external_reference="MH-COURSE", status="enrolled").first()
+    done = complete_enrollment(enrolment.pk, dt.date.today())
+    assert done.recorded
+    assert Award.objects.filter(user=enrolment.user, certification__code="CERT-003", status="active").exists()

@@ -156,32 +156,61 @@ def test_list_paginates_by_25(client, alice):
 def test_view_users_shows_the_holders_with_their_dates(client, alice, certification, removed_holder):
     ann = UserFactory(user_id="U-ANN", username="ann", first_name="Ann", last_name="Archer")
     ben = UserFactory(user_id="U-BEN", username="ben", first_name="Ben", last_name="Baker")
-    AwardFactory(
-        certification=certification,
-        user=ann,
-        issue_date=dt.date(2026, 2, 1),
-        expiration_date=dt.date(2027, 2, 1),
-    )
+    today = dt.date.today()
+    issued, expires = today - dt.timedelta(days=295), today + dt.timedelta(days=70)
+    AwardFactory(certification=certification, user=ann, issue_date=issued, expiration_date=expires)
     AwardFactory(
         certification=certification,
         user=ben,
         issue_date=dt.date(2026, 3, 5),
         always_valid=True,
         expiration_date=None,
+        association_type="external_training",
+        external_activity="Regional day",
     )
     client.force_login(alice)
 
     response = client.get(reverse("web:certification-users", args=[certification.pk]))
 
     assert table(response).rows == [
-        ["U-ANN", "ann", "Ann", "Archer", "2026-02-01", "2027-02-01"],
-        ["U-BEN", "ben", "Ben", "Baker", "2026-03-05", "Always valid"],
+        [
+            "U-ANN",
+            "ann",
+            "Ann",
+            "Archer",
+            issued.isoformat(),
+            "70",
+            expires.isoformat(),
+            "Manually awarded",
+            "Active",
+        ],
+        [
+            "U-BEN",
+            "ben",
+            "Ben",
+            "Baker",
+            "2026-03-05",
+            "—",
+            "Always valid",
+            "External training activity: Regional day",
+            "Active",
+        ],
     ]
     html = response.content.decode()
     assert "CERT-042 — Basic Life Support</h1>" in html
     assert "2 users hold this certification." in html
     assert removed_holder.username not in html
-    for header in ("User ID", "Username", "First Name", "Last Name", "Issue Date", "Expiration Date"):
+    for header in (
+        "User ID",
+        "Username",
+        "First Name",
+        "Last Name",
+        "Issue Date",
+        "Days left to renew",
+        "Expiration Date",
+        "Association type",
+        "Status",
+    ):
         assert f">{header}</th>" in html
     assert f'href="{reverse("web:certification-export", args=[certification.pk])}"' in html
 

@@ -14,7 +14,7 @@ from access.permissions import (
     VIEW_CATALOGUE,
     VIEW_CERTIFICATIONS,
 )
-from access.policy import has_permission
+from access.policy import allowed_kinds, has_permission
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ def nav_items(user: Any) -> list[NavItem]:
         items.append(NavItem("Certifications", reverse("web:certifications"), "Learning"))
     if has_permission(user, VIEW_CATALOGUE) or has_permission(user, IMPORT_UNENROLMENTS):
         items.append(NavItem("Catalogue", reverse("web:catalogue"), "Learning"))
+    if allowed_kinds(user):
+        items.append(NavItem("Jobs", reverse("web:jobs"), "Every bulk job you may see"))
     return items
 
 
@@ -45,6 +47,7 @@ def nav_items(user: Any) -> list[NavItem]:
 TOOLS = {
     "certification-removal": [("Certification Removal Tool", "web:removal-tool")],
     "unenrolment": [("Catalogue", "web:catalogue"), ("Unenrolment imports", "web:unenrolment-imports")],
+    "certification-award": [("Certifications", "web:certifications"), ("Jobs", "web:jobs")],
 }
 
 

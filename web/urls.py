@@ -1,12 +1,13 @@
 from django.urls import path
 
-from . import views, views_catalogue, views_certifications, views_create
+from . import views, views_awards, views_catalogue, views_certifications, views_create
 
 app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("tools/certification-removal/", views.removal_tool, name="removal-tool"),
+    path("jobs/", views.job_list, name="jobs"),
     path("jobs/<int:pk>/", views.job_detail, name="job"),
     path("jobs/<int:pk>/start/", views.job_start, name="job-start"),
     path("jobs/<int:pk>/restore/", views.job_restore, name="job-restore"),
@@ -22,6 +23,23 @@ urlpatterns = [
         "certifications/<int:pk>/users/export/",
         views_certifications.export_users,
         name="certification-export",
+    ),
+    path("certifications/<int:pk>/award/", views_awards.award_users, name="award-users"),
+    path("certifications/<int:pk>/award/search/", views_awards.award_search, name="award-search"),
+    path(
+        "certifications/<int:certification_pk>/awards/<int:pk>/edit/",
+        views_awards.award_edit,
+        name="award-edit",
+    ),
+    path(
+        "certifications/<int:certification_pk>/awards/<int:pk>/unassign/",
+        views_awards.award_unassign,
+        name="award-unassign",
+    ),
+    path(
+        "certifications/<int:certification_pk>/awards/<int:pk>/reinstate/",
+        views_awards.award_reinstate,
+        name="award-reinstate",
     ),
     path("catalogue/", views_catalogue.catalogue, name="catalogue"),
     path("catalogue/activities/<int:pk>/", views_catalogue.activity_properties, name="activity"),

@@ -14,14 +14,16 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from access.permissions import MANAGE_CERTIFICATION_REMOVAL
+from access.permissions import MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
 from access.policy import NotAllowed, allowed_kinds, has_permission, jobs_visible_to
 from bulk import services
 from bulk.kinds import get_kind
 from bulk.models import Job, JobRow
 from bulk.queries import BadFilter, filter_jobs, parse_date
+from credentials.awarding import expiring_soon
 
 from .navigation import nav_items, tool_for
 
@@ -34,10 +36,19 @@ ROWS_PER_PAGE = 50
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """The dashboard: where to go, and the certifications expiring in the next 30, 60 and 90 days."""
     items = nav_items(request.user)
-    if items:
-        return redirect(items[0].url)
-    return render(request, "web/nothing.html", status=200)
+    if not items:
+        return render(request, "web/nothing.html", status=200)
+    expiring = None
+    if has_permission(request.user, VIEW_CERTIFICATIONS):
+        rows = expiring_soon(timezone.localdate())
+        expiring = {
+            "rows": rows[:10],
+            "more": max(len(rows) - 10, 0),
+            "totals": {days: sum(r[f"within_{days}"] for r in rows) for days in (30, 60, 90)},
+        }
+    return render(request, "web/home.html", {"items": items, "expiring": expiring})
 
 
 def removal_required(view: Any) -> Any:
@@ -65,11 +76,16 @@ def visible_job(request: HttpRequest, pk: int) -> Job:
     return get_object_or_404(jobs_visible_to(request.user).select_related("created_by"), pk=pk)
 
 
-def job_list_context(request: HttpRequest, kind: str) -> dict[str, Any]:
-    """A kind's previous jobs this user may see: searchable by title, filterable by date and status."""
+def job_list_context(request: HttpRequest, kind: str | None) -> dict[str, Any]:
+    """A kind's previous jobs this user may see (every kind's with None, or the one asked for):
+    searchable by title, filterable by date and status."""
     params = request.GET
     error = ""
-    jobs = jobs_visible_to(request.user).filter(kind=kind)
+    jobs = jobs_visible_to(request.user)
+    # The Jobs page filters by the kind asked for; each tool's page lists its own kind.
+    asked = params.get("kind") if kind is None and params.get("kind") in allowed_kinds(request.user) else ""
+    if kind or asked:
+        jobs = jobs.filter(kind=kind or asked)
     try:
         single = parse_date(params.get("date"), "Select Date")
         since = single or parse_date(params.get("start"), "Start date")
@@ -94,7 +110,16 @@ def job_list_context(request: HttpRequest, kind: str) -> dict[str, Any]:
         "error": error,
         "statuses": [(value, label) for value, label in Job.Status.choices],
         "today": dt.date.today(),
+        "kinds": [(slug, get_kind(slug).label) for slug in allowed_kinds(request.user)],
+        "kind": asked,
     }
+
+
+@jobs_required
+@require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    """Jobs: every bulk job this user may see, of every kind, with the same search and filters."""
+    return render(request, "web/jobs.html", job_list_context(request, None))
 
 
 @removal_required

@@ -273,7 +273,7 @@ class EmailTemplateForm(forms.ModelForm):
                 self.add_error(
                     field,
                     f"Unknown placeholder{'s' if len(unknown) > 1 else ''}: {braced(unknown)}. "
-                    f"Use {braced(PLACEHOLDERS)}.",
+                    f"Use {braced(PLACEHOLDERS[EmailTemplate.UNENROLMENT])}.",
                 )
         return cleaned
 
@@ -295,6 +295,6 @@ def unenrolment_email(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "web/unenrolment_email.html",
-        {"form": form, "placeholders": PLACEHOLDERS.items(), "template": template},
+        {"form": form, "placeholders": PLACEHOLDERS[EmailTemplate.UNENROLMENT].items(), "template": template},
         status=400 if form.errors else 200,
     )

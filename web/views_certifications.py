@@ -11,17 +11,19 @@ from typing import Any, TypeVar
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
-from access.permissions import MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
+from access.permissions import AWARD_CERTIFICATIONS, MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
 from access.policy import has_permission
+from credentials.awarding import awards_in_reach
 from credentials.exports import awarded_users_csv, awarded_users_filename
 from credentials.models import Award, Certification
-from credentials.services import awarded_users, search_awards
+from credentials.services import search_awards
 
 CERTIFICATIONS_PER_PAGE = 25
 USERS_PER_PAGE = 50
@@ -59,23 +61,56 @@ def certification_list(request: HttpRequest) -> HttpResponse:
     return render(request, "web/certifications.html", {"page": page, "q": search, "query": query})
 
 
+STATUS_FILTERS = {
+    "current": "Current holders (active and expired)",
+    "active": "Active",
+    "expired": "Expired",
+    "removed": "Removed (unassigned)",
+    "all": "All",
+}
+
+
 @certifications_required
 @require_GET
 def view_users(request: HttpRequest, pk: int) -> HttpResponse:
-    """View Users: the certification's active holders, searchable by User ID, username or name."""
+    """Awarded Users: the certification's holders with their dates, days left to renew, association
+    type and status; searchable, filterable by status; Edit, Unassign and Award Users for awarders."""
     certification = get_object_or_404(Certification, pk=pk)
     search, query = _search_and_query(request)
-    awards = search_awards(awarded_users(certification.pk), search)
+    today = timezone.localdate()
+    status = request.GET.get("status", "current")
+    status = status if status in STATUS_FILTERS else "current"
+    awards: QuerySet[Award] = Award.objects.filter(certification=certification).select_related("user")
+    if status in ("current", "active", "expired"):
+        awards = awards.filter(status=Award.Status.ACTIVE)
+    if status == "active":
+        awards = awards.filter(Q(expiration_date__isnull=True) | Q(expiration_date__gte=today))
+    elif status == "expired":
+        awards = awards.filter(expiration_date__lt=today)
+    elif status == "removed":
+        awards = awards.filter(status=Award.Status.REMOVED)
+    awards = search_awards(awards, search)
     page = Paginator(awards.order_by("user__user_id", "pk"), USERS_PER_PAGE).get_page(request.GET.get("page"))
+    can_award = has_permission(request.user, AWARD_CERTIFICATIONS)
+    reachable = (
+        set(awards_in_reach(request.user).filter(pk__in=[a.pk for a in page]).values_list("pk", flat=True))
+        if can_award
+        else set()
+    )
     return render(
         request,
         "web/certification_users.html",
         {
             "certification": certification,
             "page": page,
+            "rows": [(a, a.state(today), a.days_left(today), a.pk in reachable) for a in page],
             "q": search,
             "query": query,
+            "status": status,
+            "statuses": STATUS_FILTERS.items(),
             "can_remove": has_permission(request.user, MANAGE_CERTIFICATION_REMOVAL),
+            "can_award": can_award,
+            "renewal_opens_within": certification.renewal_window_days,
         },
     )
 

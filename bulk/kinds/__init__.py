@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from .base import JobKind
+from .certification_award import CertificationAward
 from .certification_removal import CertificationRemoval
 from .unenrolment import Unenrolment
 
-KINDS: dict[str, JobKind] = {kind.slug: kind for kind in (CertificationRemoval(), Unenrolment())}
+KINDS: dict[str, JobKind] = {
+    kind.slug: kind for kind in (CertificationRemoval(), Unenrolment(), CertificationAward())
+}
 
 
 class UnknownKind(LookupError):

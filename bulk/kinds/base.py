@@ -26,7 +26,7 @@ class StagedRow:
     key: str = ""
     user_id: int | None = None
     target_id: int | None = None
-    data: dict[str, Any] | None = None
+    data: Any = None
     outcome: str = "pending"
     message: str = ""
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from access.models import Grant, Role
 from credentials.models import Award, Certification
-from learning.models import Activity, Enrollment
+from learning.models import Activity, Enrollment, ExternalActivity
 from people.models import Group, OrgUnit, User
 
 DIVISIONS = {
@@ -128,6 +128,9 @@ IMPORT_UNENROLMENTS = ("bulk", "import_unenrolments")
 VIEW_CATALOGUE = ("learning", "view_activity")
 EDIT_ACTIVITIES = ("learning", "change_activity")
 EDIT_EMAILS = ("learning", "change_emailtemplate")
+AWARD = ("credentials", "award_certification")
+COMPLETE = ("learning", "change_enrollment")
+RECORD_EXTERNAL = ("learning", "add_externaltrainingrecord")
 # (permission, constraint, constrained to org unit codes)
 GrantSpec = tuple[tuple[str, str], str, list[str]]
 CONTENT: list[GrantSpec] = [
@@ -135,20 +138,23 @@ CONTENT: list[GrantSpec] = [
     (VIEW_CATALOGUE, "all", []),
     (EDIT_ACTIVITIES, "all", []),
     (EDIT_EMAILS, "all", []),
+    (COMPLETE, "all", []),
+    (RECORD_EXTERNAL, "all", []),
 ]
 # role name -> description, [(permission, constraint, constrained to org unit codes)]
 ROLES: dict[str, tuple[str, list[GrantSpec]]] = {
     "Global administrator": (
         "Manages certification removal and unenrolments for the whole organisation.",
-        [(REMOVAL, "all", []), (VIEW_CERTIFICATIONS, "all", []), *CONTENT],
+        [(REMOVAL, "all", []), (VIEW_CERTIFICATIONS, "all", []), (AWARD, "all", []), *CONTENT],
     ),
     "Content administrator": (
         "Manages the catalogue: external references, unenrolment imports and the unenrolment email.",
         CONTENT,
     ),
     "Division administrator": (
-        "Manages certification removal; sees the jobs of administrators in their own division.",
-        [(REMOVAL, "own_units", []), (VIEW_CERTIFICATIONS, "all", [])],
+        "Manages certification removal and awards; sees the jobs of administrators in their own division, "
+        "and awards certifications to its people only.",
+        [(REMOVAL, "own_units", []), (VIEW_CERTIFICATIONS, "all", []), (AWARD, "own_units", [])],
     ),
     "Division B auditor": (
         "Sits in Division A but oversees Division B: sees their own jobs and Division B's.",
@@ -169,6 +175,7 @@ class Command(BaseCommand):
             self.groups(learners)
             awarded = self.awards(learners, rng)
             enrolled = self.catalogue(learners, rng)
+            self.automatic_awards()
         self.stdout.write(
             f"Demo organisation ready: {User.objects.count():,} users, {Certification.objects.count()} "
             f"certifications, {awarded:,} new awards, {Activity.objects.count()} activities, "
@@ -342,3 +349,21 @@ class Command(BaseCommand):
             Enrollment.objects.bulk_create(enrolments, batch_size=1000)
             created += len(enrolments)
         return created
+
+    def automatic_awards(self) -> None:
+        """Certifications awarded on completing an activity or a recorded external training."""
+        links = {
+            "CERT-001": ["BLS-PRAC-01"],
+            "CERT-002": ["FS-COURSE", "FW-2026-03"],
+            "CERT-003": ["MH-COURSE"],
+        }
+        for code, references in links.items():
+            certification = Certification.objects.get(code=code)
+            if not certification.activities.exists():
+                certification.activities.add(*Activity.objects.filter(external_reference__in=references))
+        regional, _ = ExternalActivity.objects.get_or_create(
+            title="Regional training day", defaults={"provider": "Regional Health Education Board"}
+        )
+        safeguarding = Certification.objects.get(code="CERT-006")
+        if not safeguarding.external_activities.exists():
+            safeguarding.external_activities.add(regional)

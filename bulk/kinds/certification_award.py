@@ -1,0 +1,346 @@
+"""Certification award: award certifications to users, from a file or from the Award Users dialog.
+
+Columns Certification ID, User ID, Issue date, Expiration date, Always valid, Association type and
+External activity. Validation is per row: an unknown user or certification, a date that does not
+parse, an expiration before the issue date or an unknown association type is that row's Error; a
+user who already holds the certification is Skipped. An administrator whose grant is restricted to
+org units or groups may award only to users inside them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import TYPE_CHECKING, Any
+
+from access.permissions import AWARD_CERTIFICATIONS
+from access.policy import scope_of
+from credentials.awarding import AwardTerms, association_type_named, create_awards, holders_among
+from credentials.models import Award, Certification
+from credentials.services import withdraw_awards
+from people.models import Group, User
+
+from ..intake import Column, Table
+from ..lookups import fetch, in_values
+from ..lookups import table as db_table
+from ..models import JobRow
+from ..staging import mark_seqs
+from .base import JobKind, Plan, StagedRow
+from .unenrolment import NO, YES
+
+if TYPE_CHECKING:
+    from ..models import Job
+
+CERTIFICATION_ID = "Certification ID"
+USER_ID = "User ID"
+ISSUE_DATE = "Issue date"
+EXPIRATION_DATE = "Expiration date"
+ALWAYS_VALID = "Always valid"
+ASSOCIATION_TYPE = "Association type"
+EXTERNAL_ACTIVITY = "External activity"
+MONTHS = {
+    m: n
+    for n, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1
+    )
+}
+WORDY_DATE = re.compile(r"^(\d{1,2})[ -]([A-Za-z]{3})[A-Za-z]*[ -,]*(\d{4})$")
+
+
+def parse_date(text: str) -> dt.date:
+    """YYYY-MM-DD (also with / or a time after it, as spreadsheets save it) or "12 Mar 2026".
+
+    Day and month written as numbers in another order (03/12/2026) are refused: they read differently
+    in different countries.
+    """
+    text = text.strip()
+    iso = re.match(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$", text)
+    wordy = WORDY_DATE.match(text)
+    try:
+        if iso:
+            return dt.date(int(iso[1]), int(iso[2]), int(iso[3]))
+        if wordy and wordy[2].lower() in MONTHS:
+            return dt.date(int(wordy[3]), MONTHS[wordy[2].lower()], int(wordy[1]))
+    except ValueError:
+        raise ValueError(f"'{text}' is not a date in the calendar.") from None
+    raise ValueError(f"'{text}' is not a date: write it as YYYY-MM-DD, e.g. 2026-03-12.")
+
+
+def parse_yes_no_blank(text: str) -> bool:
+    folded = text.strip().casefold()
+    if folded in YES:
+        return True
+    if folded in NO:
+        return False
+    raise ValueError(f"{ALWAYS_VALID} must be Yes, No or empty, not '{text}'.")
+
+
+def parse_association(text: str) -> str:
+    found = association_type_named(text)
+    if found is None:
+        raise ValueError(
+            f"'{text}' is not an association type: use Manually awarded, Course/learning plan completion or "
+            "External training activity."
+        )
+    return found
+
+
+class CertificationAward(JobKind):
+    slug = "certification-award"
+    label = "Certification award"
+    tool_name = "Award Users"
+    permission = AWARD_CERTIFICATIONS
+    columns = [
+        Column(CERTIFICATION_ID, max_length=100, help="The certification to award."),
+        Column(USER_ID, max_length=100, help="The User ID of the user to award it to."),
+        Column(
+            ISSUE_DATE, required=False, blank_ok=True, parse=parse_date, help="YYYY-MM-DD; today when empty."
+        ),
+        Column(
+            EXPIRATION_DATE,
+            required=False,
+            blank_ok=True,
+            parse=parse_date,
+            help="YYYY-MM-DD; from the certification's validity when empty.",
+        ),
+        Column(
+            ALWAYS_VALID,
+            required=False,
+            blank_ok=True,
+            max_length=20,
+            parse=parse_yes_no_blank,
+            help="Yes for an award that never expires.",
+        ),
+        Column(
+            ASSOCIATION_TYPE,
+            required=False,
+            blank_ok=True,
+            parse=parse_association,
+            help="Manually awarded (when empty), Course/learning plan completion or External training activity.",
+        ),
+        Column(
+            EXTERNAL_ACTIVITY,
+            required=False,
+            blank_ok=True,
+            help="The external training activity's name, for that type.",
+        ),
+    ]
+    # About 150,000 rows; the dialog writes one row per user.
+    max_bytes = 10 * 1024 * 1024
+    extensions = (".csv",)
+    strict = False
+    key_column = USER_ID
+    result_labels = {
+        "pending": "Not processed",
+        "succeeded": "Awarded",
+        "skipped": "Skipped",
+        "error": "Error",
+    }
+    preview_labels = {"pending": "Would award", "skipped": "Skipped", "error": "Error"}
+    outcome_messages = {"succeeded": "Awarded."}
+    restorable = True
+    restore_labels = {
+        "pending": "Not processed",
+        "succeeded": "Removed",
+        "skipped": "Skipped",
+        "error": "Error",
+    }
+    restore_messages = {"succeeded": "The award made by job {restore_of} is removed."}
+
+    def validate(self, table: Table, actor: User) -> Plan:
+        plan = Plan()
+        certifications = self._certifications(table)
+        users = self._users(table)
+        outside = self._outside_scope(actor, [pk for pk, _ in users.values()])
+        today = dt.date.today()
+
+        wanted: list[tuple[StagedRow, int, int]] = []
+        first_row: dict[tuple[int, int], int] = {}
+        counts = {"would_award": 0, "skipped": 0, "errors": 0}
+        for row in table.rows:
+            values = row.values
+            code, user_key = values[CERTIFICATION_ID], values[USER_ID]
+            staged = StagedRow(seq=row.seq, row_number=row.row_number, cells=row.cells, key=user_key or "")
+            plan.rows.append(staged)
+            errors = [p.message for p in row.problems]
+            certification = certifications.get(code or "")
+            user = users.get(user_key or "")
+            if code and certification is None:
+                errors.append(f"Certification ID not recognised: no certification has the ID '{code}'.")
+            if user_key and user is None:
+                errors.append(f"User ID not recognised: no user has the User ID '{user_key}'.")
+            elif user is not None and user[0] in outside:
+                errors.append(
+                    f"'{user_key}' is outside the organisation units and groups you may award certifications in."
+                )
+            terms = None
+            if certification is not None and not any(
+                p.column not in (CERTIFICATION_ID, USER_ID) for p in row.problems
+            ):
+                terms = self._terms(values, certification, today)
+                errors += [p.message for p in terms.problems()]
+            if errors:
+                staged.outcome, staged.message = JobRow.Outcome.ERROR, " ".join(dict.fromkeys(errors))
+                counts["errors"] += 1
+                continue
+            assert certification is not None and user is not None and terms is not None
+            pair = (user[0], certification.pk)
+            staged.user_id, staged.target_id = pair
+            if pair in first_row:
+                staged.outcome = JobRow.Outcome.SKIPPED
+                staged.message = f"Same user and certification as row {first_row[pair]}; only row {first_row[pair]} is used."
+                counts["skipped"] += 1
+                continue
+            first_row[pair] = row.row_number
+            staged.data = [
+                terms.issue_date.isoformat(),
+                terms.expiration_date.isoformat() if terms.expiration_date else None,
+                terms.always_valid,
+                terms.association_type,
+                terms.external_activity,
+            ]
+            wanted.append((staged, *pair))
+
+        held = holders_among((user_id, certification_id) for _, user_id, certification_id in wanted)
+        codes = {c.pk: c.code for c in certifications.values()}
+        for staged, user_id, certification_id in wanted:
+            if (user_id, certification_id) in held:
+                staged.outcome = JobRow.Outcome.SKIPPED
+                staged.message = (
+                    f"'{staged.key}' already holds {codes[certification_id]}; the award is left as it is."
+                )
+                staged.data = None
+                counts["skipped"] += 1
+            else:
+                counts["would_award"] += 1
+        plan.summary = {**counts, "certifications": len({c for _, _, c in wanted})}
+        return plan
+
+    def _terms(self, values: dict[str, Any], certification: Certification, today: dt.date) -> AwardTerms:
+        issue = values[ISSUE_DATE] or today
+        always = values[ALWAYS_VALID]
+        expiration = values[EXPIRATION_DATE]
+        if expiration is None and always is None:
+            expiration = certification.default_expiration(issue)
+            always = expiration is None
+        return AwardTerms(
+            issue_date=issue,
+            expiration_date=expiration,
+            always_valid=bool(always),
+            association_type=values[ASSOCIATION_TYPE] or Award.AssociationType.MANUAL,
+            external_activity=values[EXTERNAL_ACTIVITY] or "",
+        )
+
+    def _certifications(self, table: Table) -> dict[str, Certification]:
+        codes = sorted({row.values[CERTIFICATION_ID] for row in table.rows if row.values[CERTIFICATION_ID]})
+        return {c.code: c for c in Certification.objects.filter(code__in=codes)} if codes else {}
+
+    def _users(self, table: Table) -> dict[str, tuple[int, str]]:
+        keys = sorted({row.values[USER_ID] for row in table.rows if row.values[USER_ID]})
+        if not keys:
+            return {}
+        named, param = in_values("user_id", keys, "text")
+        return {
+            key: (pk, username)
+            for key, pk, username in fetch(
+                f"SELECT user_id, id, username FROM {db_table(User)} WHERE {named}", [param]
+            )
+        }
+
+    def _outside_scope(self, actor: User, user_ids: list[int]) -> set[int]:
+        """The users of the file the actor may not award to (constrained grants only): two queries."""
+        scope = scope_of(actor, self.permission)
+        if scope.everywhere or not user_ids:
+            return set()
+        inside: set[int] = set()
+        named, param = in_values("user_id", user_ids)
+        if scope.units:
+            units, units_param = in_values("orgunit_id", sorted(scope.units))
+            membership = db_table(User.org_units.through)
+            inside |= {
+                pk
+                for (pk,) in fetch(
+                    f"SELECT DISTINCT user_id FROM {membership} WHERE {named} AND {units}",
+                    [param, units_param],
+                )
+            }
+        if scope.groups:
+            groups, groups_param = in_values("group_id", sorted(scope.groups))
+            members = db_table(Group.members.through)
+            inside |= {
+                pk
+                for (pk,) in fetch(
+                    f"SELECT DISTINCT user_id FROM {members} WHERE {named} AND {groups}",
+                    [param, groups_param],
+                )
+            }
+        return set(user_ids) - inside
+
+    def _pending(self, job: Job, lo: int, hi: int) -> list[tuple[int, int, int, Any]]:
+        rows = fetch(
+            f"SELECT seq, user_id, target_id, data FROM {db_table(JobRow)} WHERE job_id = %s "
+            "AND seq >= %s AND seq < %s AND outcome = 'pending' AND user_id IS NOT NULL",
+            [job.pk, lo, hi],
+        )
+        if rows and isinstance(rows[0][3], str):
+            import json
+
+            decoded = json.loads("[" + ",".join(r[3] or "null" for r in rows) + "]")
+            return [
+                (seq, user_id, target_id, data)
+                for (seq, user_id, target_id, _), data in zip(rows, decoded, strict=True)
+            ]
+        return [(seq, user_id, target_id, data) for seq, user_id, target_id, data in rows]
+
+    def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
+        pending = self._pending(job, lo, hi)
+        awards = []
+        for _, user_id, certification_id, data in pending:
+            issue, expiration, always, association, external = data
+            terms = AwardTerms(
+                dt.date.fromisoformat(issue),
+                dt.date.fromisoformat(expiration) if expiration else None,
+                bool(always),
+                association,
+                external,
+            )
+            awards.append((user_id, certification_id, terms))
+        done = set(create_awards(awards, actor_id=job.created_by_id, job_id=job.pk, now=now))
+        mark_seqs(job, [seq for seq, u, c, _ in pending if (u, c) in done], JobRow.Outcome.SUCCEEDED)
+        # Still pending: the user was awarded the certification since the file was checked.
+        JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING).update(
+            outcome=JobRow.Outcome.SKIPPED,
+            message="The user holds the certification already (awarded since the file was checked); left as it is.",
+        )
+
+    def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
+        pending = self._pending(job, lo, hi)
+        done = set(
+            withdraw_awards(
+                [(u, c) for _, u, c, _ in pending],
+                awarded_by_job_id=job.params["restore_of"],
+                actor_id=job.created_by_id,
+                job_id=job.pk,
+                now=now,
+            )
+        )
+        mark_seqs(job, [seq for seq, u, c, _ in pending if (u, c) in done], JobRow.Outcome.SUCCEEDED)
+        JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING).update(
+            outcome=JobRow.Outcome.SKIPPED,
+            message=f"Not removed: the award made by job {job.params['restore_of']} has been changed or removed since.",
+        )
+
+    def example_rows(self) -> list[list[str]]:
+        return [
+            ["CERT-001", "U000123", "2026-03-12", "", "", "Manually awarded", ""],
+            ["CERT-001", "U000456", "2026-03-12", "2027-03-12", "", "", ""],
+            [
+                "CERT-009",
+                "U000789",
+                "2026-02-01",
+                "",
+                "Yes",
+                "External training activity",
+                "Regional training day",
+            ],
+        ]

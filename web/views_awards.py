@@ -1,0 +1,292 @@
+"""Awarding from the Awarded Users page: the two-step Award Users dialog (pick users, groups and org
+units; then dates and association type), and each row's Edit, Unassign and Reinstate."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from access.permissions import AWARD_CERTIFICATIONS
+from access.policy import NotAllowed, has_permission, people_in, scope_of
+from credentials.awarding import (
+    IMMEDIATE_LIMIT,
+    AwardInputError,
+    AwardTerms,
+    Picks,
+    award_picked,
+    awards_in_reach,
+    edit_award,
+    holders_among,
+    reinstate_award,
+    resolve_picks,
+    unassign_award,
+)
+from credentials.models import Award, Certification
+from people.models import Group, OrgUnit, User
+
+View = TypeVar("View", bound=Callable[..., Any])
+SEARCH_LIMIT = 15
+
+
+def award_required(view: View) -> View:
+    """Signed in (else the sign-in page) and holding "award and edit certifications" (else 403)."""
+
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not has_permission(request.user, AWARD_CERTIFICATIONS):
+            raise PermissionDenied("You need the permission 'Award and edit certifications' for this page.")
+        response: HttpResponse = view(request, *args, **kwargs)
+        return response
+
+    checked.__name__, checked.__doc__ = view.__name__, view.__doc__
+    wrapped: View = login_required(checked)  # type: ignore[assignment]
+    return wrapped
+
+
+class TermsForm(forms.Form):
+    issue_date = forms.DateField(label="Issue date", widget=forms.DateInput(attrs={"type": "date"}))
+    expiration_date = forms.DateField(
+        label="Expiration date", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    always_valid = forms.BooleanField(label="Always valid", required=False)
+    association_type = forms.ChoiceField(label="Association type", choices=Award.AssociationType.choices)
+    external_activity = forms.CharField(label="External training activity", required=False, max_length=200)
+
+    def terms(self) -> AwardTerms:
+        data = self.cleaned_data
+        always = bool(data.get("always_valid"))
+        return AwardTerms(
+            issue_date=data["issue_date"],
+            expiration_date=data.get("expiration_date"),
+            always_valid=always,
+            association_type=data["association_type"],
+            external_activity=data.get("external_activity") or "",
+        )
+
+    def add_problems(self, error: AwardInputError) -> None:
+        fields = {
+            "Expiration date": "expiration_date",
+            "Association type": "association_type",
+            "External activity": "external_activity",
+        }
+        for problem in error.problems:
+            self.add_error(fields.get(problem.column or ""), problem.message)
+
+
+def default_terms_initial(certification: Certification, today: dt.date) -> dict[str, Any]:
+    expiration = certification.default_expiration(today)
+    return {
+        "issue_date": today,
+        "expiration_date": expiration,
+        "always_valid": expiration is None,
+        "association_type": Award.AssociationType.MANUAL,
+    }
+
+
+def _ids(request: HttpRequest, name: str) -> tuple[int, ...]:
+    return tuple(
+        dict.fromkeys(
+            int(v) for v in request.POST.getlist(name) if v.isascii() and v.isdigit() and len(v) < 19
+        )
+    )
+
+
+def picks_from(request: HttpRequest) -> Picks:
+    return Picks(
+        users=_ids(request, "users"),
+        groups=_ids(request, "groups"),
+        org_units=_ids(request, "org_units"),
+        include_sub_units=request.POST.get("include_sub_units") == "on",
+    )
+
+
+def _respond(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    """The dialog's step as a fragment for htmx, or as a page of its own without JavaScript."""
+    if request.headers.get("HX-Request"):
+        return render(request, template, context, status=status)
+    return render(request, "web/award_users.html", {**context, "step_template": template}, status=status)
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    if request.headers.get("HX-Request"):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+@award_required
+@require_http_methods(["GET", "POST"])
+def award_users(request: HttpRequest, pk: int) -> HttpResponse:
+    """Award Users, step 1 (pick) then step 2 (dates and association type), then Confirm."""
+    certification = get_object_or_404(Certification, pk=pk)
+    today = timezone.localdate()
+    context: dict[str, Any] = {"certification": certification, "limit": IMMEDIATE_LIMIT}
+    if request.method == "GET":
+        context.update(pick_context(request, certification))
+        return _respond(request, "web/_award_pick.html", context)
+
+    picks = picks_from(request)
+    context["picks"] = picks
+    context["picked"] = picked_items(picks)
+    if not (picks.users or picks.groups or picks.org_units):
+        context.update(pick_context(request, certification), error="Pick at least one user, group or branch.")
+        return _respond(request, "web/_award_pick.html", context, status=400)
+    resolved = resolve_picks(picks, request.user)
+    held = len(holders_among((u, certification.pk) for u in resolved.user_ids))
+    context.update(resolved=resolved, held=held, to_award=len(resolved.user_ids) - held)
+
+    if request.POST.get("step") != "confirm":
+        context["form"] = TermsForm(initial=default_terms_initial(certification, today))
+        return _respond(request, "web/_award_terms.html", context)
+
+    form = TermsForm(request.POST)
+    context["form"] = form
+    if form.is_valid():
+        try:
+            outcome = award_picked(certification, picks, form.terms(), actor=request.user)
+        except NotAllowed as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except AwardInputError as exc:
+            form.add_problems(exc)
+        else:
+            if outcome.job is not None:
+                messages.success(
+                    request,
+                    f"More than {IMMEDIATE_LIMIT} users: the award runs as a background job. This page shows its "
+                    "progress, and you will receive an email with the results file.",
+                )
+                return _go(request, reverse("web:job", args=[outcome.job.pk]))
+            text = f"{outcome.awarded} user{'s were' if outcome.awarded != 1 else ' was'} awarded {certification.code}."
+            if outcome.skipped:
+                text += f" {outcome.skipped} already held it and {'were' if outcome.skipped != 1 else 'was'} skipped."
+            if outcome.outside_scope:
+                text += f" {outcome.outside_scope} outside your organisation units were left out."
+            messages.success(request, text)
+            return _go(request, reverse("web:certification-users", args=[certification.pk]))
+    return _respond(request, "web/_award_terms.html", context, status=400)
+
+
+def pick_context(request: HttpRequest, certification: Certification) -> dict[str, Any]:
+    query = request.GET.get("q", "").strip()
+    return {"certification": certification, "q": query, "found": search_people(request.user, query)}
+
+
+def search_people(actor: Any, query: str) -> dict[str, list[Any]]:
+    """Users (within the actor's reach), groups and branches whose name, ID or code contains ``query``."""
+    if len(query) < 2:
+        return {"users": [], "groups": [], "org_units": []}
+    users = User.objects.filter(
+        Q(user_id__icontains=query)
+        | Q(username__icontains=query)
+        | Q(first_name__icontains=query)
+        | Q(last_name__icontains=query),
+        is_active=True,
+    )
+    reach = people_in(scope_of(actor, AWARD_CERTIFICATIONS))
+    if reach is not None:
+        users = users.filter(reach)
+    return {
+        "users": list(users.order_by("username")[:SEARCH_LIMIT]),
+        "groups": list(Group.objects.filter(name__icontains=query).order_by("name")[:SEARCH_LIMIT]),
+        "org_units": list(
+            OrgUnit.objects.filter(Q(name__icontains=query) | Q(code__icontains=query)).order_by("name")[
+                :SEARCH_LIMIT
+            ]
+        ),
+    }
+
+
+def picked_items(picks: Picks) -> dict[str, list[Any]]:
+    return {
+        "users": list(User.objects.filter(pk__in=picks.users).order_by("username")),
+        "groups": list(Group.objects.filter(pk__in=picks.groups).order_by("name")),
+        "org_units": list(OrgUnit.objects.filter(pk__in=picks.org_units).order_by("name")),
+    }
+
+
+@award_required
+@require_GET
+def award_search(request: HttpRequest, pk: int) -> HttpResponse:
+    """Search-as-you-type for the Award Users dialog: matching users, groups and branches."""
+    certification = get_object_or_404(Certification, pk=pk)
+    return render(request, "web/_award_results.html", pick_context(request, certification))
+
+
+def _reachable_award(request: HttpRequest, certification_pk: int, pk: int) -> Award:
+    """The award, if it belongs to this certification and its user is within the user's reach; else 404."""
+    return get_object_or_404(awards_in_reach(request.user), pk=pk, certification_id=certification_pk)
+
+
+@award_required
+@require_http_methods(["GET", "POST"])
+def award_edit(request: HttpRequest, certification_pk: int, pk: int) -> HttpResponse:
+    """Edit: issue and expiration dates, Always valid, association type; Confirm saves."""
+    award = _reachable_award(request, certification_pk, pk)
+    if award.status != Award.Status.ACTIVE:
+        messages.info(request, "This award has been unassigned; reinstate it first to edit it.")
+        return redirect("web:certification-users", pk=certification_pk)
+    initial = {
+        "issue_date": award.issue_date,
+        "expiration_date": award.expiration_date,
+        "always_valid": award.always_valid,
+        "association_type": award.association_type,
+        "external_activity": award.external_activity,
+    }
+    form = TermsForm(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            edit_award(award, form.terms(), actor=request.user)
+        except AwardInputError as exc:
+            form.add_problems(exc)
+        else:
+            messages.success(request, f"The award of {award.user.username} is saved.")
+            return redirect("web:certification-users", pk=certification_pk)
+    return render(
+        request,
+        "web/award_edit.html",
+        {"award": award, "certification": award.certification, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@award_required
+@require_http_methods(["GET", "POST"])
+def award_unassign(request: HttpRequest, certification_pk: int, pk: int) -> HttpResponse:
+    """Unassign, after a confirmation: the award is removed, recorded, and can be reinstated."""
+    award = _reachable_award(request, certification_pk, pk)
+    if request.method == "POST":
+        if unassign_award(award, actor=request.user):
+            messages.success(
+                request,
+                f"{award.certification.code} is unassigned from {award.user.username}. Reinstate it from the Removed list.",
+            )
+        else:
+            messages.info(request, "This award was already unassigned.")
+        return redirect("web:certification-users", pk=certification_pk)
+    return render(request, "web/award_unassign.html", {"award": award, "certification": award.certification})
+
+
+@award_required
+@require_POST
+def award_reinstate(request: HttpRequest, certification_pk: int, pk: int) -> HttpResponse:
+    award = _reachable_award(request, certification_pk, pk)
+    if reinstate_award(award, actor=request.user):
+        messages.success(request, f"{award.certification.code} is active again for {award.user.username}.")
+    else:
+        messages.error(
+            request,
+            f"Not reinstated: {award.user.username} holds {award.certification.code} again, or it is active already.",
+        )
+    return redirect(f"{reverse('web:certification-users', args=[certification_pk])}?status=removed")
