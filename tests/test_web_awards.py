@@ -300,3 +300,17 @@ def test_the_dashboard_has_no_expiry_card_without_the_view_permission(db):
     page = client.get("/")
     assert page.status_code == 200 and page.context["expiring"] is None
     assert "Certifications expiring" not in page.content.decode()
+
+
+def test_in_the_dialog_a_step_with_errors_is_shown_not_dropped(ada_client, bls):
+    # htmx swaps in only successful answers: the dialog must get its errors as a 200 fragment.
+    response = ada_client.post(f"/certifications/{bls.pk}/award/", {"step": "pick"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Pick at least one user, group or branch." in html and "<html" not in html
+
+
+def test_the_terms_form_shows_dates_as_a_date_input_expects_them(ada_client, bls):
+    [award] = award_many(bls, [UserFactory()])
+    html = ada_client.get(f"/certifications/{bls.pk}/awards/{award.pk}/edit/").content.decode()
+    assert f'value="{award.issue_date.isoformat()}"' in html

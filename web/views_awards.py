@@ -55,9 +55,14 @@ def award_required(view: View) -> View:
 
 
 class TermsForm(forms.Form):
-    issue_date = forms.DateField(label="Issue date", widget=forms.DateInput(attrs={"type": "date"}))
+    # A date input only takes YYYY-MM-DD, whatever the language's own date format.
+    issue_date = forms.DateField(
+        label="Issue date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     expiration_date = forms.DateField(
-        label="Expiration date", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="Expiration date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     always_valid = forms.BooleanField(label="Always valid", required=False)
     association_type = forms.ChoiceField(label="Association type", choices=Award.AssociationType.choices)
@@ -112,9 +117,12 @@ def picks_from(request: HttpRequest) -> Picks:
 
 
 def _respond(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
-    """The dialog's step as a fragment for htmx, or as a page of its own without JavaScript."""
+    """The dialog's step as a fragment for htmx, or as a page of its own without JavaScript.
+
+    htmx swaps in only successful answers, so a step with errors goes to the dialog as a 200.
+    """
     if request.headers.get("HX-Request"):
-        return render(request, template, context, status=status)
+        return render(request, template, context)
     return render(request, "web/award_users.html", {**context, "step_template": template}, status=status)
 
 
