@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import views, views_awards
+from . import views, views_awards, views_licences
 
 app_name = "api"
 
@@ -26,6 +26,12 @@ urlpatterns = [
         name="enrollment-complete",
     ),
     path("external-training/", views_awards.ExternalTrainingView.as_view(), name="external-training"),
+    path("license-types/", views_licences.LicenseTypeListView.as_view(), name="license-types"),
+    path(
+        "license-types/export/", views_licences.LicenseTypeExportView.as_view(), name="license-types-export"
+    ),
+    path("licenses/", views_licences.LicenseListView.as_view(), name="licenses"),
+    path("licenses/<int:pk>/", views_licences.LicenseDetailView.as_view(), name="license"),
     path("users/", views.UserListView.as_view(), name="users"),
     path("groups/", views.GroupListView.as_view(), name="groups"),
     path("org-units/", views.OrgUnitListView.as_view(), name="org-units"),

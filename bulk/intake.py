@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from . import formats
 from .problems import (
     EMPTY_FILE,
     FILE_TOO_LARGE,
@@ -29,6 +30,8 @@ DELIMITERS = (",", ";", "\t")
 # More columns than any job reads: a wider header is a wrong file, and every row would be padded to it.
 MAX_COLUMNS = 200
 READ_BLOCK = 64 * 1024
+# Cells a spreadsheet's first sheet may hold: far beyond any upload limit's rows, far below a bomb's.
+MAX_CELLS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,28 @@ def sniff_delimiter(first_line: str) -> str:
     return best if counts[best] else ","
 
 
+def parse_upload(
+    data: bytes,
+    columns: list[Column],
+    *,
+    limit: int,
+    filename: str = "",
+    extensions: tuple[str, ...] = (".csv",),
+    max_cells: int = MAX_CELLS,
+) -> Table:
+    """Read an upload in whichever format it is — CSV or tab-delimited text, .xlsx, XML — decided from
+    its content; a name that says otherwise, or a format the kind does not take, is refused."""
+    if len(data) > limit:
+        raise too_large(limit)
+    found = formats.detect(data)
+    formats.check_extension(filename, found, extensions)
+    if found == formats.XLSX:
+        return table_from_records(formats.read_xlsx(data, max_cells=max_cells), columns)
+    if found == formats.XML:
+        return table_from_records(formats.read_xml(data, max_cells=max_cells), columns)
+    return parse_csv(data, columns, limit=limit)
+
+
 def parse_csv(data: bytes, columns: list[Column], *, limit: int) -> Table:
     """Turn an upload into a table of typed rows, or reject it for a file-level problem.
 
@@ -157,9 +182,7 @@ def parse_csv(data: bytes, columns: list[Column], *, limit: int) -> Table:
 
     records: list[tuple[int, list[str]]] = []
     try:
-        for record_number, cells in enumerate(reader, start=1):
-            if "".join(cells).strip():
-                records.append((record_number, cells))
+        records = list(enumerate(reader, start=1))
     except csv.Error as exc:
         raise FileRejected(
             [
@@ -170,6 +193,13 @@ def parse_csv(data: bytes, columns: list[Column], *, limit: int) -> Table:
                 )
             ]
         ) from exc
+    return table_from_records(records, columns)
+
+
+def table_from_records(records: list[tuple[int, list[str]]], columns: list[Column]) -> Table:
+    """Match the header row to the kind's columns and turn the other records into typed rows, whatever
+    format they were read from. Blank records are ignored."""
+    records = [(number, cells) for number, cells in records if "".join(cells).strip()]
     if not records:
         raise FileRejected([Problem(EMPTY_FILE, "The file is empty.")])
 

@@ -62,6 +62,15 @@ def headline(code: str, **fmt: str) -> str:
     return PUBLISHED_MESSAGES.get(code, code).format(**fmt)
 
 
+class InputProblems(ValueError):
+    """Input that cannot stand (a title, an award's terms, a licence): every problem at once, each in
+    the one error shape."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__(" ".join(p.message for p in problems))
+
+
 class FileRejected(Exception):
     """A file that will not become a job. Carries every problem found, not only the first."""
 

@@ -36,6 +36,9 @@ def render_results(job: Job) -> bytes:
         f"SELECT {q('cells')}, {q('outcome')}, {q('message')} FROM {q(JobRow._meta.db_table)} "
         f"WHERE {q('job_id')} = %s ORDER BY {q('seq')}"
     )
+    padding = [""] * width
+    # (outcome, message) -> the Result and Message cells: a few distinct pairs cover most rows.
+    tails: dict[tuple[str, str], list[str]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, [job.pk])
         while batch := cursor.fetchmany(5000):
@@ -43,12 +46,21 @@ def render_results(job: Job) -> bytes:
             if isinstance(cells_of[0], str):
                 # SQLite returns JSON as text: decode the batch in one call, not 5,000.
                 cells_of = json.loads("[" + ",".join(cells_of) + "]")
+            if any(len(cells) != width for cells in cells_of):
+                cells_of = [(cells + padding)[:width] for cells in cells_of]
+            # Cells are neutralised one by one only in a batch where some cell starts like a formula.
+            if not FORMULA_STARTS.isdisjoint({c[:1] for cells in cells_of for c in cells}):
+                cells_of = [[neutralise(c) for c in cells] for cells in cells_of]
+            lines = []
             for cells, (_, outcome, message) in zip(cells_of, batch, strict=True):
-                cells = (cells + [""] * width)[:width]
-                writer.writerow(
-                    [neutralise(c) if c and c[0] in FORMULA_STARTS else c for c in cells]
-                    + [labels.get(outcome, outcome), neutralise(message or default_messages.get(outcome, ""))]
-                )
+                tail = tails.get((outcome, message))
+                if tail is None:
+                    tail = tails[(outcome, message)] = [
+                        labels.get(outcome, outcome),
+                        neutralise(message or default_messages.get(outcome, "")),
+                    ]
+                lines.append(cells + tail)
+            writer.writerows(lines)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

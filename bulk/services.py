@@ -31,12 +31,12 @@ from django.utils import timezone
 from access.policy import require
 from audit.services import record
 
-from .intake import parse_csv, read_capped
+from .intake import parse_upload, read_capped
 from .kinds import get_kind
 from .kinds.base import StagedRow
 from .lookups import gc_paused
 from .models import Job, JobRow
-from .problems import INCORRECT_FORMAT, FileRejected, Problem
+from .problems import FileRejected, InputProblems, Problem
 from .results import write_results
 from .staging import insert_rows
 
@@ -45,12 +45,8 @@ log = logging.getLogger(__name__)
 TITLE_MAX = 100
 
 
-class JobInputError(ValueError):
-    """Bad input that is not about the file's contents (title, state); carries problems too."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(p.message for p in problems))
+class JobInputError(InputProblems):
+    """Bad input that is not about the file's contents (title, state)."""
 
 
 class LeaseLost(RuntimeError):
@@ -103,21 +99,15 @@ def submit(
     title = check_title(title)
     try:
         data = upload if isinstance(upload, bytes) else read_capped(upload, kind.max_bytes)
-        extension = PurePath(filename or "").suffix.lower()
-        if extension and extension not in kind.extensions:
-            raise FileRejected(
-                [
-                    Problem(
-                        INCORRECT_FORMAT,
-                        f"The file is the incorrect file format: '{filename}' is not a "
-                        f"{' or '.join(e.lstrip('.').upper() for e in kind.extensions)} file.",
-                        value=filename,
-                    )
-                ]
-            )
         with gc_paused():
             # A file certdesk wrote itself (Award Users above 100) is not held to the upload limit.
-            table = parse_csv(data, kind.columns, limit=len(data) if generated else kind.max_bytes)
+            table = parse_upload(
+                data,
+                kind.columns,
+                limit=len(data) if generated else kind.max_bytes,
+                filename=PurePath(filename or "").name,
+                extensions=kind.extensions,
+            )
             plan = kind.validate(table, actor)
         if kind.strict and plan.problems:
             raise FileRejected(sorted(plan.problems, key=lambda p: p.row or 0))

@@ -107,7 +107,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
             # A 32 MB page cache keeps the indexes that bulk updates touch in memory.
             "init_command": (
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768; "
-                "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON"
+                "PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=65536; PRAGMA foreign_keys=ON"
             ),
         }
     )

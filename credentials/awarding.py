@@ -13,8 +13,8 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from audit.services import record, record_bulk
-from bulk.lookups import fetch, table, tuple_set
-from bulk.problems import Problem
+from bulk.lookups import fetch, table, tuple_set, value_set
+from bulk.problems import InputProblems, Problem
 
 from .models import Award, Certification
 from .services import remove_awards
@@ -34,12 +34,12 @@ ASSOCIATION_NAMES = {
 }
 
 
-class AwardInputError(ValueError):
-    """Terms of an award that cannot stand; carries every problem at once."""
+# Looked up once: the choices list is rebuilt on every access to ``.values``.
+ASSOCIATION_TYPES = frozenset(Award.AssociationType.values)
 
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__(" ".join(p.message for p in problems))
+
+class AwardInputError(InputProblems):
+    """Terms of an award that cannot stand."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class AwardTerms:
                     column="Expiration date",
                 )
             )
-        if self.association_type not in Award.AssociationType.values:
+        if self.association_type not in ASSOCIATION_TYPES:
             found.append(
                 Problem(
                     "unknown_association_type",
@@ -160,30 +160,65 @@ def create_awards(
     if not awards:
         return []
     now = now or timezone.now()
-    rows = [
-        (
-            user_id,
-            certification_id,
-            terms.issue_date.isoformat(),
-            terms.expiration_date.isoformat() if terms.expiration_date else None,
-            terms.always_valid,
-            terms.association_type,
-            terms.external_activity,
-        )
-        for user_id, certification_id, terms in awards
-    ]
-    wanted, wanted_param = tuple_set(rows, ("bigint", "bigint", "date", "date", "boolean", "text", "text"))
+    groups: dict[tuple[int, AwardTerms], list[int]] = {}
+    for user_id, certification_id, terms in awards:
+        groups.setdefault((certification_id, terms), []).append(user_id)
     awards_table = table(Award)
     at = connection.ops.adapt_datetimefield_value(now)
-    created = fetch(
+    insert = (
         f"INSERT INTO {awards_table} (user_id, certification_id, issue_date, expiration_date, always_valid, "
         "association_type, external_activity, status, awarded_by_id, awarded_by_job_id, created_at, updated_at) "
-        f"SELECT w.c0, w.c1, w.c2, w.c3, w.c4, w.c5, w.c6, 'active', %s, %s, %s, %s FROM ({wanted}) w "
+    )
+    guard = (
         f"WHERE NOT EXISTS (SELECT 1 FROM {awards_table} held WHERE held.user_id = w.c0 "
         "AND held.certification_id = w.c1 AND held.status = 'active') "
-        "ON CONFLICT DO NOTHING RETURNING id, user_id, certification_id",
-        [actor_id, job_id, at, at, wanted_param],
+        "ON CONFLICT DO NOTHING RETURNING id, user_id, certification_id"
     )
+    created: list[tuple[Any, ...]] = []
+    if len(groups) <= GROUPED_STATEMENTS:
+        # The usual case (Award Users, a file of one date): the users travel as one list, the terms
+        # as parameters — far less to unpack per row than every row's terms.
+        for (certification_id, terms), user_ids in groups.items():
+            users, users_param = value_set(user_ids)
+            created += fetch(
+                f"{insert} SELECT w.value, %s, %s, %s, %s, %s, %s, 'active', %s, %s, %s, %s "
+                f"FROM ({users}) w " + guard.replace("w.c0", "w.value").replace("w.c1", "%s"),
+                [
+                    certification_id,
+                    connection.ops.adapt_datefield_value(terms.issue_date),
+                    connection.ops.adapt_datefield_value(terms.expiration_date),
+                    terms.always_valid,
+                    terms.association_type,
+                    terms.external_activity,
+                    actor_id,
+                    job_id,
+                    at,
+                    at,
+                    users_param,
+                    certification_id,
+                ],
+            )
+    else:
+        rows = [
+            (
+                user_id,
+                certification_id,
+                terms.issue_date.isoformat(),
+                terms.expiration_date.isoformat() if terms.expiration_date else None,
+                terms.always_valid,
+                terms.association_type,
+                terms.external_activity,
+            )
+            for user_id, certification_id, terms in awards
+        ]
+        wanted, wanted_param = tuple_set(
+            rows, ("bigint", "bigint", "date", "date", "boolean", "text", "text")
+        )
+        created = fetch(
+            f"{insert} SELECT w.c0, w.c1, w.c2, w.c3, w.c4, w.c5, w.c6, 'active', %s, %s, %s, %s FROM ({wanted}) w "
+            + guard,
+            [actor_id, job_id, at, at, wanted_param],
+        )
     if created:
         record_bulk(
             "award.awarded",
@@ -316,6 +351,8 @@ def _terms_of(award: Award) -> dict[str, Any]:
     }
 
 
+# Up to this many distinct (certification, terms) in one chunk, one INSERT each; beyond, one for all rows.
+GROUPED_STATEMENTS = 20
 # Up to this many users an Award Users request runs at once; above it, as a background job.
 IMMEDIATE_LIMIT = 100
 
@@ -347,20 +384,37 @@ class PickedOutcome:
 
 
 def resolve_picks(picks: Picks, actor: Any) -> Resolved:
-    """The distinct users the picks stand for, limited to the actor's reach for this permission."""
+    """The distinct active users the picks stand for, limited to the actor's reach for this permission.
+
+    Straight from the membership tables (a few queries, whatever the number of users), not through
+    the ORM's joins, which would sort every user of the organisation.
+    """
     from access.permissions import AWARD_CERTIFICATIONS
     from access.policy import people_in, scope_of, subtree_ids
-    from people.models import User
+    from bulk.lookups import in_values
+    from people.models import Group, User
 
     units = set(picks.org_units)
     if units and picks.include_sub_units:
         units = subtree_ids(units)
-    chosen = Q(pk__in=picks.users) | Q(member_of__in=picks.groups) | Q(org_units__in=units)
-    everyone = set(User.objects.filter(chosen, is_active=True).values_list("pk", flat=True).distinct())
+    chosen: set[int] = set(picks.users)
+    for ids, through, column in (
+        (picks.groups, Group.members.through, "group_id"),
+        (sorted(units), User.org_units.through, "orgunit_id"),
+    ):
+        if ids:
+            named, param = in_values(column, list(ids))
+            chosen |= {
+                pk for (pk,) in fetch(f"SELECT DISTINCT user_id FROM {table(through)} WHERE {named}", [param])
+            }
+    if not chosen:
+        return Resolved([], 0)
+    named, param = in_values("id", sorted(chosen))
+    everyone = {pk for (pk,) in fetch(f"SELECT id FROM {table(User)} WHERE is_active AND {named}", [param])}
     allowed = people_in(scope_of(actor, AWARD_CERTIFICATIONS))
     if allowed is None:
         return Resolved(sorted(everyone), 0)
-    inside = set(User.objects.filter(allowed, pk__in=everyone).values_list("pk", flat=True))
+    inside = set(User.objects.filter(allowed).filter(pk__in=everyone).values_list("pk", flat=True))
     return Resolved(sorted(inside), len(everyone - inside))
 
 
@@ -411,8 +465,11 @@ def _award_job(certification: Certification, user_ids: list[int], terms: AwardTe
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([c.name for c in kind.columns])
-    keys = User.objects.filter(pk__in=user_ids).order_by("user_id").values_list("user_id", flat=True)
-    writer.writerows([certification.code, key, *fixed] for key in keys.iterator(chunk_size=5000))
+    from bulk.lookups import in_values
+
+    named, param = in_values("id", user_ids)
+    keys = sorted(key for (key,) in fetch(f"SELECT user_id FROM {table(User)} WHERE {named}", [param]))
+    writer.writerows([certification.code, key, *fixed] for key in keys)
     data = buffer.getvalue().encode("utf-8")
     return services.submit(
         kind.slug,

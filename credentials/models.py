@@ -176,3 +176,100 @@ class Award(models.Model):
         if self.expiration_date is None:
             return None
         return (self.expiration_date - today).days
+
+
+class LicenseType(models.Model):
+    """An entry of the "available licenses" list: what a learner's licence can be."""
+
+    code = models.CharField(
+        "License code", max_length=50, unique=True, help_text="The code used in import files."
+    )
+    name = models.CharField(max_length=200)
+    issuing_authority = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="A state board or professional body; licences may name their own.",
+    )
+    number_required = models.BooleanField(
+        default=True, help_text="Whether each licence of this type has a number."
+    )
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = "licence type"
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+
+class LicenseQuerySet(models.QuerySet["License"]):
+    def current(self) -> LicenseQuerySet:
+        """Licences that have not been deleted (expired ones included)."""
+        return self.filter(deleted_at__isnull=True)
+
+
+class License(models.Model):
+    """A learner's licence or certification from an outside body. Deleting keeps it as history."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="licenses")
+    license_type = models.ForeignKey(LicenseType, on_delete=models.PROTECT, related_name="licenses")
+    number = models.CharField(max_length=100, blank=True)
+    issuing_authority = models.CharField(max_length=200, blank=True)
+    issue_date = models.DateField(null=True, blank=True)
+    expiration_date = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    changed_by_job = models.ForeignKey(
+        "bulk.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = LicenseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["user", "license_type", "number"]
+        verbose_name = "licence"
+        constraints = [
+            # One current licence per user, type and number; deleted ones are history.
+            models.UniqueConstraint(
+                fields=["user", "license_type", "number"],
+                condition=Q(deleted_at__isnull=True),
+                name="one_current_license_per_number",
+            ),
+            models.CheckConstraint(
+                condition=Q(expiration_date__isnull=True)
+                | Q(issue_date__isnull=True)
+                | Q(expiration_date__gte=models.F("issue_date")),
+                name="license_expires_after_issue",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["license_type", "expiration_date"], name="license_type_expiration"),
+        ]
+        permissions = [
+            ("import_licenses", "Import licences"),
+            ("manage_licenses", "Manage licences"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.license_type.code} {self.number}".strip()
+
+    def state(self, today: dt.date, soon_days: int = 30) -> str:
+        """current, expiring (within ``soon_days``), expired or deleted."""
+        if self.deleted_at is not None:
+            return "deleted"
+        if self.expiration_date is None:
+            return "current"
+        if self.expiration_date < today:
+            return "expired"
+        if self.expiration_date <= today + dt.timedelta(days=soon_days):
+            return "expiring"
+        return "current"

@@ -32,8 +32,9 @@ def unenrol(
     if not enrolments:
         return []
     now = now or timezone.now()
+    # In the order of the (user, activity) index: the UPDATE then walks its pages in order.
     wanted, wanted_param = tuple_set(
-        [(u, a, int(e)) for u, a, e in enrolments], ("bigint", "bigint", "bigint")
+        sorted([(u, a, int(e)) for u, a, e in enrolments]), ("bigint", "bigint", "bigint")
     )
     enrollments = table(Enrollment)
     at = connection.ops.adapt_datetimefield_value(now)
@@ -49,8 +50,8 @@ def unenrol(
         [at, actor_id, job_id, wanted_param],
     )
     for was, ids in (
-        ("completed", [pk for pk, _, _, completed in changed if completed is not None]),
-        ("enrolled", [pk for pk, _, _, completed in changed if completed is None]),
+        ("completed", sorted([pk for pk, _, _, completed in changed if completed is not None])),
+        ("enrolled", sorted([pk for pk, _, _, completed in changed if completed is None])),
     ):
         if ids:
             record_bulk(

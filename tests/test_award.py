@@ -417,3 +417,14 @@ def test_expiry_notices_dry_run_lists_and_sends_nothing(bls, settings):
     assert "1 holder(s) would be reminded" in out.getvalue()
     call_command("expiry_notices", "--date", "2026-11-23", stdout=io.StringIO())
     assert len(mail.outbox) == 1
+
+
+def test_a_file_of_many_different_dates_is_awarded_row_by_row_terms_in_one_statement(ada, bls):
+    users = UserFactory.create_batch(25)
+    rows = [["CERT-001", u.user_id, f"2026-01-{n + 1:02d}", "", "", "", ""] for n, u in enumerate(users)]
+
+    job = run_file(ada, rows)
+
+    assert job.succeeded == 25
+    issued = dict(Award.objects.filter(certification=bls).values_list("user__user_id", "issue_date"))
+    assert issued == {u.user_id: dt.date(2026, 1, n + 1) for n, u in enumerate(users)}

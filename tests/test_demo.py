@@ -13,7 +13,7 @@ from access.models import Role
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL
 from bulk import services
 from bulk.models import Job
-from credentials.models import Award, Certification
+from credentials.models import Award, Certification, LicenseType
 from learning.models import Activity, Enrollment, ExternalActivity
 from people.models import Group, OrgUnit, User
 
@@ -47,6 +47,7 @@ def remove_demo() -> None:
     Group.objects.all().delete()
     User.objects.all().delete()
     ExternalActivity.objects.all().delete()
+    LicenseType.objects.all().delete()
     while OrgUnit.objects.exists():  # leaves first: a unit with children is protected
         OrgUnit.objects.filter(children__isnull=True).delete()
 
@@ -218,3 +219,18 @@ def test_demo_division_administrators_award_only_in_their_division_and_completio
     done = complete_enrollment(enrolment.pk, dt.date.today())
     assert done.recorded
     assert Award.objects.filter(user=enrolment.user, certification__code="CERT-003", status="active").exists()
+
+
+def test_demo_has_licences_and_a_supervisor_who_manages_only_their_unit(demo):
+    from access.permissions import IMPORT_LICENSES, MANAGE_LICENSES
+    from credentials.models import License
+    from web.views_licences import manageable
+
+    sam, dan = User.objects.get(username="sam"), User.objects.get(username="dan")
+    assert sam.has_perm(MANAGE_LICENSES) and not sam.has_perm(IMPORT_LICENSES)
+    assert dan.has_perm(IMPORT_LICENSES)
+    assert LicenseType.objects.filter(code="RN").exists()
+    theirs = manageable(sam)
+    assert theirs.exists()
+    assert theirs.count() < License.objects.current().count()  # Pharmacy's licences are not Sam's
+    assert not theirs.exclude(user__org_units__code="DIV-A-NURSING").exists()

@@ -96,7 +96,9 @@ def test_excel_workbook_is_the_incorrect_file_format(alice, certification, holde
 def test_excel_workbook_renamed_to_csv_is_the_incorrect_file_format(alice, certification, holders):
     rejected = rejection(XLSX_BYTES, alice, "removal.csv")
 
-    assert where(rejected) == [(INCORRECT_FORMAT, None, None, None)]
+    # The content decides, not the name: the name is the offending value.
+    assert where(rejected) == [(INCORRECT_FORMAT, None, None, "removal.csv")]
+    assert "named .csv but holds an Excel workbook" in rejected.problems[0].message
     assert rejected.headlines == ["The file is the incorrect file format"]
     assert "save it as CSV" in rejected.problems[0].message
 

@@ -9,8 +9,10 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from access.permissions import (
+    IMPORT_LICENSES,
     IMPORT_UNENROLMENTS,
     MANAGE_CERTIFICATION_REMOVAL,
+    MANAGE_LICENSES,
     VIEW_CATALOGUE,
     VIEW_CERTIFICATIONS,
 )
@@ -38,6 +40,8 @@ def nav_items(user: Any) -> list[NavItem]:
         items.append(NavItem("Certifications", reverse("web:certifications"), "Learning"))
     if has_permission(user, VIEW_CATALOGUE) or has_permission(user, IMPORT_UNENROLMENTS):
         items.append(NavItem("Catalogue", reverse("web:catalogue"), "Learning"))
+    if has_permission(user, MANAGE_LICENSES) or has_permission(user, IMPORT_LICENSES):
+        items.append(NavItem("Licences & Certifications", reverse("web:licences"), "Users"))
     if allowed_kinds(user):
         items.append(NavItem("Jobs", reverse("web:jobs"), "Every bulk job you may see"))
     return items
@@ -48,6 +52,7 @@ TOOLS = {
     "certification-removal": [("Certification Removal Tool", "web:removal-tool")],
     "unenrolment": [("Catalogue", "web:catalogue"), ("Unenrolment imports", "web:unenrolment-imports")],
     "certification-award": [("Certifications", "web:certifications"), ("Jobs", "web:jobs")],
+    "license-import": [("Licences & Certifications", "web:licences"), ("Jobs", "web:jobs")],
 }
 
 
@@ -61,4 +66,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
-    return {"nav_items": nav_items(user)}
+    path = request.path
+    # The item whose page this is, or whose page this one lies under (the longest match wins).
+    items = nav_items(user)
+    current = max((i.url for i in items if path.startswith(i.url)), key=len, default="")
+    return {"nav_items": items, "nav_current": current}

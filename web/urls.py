@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_awards, views_catalogue, views_certifications, views_create
+from . import views, views_awards, views_catalogue, views_certifications, views_create, views_licences
 
 app_name = "web"
 
@@ -41,6 +41,13 @@ urlpatterns = [
         views_awards.award_reinstate,
         name="award-reinstate",
     ),
+    path("licences/", views_licences.licence_list, name="licences"),
+    path("licences/add/", views_licences.licence_form, name="licence-add"),
+    path("licences/<int:pk>/edit/", views_licences.licence_form, name="licence-edit"),
+    path("licences/<int:pk>/delete/", views_licences.licence_delete, name="licence-delete"),
+    path("licences/import/", views_licences.licence_import, name="licence-import"),
+    path("licences/available-licenses.csv", views_licences.available_licences, name="available-licences"),
+    path("licences/<str:which>.<str:fmt>", views_licences.licence_sample, name="licence-sample"),
     path("catalogue/", views_catalogue.catalogue, name="catalogue"),
     path("catalogue/activities/<int:pk>/", views_catalogue.activity_properties, name="activity"),
     path("catalogue/import-unenrolments/", views_catalogue.import_unenrolments, name="import-unenrolments"),

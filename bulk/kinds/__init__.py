@@ -5,10 +5,11 @@ from __future__ import annotations
 from .base import JobKind
 from .certification_award import CertificationAward
 from .certification_removal import CertificationRemoval
+from .license_import import LicenseImport
 from .unenrolment import Unenrolment
 
 KINDS: dict[str, JobKind] = {
-    kind.slug: kind for kind in (CertificationRemoval(), Unenrolment(), CertificationAward())
+    kind.slug: kind for kind in (CertificationRemoval(), Unenrolment(), CertificationAward(), LicenseImport())
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -112,6 +113,24 @@ class JobKind(ABC):
         if job.status == "verified":
             return self.preview_labels
         return self.restore_labels if job.params.get("restore_of") else self.result_labels
+
+    def pending_rows(self, job: Job, lo: int, hi: int) -> list[tuple[int, int, int, Any]]:
+        """(seq, user, target, data) of the chunk's rows still to apply, their data decoded: one query."""
+        from ..lookups import fetch, table
+        from ..models import JobRow
+
+        rows = fetch(
+            f"SELECT seq, user_id, target_id, data FROM {table(JobRow)} WHERE job_id = %s "
+            "AND seq >= %s AND seq < %s AND outcome = 'pending' AND user_id IS NOT NULL",
+            [job.pk, lo, hi],
+        )
+        if rows and any(isinstance(r[3], str) for r in rows):
+            # SQLite returns JSON as text: decode the chunk in one call, not one per row.
+            decoded = json.loads("[" + ",".join(r[3] if r[3] is not None else "null" for r in rows) + "]")
+            return [
+                (seq, user, target, data) for (seq, user, target, _), data in zip(rows, decoded, strict=True)
+            ]
+        return [(seq, user, target, data) for seq, user, target, data in rows]
 
     def example_rows(self) -> list[list[str]]:
         """Data rows of the example file, in column order."""

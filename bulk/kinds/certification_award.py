@@ -10,6 +10,7 @@ org units or groups may award only to users inside them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,7 @@ MONTHS = {
 WORDY_DATE = re.compile(r"^(\d{1,2})[ -]([A-Za-z]{3})[A-Za-z]*[ -,]*(\d{4})$")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_date(text: str) -> dt.date:
     """YYYY-MM-DD (also with / or a time after it, as spreadsheets save it) or "12 Mar 2026".
 
@@ -66,6 +68,7 @@ def parse_date(text: str) -> dt.date:
     raise ValueError(f"'{text}' is not a date: write it as YYYY-MM-DD, e.g. 2026-03-12.")
 
 
+@functools.lru_cache(maxsize=64)
 def parse_yes_no_blank(text: str) -> bool:
     folded = text.strip().casefold()
     if folded in YES:
@@ -75,6 +78,7 @@ def parse_yes_no_blank(text: str) -> bool:
     raise ValueError(f"{ALWAYS_VALID} must be Yes, No or empty, not '{text}'.")
 
 
+@functools.lru_cache(maxsize=64)
 def parse_association(text: str) -> str:
     found = association_type_named(text)
     if found is None:
@@ -83,6 +87,17 @@ def parse_association(text: str) -> str:
             "External training activity."
         )
     return found
+
+
+def _stored(terms: AwardTerms) -> list[Any]:
+    """Terms as a staged row keeps them (JSON)."""
+    return [
+        terms.issue_date.isoformat(),
+        terms.expiration_date.isoformat() if terms.expiration_date else None,
+        terms.always_valid,
+        terms.association_type,
+        terms.external_activity,
+    ]
 
 
 class CertificationAward(JobKind):
@@ -127,7 +142,7 @@ class CertificationAward(JobKind):
     ]
     # About 150,000 rows; the dialog writes one row per user.
     max_bytes = 10 * 1024 * 1024
-    extensions = (".csv",)
+    extensions = (".csv", ".txt", ".xml", ".xlsx")
     strict = False
     key_column = USER_ID
     result_labels = {
@@ -156,6 +171,7 @@ class CertificationAward(JobKind):
 
         wanted: list[tuple[StagedRow, int, int]] = []
         first_row: dict[tuple[int, int], int] = {}
+        checked: dict[tuple[Any, ...], tuple[AwardTerms, list[str], list[Any]]] = {}
         counts = {"would_award": 0, "skipped": 0, "errors": 0}
         for row in table.rows:
             values = row.values
@@ -177,8 +193,20 @@ class CertificationAward(JobKind):
             if certification is not None and not any(
                 p.column not in (CERTIFICATION_ID, USER_ID) for p in row.problems
             ):
-                terms = self._terms(values, certification, today)
-                errors += [p.message for p in terms.problems()]
+                # Most files repeat a few terms: each distinct one is built and checked once.
+                said = (
+                    certification.pk,
+                    values[ISSUE_DATE],
+                    values[EXPIRATION_DATE],
+                    values[ALWAYS_VALID],
+                    values[ASSOCIATION_TYPE],
+                    values[EXTERNAL_ACTIVITY],
+                )
+                if said not in checked:
+                    built = self._terms(values, certification, today)
+                    checked[said] = (built, [p.message for p in built.problems()], _stored(built))
+                terms, problems, stored = checked[said]
+                errors += problems
             if errors:
                 staged.outcome, staged.message = JobRow.Outcome.ERROR, " ".join(dict.fromkeys(errors))
                 counts["errors"] += 1
@@ -192,13 +220,7 @@ class CertificationAward(JobKind):
                 counts["skipped"] += 1
                 continue
             first_row[pair] = row.row_number
-            staged.data = [
-                terms.issue_date.isoformat(),
-                terms.expiration_date.isoformat() if terms.expiration_date else None,
-                terms.always_valid,
-                terms.association_type,
-                terms.external_activity,
-            ]
+            staged.data = stored
             wanted.append((staged, *pair))
 
         held = holders_among((user_id, certification_id) for _, user_id, certification_id in wanted)
@@ -276,24 +298,8 @@ class CertificationAward(JobKind):
             }
         return set(user_ids) - inside
 
-    def _pending(self, job: Job, lo: int, hi: int) -> list[tuple[int, int, int, Any]]:
-        rows = fetch(
-            f"SELECT seq, user_id, target_id, data FROM {db_table(JobRow)} WHERE job_id = %s "
-            "AND seq >= %s AND seq < %s AND outcome = 'pending' AND user_id IS NOT NULL",
-            [job.pk, lo, hi],
-        )
-        if rows and isinstance(rows[0][3], str):
-            import json
-
-            decoded = json.loads("[" + ",".join(r[3] or "null" for r in rows) + "]")
-            return [
-                (seq, user_id, target_id, data)
-                for (seq, user_id, target_id, _), data in zip(rows, decoded, strict=True)
-            ]
-        return [(seq, user_id, target_id, data) for seq, user_id, target_id, data in rows]
-
     def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
-        pending = self._pending(job, lo, hi)
+        pending = self.pending_rows(job, lo, hi)
         awards = []
         for _, user_id, certification_id, data in pending:
             issue, expiration, always, association, external = data
@@ -314,7 +320,7 @@ class CertificationAward(JobKind):
         )
 
     def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
-        pending = self._pending(job, lo, hi)
+        pending = self.pending_rows(job, lo, hi)
         done = set(
             withdraw_awards(
                 [(u, c) for _, u, c, _ in pending],

@@ -12,13 +12,15 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.db import connection
+
 from access.permissions import IMPORT_UNENROLMENTS
 from learning.models import Activity, Enrollment
 from learning.services import enrolment_states, restore_enrolments, unenrol
 from people.models import User
 
-from ..intake import Column, Table
-from ..lookups import fetch, in_values
+from ..intake import Column, Row, Table
+from ..lookups import fetch, gc_paused, in_values, value_set
 from ..lookups import table as db_table
 from ..models import JobRow
 from ..staging import mark_seqs
@@ -34,6 +36,16 @@ SEND_EMAIL = "Send unenrolment email"
 EMAILS_PER_TURN = 1000
 YES = frozenset({"yes", "y", "true"})
 NO = frozenset({"no", "n", "false"})
+PENDING, ERROR, SKIPPED = (
+    JobRow.Outcome.PENDING.value,
+    JobRow.Outcome.ERROR.value,
+    JobRow.Outcome.SKIPPED.value,
+)
+COMPLETED, UNENROLLED = Enrollment.Status.COMPLETED.value, Enrollment.Status.UNENROLLED.value
+NO_ADDRESS = "The user has no email address, so no unenrolment email can be sent."
+COMPLETION_KEPT = "The completion is kept: the activity still shows as completed in reports."
+# The staged data of a row whose learner gets an email: one object, only ever read (and serialised).
+EMAIL: dict[str, Any] = {"email": True}
 
 
 def parse_yes_no(text: str) -> bool:
@@ -70,7 +82,7 @@ class Unenrolment(JobKind):
     ]
     # About 250,000 rows; a larger unenrolment is split into several files.
     max_bytes = 10 * 1024 * 1024
-    extensions = (".csv",)
+    extensions = (".csv", ".txt", ".xml", ".xlsx")
     strict = False
     key_column = USERNAME
     result_labels = {
@@ -92,83 +104,141 @@ class Unenrolment(JobKind):
 
     def validate(self, table: Table, actor: User) -> Plan:
         plan = Plan()
+        rows = table.rows
         users = self._users(table)
         activities = self._activities(table)
-        resolved = [
-            (users.found.get(row.values[USERNAME] or ""), activities.found.get(row.values[REFERENCE] or ""))
-            for row in table.rows
-        ]
-        states = enrolment_states(sorted({(u[0], a[0]) for u, a in resolved if u and a}))
+        values_of = [row.values for row in rows]
+        usernames = [values[USERNAME] for values in values_of]
+        sends = [values[SEND_EMAIL] for values in values_of]
+        # Each row's user (pk, has an email address) and activity (pk, title), None when not found.
+        user_rows = list(map(users.found.get, usernames))
+        activity_rows = list(map(activities.found.get, [values[REFERENCE] for values in values_of]))
+        states = enrolment_states(
+            sorted({(u[0], a[0]) for u, a in zip(user_rows, activity_rows, strict=True) if u and a})
+        )
+        state_of = states.get
+        # Keys typed in another case get a note on each of their rows; there are seldom any.
+        taken = bool(users.taken_as or activities.taken_as)
 
         first_row: dict[tuple[int, int], int] = {}
-        outcomes = {"would_unenrol": 0, "skipped": 0, "errors": 0, "emails": 0}
-        for row, (user, activity) in zip(table.rows, resolved, strict=True):
-            username, reference, send = row.values[USERNAME], row.values[REFERENCE], row.values[SEND_EMAIL]
-            staged = StagedRow(seq=row.seq, row_number=row.row_number, cells=row.cells, key=username or "")
-            plan.rows.append(staged)
-            errors = [p.message for p in row.problems]
-            if username and user is None:
-                errors.append(
-                    f"Username not recognised: '{username}' could be any of {_quoted(users.ambiguous[username])}, "
-                    "which differ only in case; write it exactly."
-                    if username in users.ambiguous
-                    else f"Username not recognised: no user account has the username '{username}'."
+        first_row_of = first_row.setdefault
+        staged_rows = plan.rows
+        add = staged_rows.append
+        would_unenrol = skipped = errors = emails = 0
+        for row, username, send, user, activity in zip(
+            rows, usernames, sends, user_rows, activity_rows, strict=True
+        ):
+            if user is None or activity is None or send is None or row.problems:
+                problems = self._errors(row, user, activity, users, activities)
+                if problems:
+                    message = " ".join(dict.fromkeys(problems))
+                    add(
+                        StagedRow(
+                            row.seq,
+                            row.row_number,
+                            row.cells,
+                            username or "",
+                            None,
+                            None,
+                            None,
+                            ERROR,
+                            message,
+                        )
+                    )
+                    errors += 1
+                    continue
+                assert user is not None and activity is not None
+            user_id, activity_id = pair = (user[0], activity[0])
+            row_number = row.row_number
+            first = first_row_of(pair, row_number)
+            if first != row_number:
+                message = f"Same user and activity as row {first}; only row {first} is used."
+                add(
+                    StagedRow(
+                        row.seq, row_number, row.cells, username, user_id, activity_id, None, SKIPPED, message
+                    )
                 )
-            if reference and activity is None:
-                errors.append(
-                    f"Activity external reference not recognised: '{reference}' could be any of "
-                    f"{_quoted(activities.ambiguous[reference])}, which differ only in case; write it exactly."
-                    if reference in activities.ambiguous
-                    else "Activity external reference not recognised: no course or session in the catalogue has "
-                    f"the external reference '{reference}'."
-                )
-            if send is None and not any(p.column == SEND_EMAIL for p in row.problems):
-                errors.append(f"{SEND_EMAIL} must be Yes or No; it is empty.")
-            if errors:
-                staged.outcome, staged.message = JobRow.Outcome.ERROR, " ".join(dict.fromkeys(errors))
-                outcomes["errors"] += 1
+                skipped += 1
                 continue
-            assert user is not None and activity is not None
-            pair = (user[0], activity[0])
-            staged.user_id, staged.target_id = pair
-            if pair in first_row:
-                staged.outcome = JobRow.Outcome.SKIPPED
-                staged.message = (
-                    f"Same user and activity as row {first_row[pair]}; only row {first_row[pair]} is used."
-                )
-                outcomes["skipped"] += 1
-                continue
-            first_row[pair] = row.row_number
-            state = states.get(pair)
-            if state is None or state == Enrollment.Status.UNENROLLED:
-                staged.outcome = JobRow.Outcome.SKIPPED
-                staged.message = (
+            state = state_of(pair)
+            if state is None or state == UNENROLLED:
+                message = (
                     f"'{username}' is already unenrolled from '{activity[1]}'."
                     if state
                     else f"'{username}' is not enrolled in '{activity[1]}'."
                 )
-                outcomes["skipped"] += 1
+                add(
+                    StagedRow(
+                        row.seq, row_number, row.cells, username, user_id, activity_id, None, SKIPPED, message
+                    )
+                )
+                skipped += 1
                 continue
-            outcomes["would_unenrol"] += 1
+            would_unenrol += 1
+            data = None
+            message = ""
             if send and not user[1]:
-                staged.message = "The user has no email address, so no unenrolment email can be sent."
+                message = NO_ADDRESS
             elif send:
-                staged.data = {"email": True}
-                outcomes["emails"] += 1
-            notes = [staged.message]
-            for key, matches, what in ((username, users, "username"), (reference, activities, "reference")):
-                if key in matches.taken_as:
-                    notes.append(f"'{key}' was taken as the {what} '{matches.taken_as[key]}'.")
-            if state == Enrollment.Status.COMPLETED:
-                notes.append("The completion is kept: the activity still shows as completed in reports.")
-            staged.message = " ".join(n for n in notes if n)
+                data = EMAIL
+                emails += 1
+            if taken or state == COMPLETED:
+                notes = [message]
+                if taken:
+                    for key, matches, what in (
+                        (username, users, "username"),
+                        (row.values[REFERENCE], activities, "reference"),
+                    ):
+                        if key in matches.taken_as:
+                            notes.append(f"'{key}' was taken as the {what} '{matches.taken_as[key]}'.")
+                if state == COMPLETED:
+                    notes.append(COMPLETION_KEPT)
+                message = " ".join(n for n in notes if n)
+            add(
+                StagedRow(
+                    row.seq, row_number, row.cells, username, user_id, activity_id, data, PENDING, message
+                )
+            )
 
         plan.summary = {
-            **outcomes,
+            "would_unenrol": would_unenrol,
+            "skipped": skipped,
+            "errors": errors,
+            "emails": emails,
             "activities": len({pair[1] for pair in first_row}),
             "users": len({pair[0] for pair in first_row}),
         }
         return plan
+
+    @staticmethod
+    def _errors(
+        row: Row,
+        user: tuple[Any, ...] | None,
+        activity: tuple[Any, ...] | None,
+        users: Matches,
+        activities: Matches,
+    ) -> list[str]:
+        """What makes a row an error: its own problems, an unknown username or reference, no Yes/No."""
+        username, reference, send = row.values[USERNAME], row.values[REFERENCE], row.values[SEND_EMAIL]
+        errors = [p.message for p in row.problems]
+        if username and user is None:
+            errors.append(
+                f"Username not recognised: '{username}' could be any of {_quoted(users.ambiguous[username])}, "
+                "which differ only in case; write it exactly."
+                if username in users.ambiguous
+                else f"Username not recognised: no user account has the username '{username}'."
+            )
+        if reference and activity is None:
+            errors.append(
+                f"Activity external reference not recognised: '{reference}' could be any of "
+                f"{_quoted(activities.ambiguous[reference])}, which differ only in case; write it exactly."
+                if reference in activities.ambiguous
+                else "Activity external reference not recognised: no course or session in the catalogue has "
+                f"the external reference '{reference}'."
+            )
+        if send is None and not any(p.column == SEND_EMAIL for p in row.problems):
+            errors.append(f"{SEND_EMAIL} must be Yes or No; it is empty.")
+        return errors
 
     def _users(self, table: Table) -> Matches:
         """Username -> (user pk, has an email address) for the usernames of the file that exist."""
@@ -182,73 +252,88 @@ class Unenrolment(JobKind):
             references, f"SELECT {{column}}, id, title FROM {db_table(Activity)}", "external_reference"
         )
 
-    def _pending(self, job: Job, lo: int, hi: int) -> list[tuple[int, int, int, Any]]:
-        """(seq, user, activity, data) of the chunk's rows still to apply."""
-        return [
-            (seq, user_id, target_id, data)
-            for seq, user_id, target_id, data in fetch(
-                f"SELECT seq, user_id, target_id, data FROM {db_table(JobRow)} WHERE job_id = %s "
-                "AND seq >= %s AND seq < %s AND outcome = 'pending' AND user_id IS NOT NULL",
-                [job.pk, lo, hi],
-            )
-        ]
+    def _pending(self, job: Job, lo: int, hi: int) -> list[tuple[Any, ...]]:
+        """(seq, user, activity, whether the row has data: an email to send) of the chunk's rows still
+        to apply."""
+        return fetch(
+            f"SELECT seq, user_id, target_id, data IS NOT NULL FROM {db_table(JobRow)} WHERE job_id = %s "
+            "AND seq >= %s AND seq < %s AND outcome = 'pending' AND user_id IS NOT NULL",
+            [job.pk, lo, hi],
+        )
 
     def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
-        pending = self._pending(job, lo, hi)
-        done = unenrol(
-            [(user_id, activity_id, data is not None) for _, user_id, activity_id, data in pending],
-            actor_id=job.created_by_id,
-            job_id=job.pk,
-            now=now,
-        )
-        # Still pending: valid when the file was checked, but the user has been unenrolled since.
-        self._settle(
-            job,
-            lo,
-            hi,
-            pending,
-            done,
-            "The user was no longer enrolled when the job ran; nothing to unenrol.",
-        )
+        # Tens of thousands of tuples and not one cycle: the collector would only walk the heap.
+        with gc_paused():
+            pending = self._pending(job, lo, hi)
+            done = unenrol(
+                [(user_id, activity_id, bool(email)) for _, user_id, activity_id, email in pending],
+                actor_id=job.created_by_id,
+                job_id=job.pk,
+                now=now,
+            )
+            # Still pending: valid when the file was checked, but the user has been unenrolled since.
+            self._settle(
+                job,
+                lo,
+                hi,
+                pending,
+                done,
+                "The user was no longer enrolled when the job ran; nothing to unenrol.",
+            )
 
     def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
-        pending = self._pending(job, lo, hi)
-        done = restore_enrolments(
-            [(user_id, activity_id) for _, user_id, activity_id, _ in pending],
-            unenrolled_by_job_id=job.params["restore_of"],
-            actor_id=job.created_by_id,
-            job_id=job.pk,
-            now=now,
-        )
-        self._settle(
-            job,
-            lo,
-            hi,
-            pending,
-            done,
-            "Not re-enrolled: the user is enrolled in this activity again, or the enrolment has changed "
-            f"since job {job.params['restore_of']} ended it.",
-        )
+        with gc_paused():
+            pending = self._pending(job, lo, hi)
+            done = restore_enrolments(
+                [(user_id, activity_id) for _, user_id, activity_id, _ in pending],
+                unenrolled_by_job_id=job.params["restore_of"],
+                actor_id=job.created_by_id,
+                job_id=job.pk,
+                now=now,
+            )
+            self._settle(
+                job,
+                lo,
+                hi,
+                pending,
+                done,
+                "Not re-enrolled: the user is enrolled in this activity again, or the enrolment has changed "
+                f"since job {job.params['restore_of']} ended it.",
+            )
 
     def _settle(
         self,
         job: Job,
         lo: int,
         hi: int,
-        pending: list[tuple[int, int, int, Any]],
+        pending: list[tuple[Any, ...]],
         done: list[tuple[int, int]],
         skipped_message: str,
     ) -> None:
         """Rows whose (user, activity) changed succeeded; the chunk's other pending rows are skipped."""
-        changed = set(done)
-        mark_seqs(
-            job,
-            [seq for seq, user_id, activity_id, _ in pending if (user_id, activity_id) in changed],
-            "succeeded",
-        )
-        JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING).update(
-            outcome=JobRow.Outcome.SKIPPED, message=skipped_message
-        )
+        rest = JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING)
+        # The pending rows name distinct pairs (validation skips repeats), each changed at most once:
+        # as many changes as rows means that every row changed, as it usually does.
+        unchanged: list[int] = []
+        if len(done) != len(pending):
+            changed = set(done)
+            unchanged = [
+                seq for seq, user_id, activity_id, _ in pending if (user_id, activity_id) not in changed
+            ]
+            if 2 * len(unchanged) >= len(pending):
+                # Most rows did not change: name the ones that did.
+                mark_seqs(
+                    job,
+                    [seq for seq, user_id, activity_id, _ in pending if (user_id, activity_id) in changed],
+                    JobRow.Outcome.SUCCEEDED,
+                )
+                rest.update(outcome=JobRow.Outcome.SKIPPED, message=skipped_message)
+                return
+        # Most rows changed: name the few that did not, and mark the others by their range.
+        mark_seqs(job, unchanged, JobRow.Outcome.SKIPPED, message=skipped_message)
+        if pending:
+            rest.filter(user_id__isnull=False).update(outcome=JobRow.Outcome.SUCCEEDED)
+        rest.update(outcome=JobRow.Outcome.SKIPPED, message=skipped_message)
 
     def send_notices(self, job: Job | None) -> int:
         """The learners' unenrolment emails, once the job's changes have committed.
@@ -291,10 +376,14 @@ def _match(keys: set[str], select: str, column: str) -> Matches:
     matches = Matches()
     if not keys:
         return matches
-    named, param = in_values(column, sorted(keys), "text")
-    matches.found = {
-        key: tuple(rest) for key, *rest in fetch(f"{select.format(column=column)} WHERE {named}", [param])
-    }
+    if connection.vendor == "postgresql":
+        named, param = in_values(column, sorted(keys), "text")
+        exact = f"{select.format(column=column)} WHERE {named}"
+    else:
+        # A join reads the keys in one pass; "IN (subquery)" first sorts them into a temporary index.
+        keys_sql, param = value_set(sorted(keys), "text")
+        exact = f"{select.format(column=column)} JOIN ({keys_sql}) wanted ON wanted.value = {column}"
+    matches.found = {key: tuple(rest) for key, *rest in fetch(exact, [param])}
     missing: dict[str, list[str]] = {}
     for key in keys - matches.found.keys():
         missing.setdefault(key.lower(), []).append(key)

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from access.models import Grant, Role
-from credentials.models import Award, Certification
+from credentials.models import Award, Certification, License, LicenseType
 from learning.models import Activity, Enrollment, ExternalActivity
 from people.models import Group, OrgUnit, User
 
@@ -99,6 +99,14 @@ LAST_NAMES = [
     "Young",
 ]
 LEARNERS = 2000
+LICENCE_TYPES = [
+    ("RN", "Registered Nurse", "State Board of Nursing", True),
+    ("LPN", "Licensed Practical Nurse", "State Board of Nursing", True),
+    ("CNA", "Certified Nursing Assistant", "State Department of Health", True),
+    ("RPH", "Registered Pharmacist", "State Board of Pharmacy", True),
+    ("BLS", "Basic Life Support", "American Heart Association", False),
+    ("ACLS", "Advanced Cardiovascular Life Support", "American Heart Association", False),
+]
 # external reference, type, title, share of learners enrolled, session start (days from now)
 ACTIVITIES = [
     ("FS-COURSE", "course", "Fire Safety Awareness (e-learning)", 0.6, 0),
@@ -121,6 +129,7 @@ ADMINS = [
     ("carol", "Carol", "Cole", "DIV-A", False, "Division B auditor"),
     ("dan", "Dan", "Dale", "DIV-C", False, "Global administrator"),
     ("erin", "Erin", "Ellis", "DIV-A", False, "Content administrator"),
+    ("sam", "Sam", "Shaw", "DIV-A-NURSING", False, "Supervisor"),
 ]
 REMOVAL = ("bulk", "manage_certification_removal")
 VIEW_CERTIFICATIONS = ("credentials", "view_certification")
@@ -131,6 +140,8 @@ EDIT_EMAILS = ("learning", "change_emailtemplate")
 AWARD = ("credentials", "award_certification")
 COMPLETE = ("learning", "change_enrollment")
 RECORD_EXTERNAL = ("learning", "add_externaltrainingrecord")
+IMPORT_LICENCES = ("credentials", "import_licenses")
+MANAGE_LICENCES = ("credentials", "manage_licenses")
 # (permission, constraint, constrained to org unit codes)
 GrantSpec = tuple[tuple[str, str], str, list[str]]
 CONTENT: list[GrantSpec] = [
@@ -145,7 +156,18 @@ CONTENT: list[GrantSpec] = [
 ROLES: dict[str, tuple[str, list[GrantSpec]]] = {
     "Global administrator": (
         "Manages certification removal and unenrolments for the whole organisation.",
-        [(REMOVAL, "all", []), (VIEW_CERTIFICATIONS, "all", []), (AWARD, "all", []), *CONTENT],
+        [
+            (REMOVAL, "all", []),
+            (VIEW_CERTIFICATIONS, "all", []),
+            (AWARD, "all", []),
+            (IMPORT_LICENCES, "all", []),
+            (MANAGE_LICENCES, "all", []),
+            *CONTENT,
+        ],
+    ),
+    "Supervisor": (
+        "Manages the licences of the learners in their own units.",
+        [(MANAGE_LICENCES, "own_units", [])],
     ),
     "Content administrator": (
         "Manages the catalogue: external references, unenrolment imports and the unenrolment email.",
@@ -176,12 +198,13 @@ class Command(BaseCommand):
             awarded = self.awards(learners, rng)
             enrolled = self.catalogue(learners, rng)
             self.automatic_awards()
+            self.licences(learners, rng)
         self.stdout.write(
             f"Demo organisation ready: {User.objects.count():,} users, {Certification.objects.count()} "
             f"certifications, {awarded:,} new awards, {Activity.objects.count()} activities, "
             f"{enrolled:,} new enrolments.\n"
             "Sign in as admin (superuser), dan (global administrator), alice (Division A), bob (Division B), "
-            f"carol (Division A, overseeing Division B) or erin (content administrator); the password is "
+            f"carol (Division A, overseeing Division B), erin (content administrator) or sam (supervisor, Nursing); the password is "
             f"'{DEMO_PASSWORD}'."
         )
 
@@ -367,3 +390,37 @@ class Command(BaseCommand):
         safeguarding = Certification.objects.get(code="CERT-006")
         if not safeguarding.external_activities.exists():
             safeguarding.external_activities.add(regional)
+
+    def licences(self, learners: list[User], rng: random.Random) -> None:
+        """The available licences, and licences for the nursing and pharmacy staff."""
+        for code, name, authority, numbered in LICENCE_TYPES:
+            LicenseType.objects.get_or_create(
+                code=code,
+                defaults={"name": name, "issuing_authority": authority, "number_required": numbered},
+            )
+        if License.objects.exists():
+            return  # loaded before: leave changes (and deletions) alone
+        types = {t.code: t for t in LicenseType.objects.all()}
+        today = timezone.localdate()
+        in_units = set(
+            User.objects.filter(org_units__code__in=["DIV-A-NURSING", "DIV-A-PHARMACY"]).values_list(
+                "pk", flat=True
+            )
+        )
+        clinical = [u for u in learners if u.pk in in_units]
+        licences = []
+        for n, user in enumerate(clinical):
+            for code in ("RN", "BLS") if n % 3 else ("LPN", "BLS", "ACLS"):
+                issued = today - dt.timedelta(days=rng.randint(30, 900))
+                licence_type = types[code]
+                licences.append(
+                    License(
+                        user=user,
+                        license_type=licence_type,
+                        number=f"{code}-{100000 + n}" if licence_type.number_required else "",
+                        issuing_authority=licence_type.issuing_authority,
+                        issue_date=issued,
+                        expiration_date=issued + dt.timedelta(days=730),
+                    )
+                )
+        License.objects.bulk_create(licences, batch_size=1000)

@@ -1,0 +1,209 @@
+"""REST API for licences: the available licence types (and their CSV export), and learners' licences
+— list, add, edit, delete — within the caller's reach."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from access.permissions import IMPORT_LICENSES, MANAGE_LICENSES
+from access.policy import has_permission, people_in, scope_of
+from credentials.licences import (
+    LicenseDetails,
+    LicenseInputError,
+    available_licences_csv,
+    delete_license,
+    save_license,
+)
+from credentials.models import License, LicenseType
+from people.models import User
+
+
+class MaySeeLicences(BasePermission):
+    message = "You do not have permission to see licences: 'Manage licences' or 'Import licences' is needed."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated) and (
+            has_permission(user, MANAGE_LICENSES) or has_permission(user, IMPORT_LICENSES)
+        )
+
+
+class LicenseTypeSerializer(serializers.ModelSerializer[LicenseType]):
+    class Meta:
+        model = LicenseType
+        fields = ["id", "code", "name", "issuing_authority", "number_required"]
+
+
+class LicenseSerializer(serializers.ModelSerializer[License]):
+    username = serializers.CharField(source="user.username", read_only=True)
+    license_code = serializers.CharField(source="license_type.code", read_only=True)
+
+    class Meta:
+        model = License
+        fields = [
+            "id",
+            "username",
+            "license_code",
+            "number",
+            "issuing_authority",
+            "issue_date",
+            "expiration_date",
+        ]
+
+
+class LicenseWriteSerializer(serializers.Serializer[Any]):
+    username = serializers.CharField(max_length=150, required=False)
+    license_code = serializers.CharField(max_length=50, required=False)
+    number = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    issuing_authority = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    issue_date = serializers.DateField(required=False, allow_null=True)
+    expiration_date = serializers.DateField(required=False, allow_null=True)
+
+
+class LicenseTypeListView(generics.ListAPIView[LicenseType]):
+    """The available licences: what an import's License code may be."""
+
+    serializer_class = LicenseTypeSerializer
+    permission_classes = [MaySeeLicences]
+    queryset = LicenseType.objects.order_by("code")
+
+
+class LicenseTypeExportView(APIView):
+    permission_classes = [MaySeeLicences]
+
+    @extend_schema(responses={(200, "text/csv"): bytes})
+    def get(self, request: Request) -> HttpResponse:
+        response = HttpResponse(available_licences_csv(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="available-licenses.csv"'
+        return response
+
+
+def licences_in_reach(user: Any) -> QuerySet[License]:
+    permission = MANAGE_LICENSES if has_permission(user, MANAGE_LICENSES) else IMPORT_LICENSES
+    people = people_in(scope_of(user, permission))
+    licences = License.objects.current().select_related("user", "license_type")
+    return licences if people is None else licences.filter(user__in=User.objects.filter(people).values("pk"))
+
+
+def _require_manage(request: Request) -> None:
+    if not has_permission(request.user, MANAGE_LICENSES):
+        raise PermissionDenied("You need the permission 'Manage licences' to change licences.")
+
+
+def _problems(exc: LicenseInputError) -> Response:
+    return Response({"errors": [p.as_dict() for p in exc.problems]}, status=status.HTTP_400_BAD_REQUEST)
+
+
+class LicenseListView(APIView):
+    """GET: current licences within reach (filter by license_code or username). POST: add one."""
+
+    permission_classes = [MaySeeLicences]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("license_code", str), OpenApiParameter("username", str)],
+        responses={200: LicenseSerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        licences = licences_in_reach(request.user).order_by("user__username", "license_type__code", "pk")
+        if request.query_params.get("license_code"):
+            licences = licences.filter(license_type__code=request.query_params["license_code"])
+        if request.query_params.get("username"):
+            licences = licences.filter(user__username=request.query_params["username"])
+        paginator = generics.GenericAPIView.pagination_class()  # type: ignore[misc]
+        page = paginator.paginate_queryset(licences, request, view=self)
+        return paginator.get_paginated_response(LicenseSerializer(page, many=True).data)
+
+    @extend_schema(request=LicenseWriteSerializer, responses={201: LicenseSerializer})
+    def post(self, request: Request) -> Response:
+        _require_manage(request)
+        form = LicenseWriteSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        people = people_in(scope_of(request.user, MANAGE_LICENSES))
+        users = User.objects.all() if people is None else User.objects.filter(people)
+        user = users.filter(username=data.get("username", "")).first()
+        license_type = LicenseType.objects.filter(code=data.get("license_code", "")).first()
+        errors = []
+        if user is None:
+            errors.append(
+                {
+                    "code": "unknown_user",
+                    "message": f"No learner you manage has the username '{data.get('username', '')}'.",
+                    "row": None,
+                    "column": "username",
+                    "value": data.get("username"),
+                }
+            )
+        if license_type is None:
+            errors.append(
+                {
+                    "code": "unknown_license",
+                    "message": f"'{data.get('license_code', '')}' is not in the list of available licenses.",
+                    "row": None,
+                    "column": "license_code",
+                    "value": data.get("license_code"),
+                }
+            )
+        if errors:
+            return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        assert user is not None and license_type is not None
+        try:
+            licence = save_license(
+                None,
+                user_id=user.pk,
+                license_type=license_type,
+                number=data.get("number", ""),
+                details=LicenseDetails(
+                    data.get("issuing_authority", ""), data.get("issue_date"), data.get("expiration_date")
+                ),
+                actor=request.user,
+            )
+        except LicenseInputError as exc:
+            return _problems(exc)
+        return Response(LicenseSerializer(licence).data, status=status.HTTP_201_CREATED)
+
+
+class LicenseDetailView(APIView):
+    permission_classes = [MaySeeLicences]
+
+    @extend_schema(request=LicenseWriteSerializer, responses={200: LicenseSerializer})
+    def patch(self, request: Request, pk: int) -> Response:
+        _require_manage(request)
+        licence = get_object_or_404(licences_in_reach(request.user), pk=pk)
+        form = LicenseWriteSerializer(data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        try:
+            edited = save_license(
+                licence,
+                user_id=licence.user_id,
+                license_type=licence.license_type,
+                number=data.get("number", licence.number),
+                details=LicenseDetails(
+                    data.get("issuing_authority", licence.issuing_authority),
+                    data.get("issue_date", licence.issue_date),
+                    data.get("expiration_date", licence.expiration_date),
+                ),
+                actor=request.user,
+            )
+        except LicenseInputError as exc:
+            return _problems(exc)
+        return Response(LicenseSerializer(edited).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        _require_manage(request)
+        licence = get_object_or_404(licences_in_reach(request.user), pk=pk)
+        delete_license(licence, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,227 @@
+"""Licences and certifications import: add, edit or delete learners' licences, row by row.
+
+Columns Username, License code, Number, Issuing authority, Issue date, Expiration date and Action
+(Add, Edit or Delete). Add fails when the user already holds that licence type with that number; Edit
+and Delete fail when they do not. Unknown users and licence codes, dates that do not parse and an
+expiration before the issue date are row errors. Deletes keep the licence as history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from access.permissions import IMPORT_LICENSES
+from credentials.licences import LicenseDetails, add_licenses, current_keys, delete_licenses, edit_licenses
+from credentials.models import LicenseType
+from people.models import User
+
+from ..intake import Column, Table
+from ..lookups import table as db_table
+from ..models import JobRow
+from ..staging import mark_seqs
+from .base import JobKind, Plan, StagedRow
+from .certification_award import parse_date
+from .unenrolment import _match
+
+if TYPE_CHECKING:
+    from ..models import Job
+
+USERNAME = "Username"
+LICENSE_CODE = "License code"
+NUMBER = "Number"
+AUTHORITY = "Issuing authority"
+ISSUE_DATE = "Issue date"
+EXPIRATION_DATE = "Expiration date"
+ACTION = "Action"
+ACTIONS = {"add": "add", "edit": "edit", "delete": "delete", "update": "edit", "remove": "delete"}
+
+
+def parse_action(text: str) -> str:
+    found = ACTIONS.get(text.strip().casefold())
+    if found is None:
+        raise ValueError(f"Action must be Add, Edit or Delete, not '{text}'.")
+    return found
+
+
+class LicenseImport(JobKind):
+    slug = "license-import"
+    label = "Licence import"
+    tool_name = "Licenses & Certifications Import"
+    permission = IMPORT_LICENSES
+    columns = [
+        Column(USERNAME, max_length=150, help="The learner's username."),
+        Column(LICENSE_CODE, max_length=50, help="A code from Export Available Licenses."),
+        Column(
+            NUMBER,
+            blank_ok=True,
+            max_length=100,
+            help="The licence number; with the code it names the licence.",
+        ),
+        Column(
+            AUTHORITY,
+            required=False,
+            blank_ok=True,
+            help="The state board or body; the type's own when empty.",
+        ),
+        Column(
+            ISSUE_DATE,
+            required=False,
+            blank_ok=True,
+            parse=parse_date,
+            help="YYYY-MM-DD. Edit writes the row's dates: an empty one clears the licence's.",
+        ),
+        Column(
+            EXPIRATION_DATE,
+            required=False,
+            blank_ok=True,
+            parse=parse_date,
+            help="YYYY-MM-DD. Edit writes the row's dates: an empty one clears the licence's.",
+        ),
+        Column(ACTION, max_length=20, parse=parse_action, help="Add, Edit or Delete."),
+    ]
+    max_bytes = 10 * 1024 * 1024
+    extensions = (".txt", ".xml", ".csv", ".xlsx")
+    strict = False
+    key_column = USERNAME
+    result_labels = {
+        "pending": "Not processed",
+        "succeeded": "Imported",
+        "skipped": "Skipped",
+        "error": "Error",
+    }
+    preview_labels = {"pending": "Would import", "skipped": "Skipped", "error": "Error"}
+    outcome_messages = {"succeeded": "Done."}
+
+    def validate(self, table: Table, actor: User) -> Plan:
+        plan = Plan()
+        users = _match(
+            {r.values[USERNAME] for r in table.rows if r.values[USERNAME]},
+            f"SELECT {{column}}, id FROM {db_table(User)}",
+            "username",
+        )
+        types = {t.code.casefold(): t for t in LicenseType.objects.all()}
+        keyed: list[tuple[StagedRow, tuple[int, int, str], str]] = []
+        first_row: dict[tuple[int, int, str], int] = {}
+        counts = {"would_import": 0, "errors": 0, "add": 0, "edit": 0, "delete": 0}
+        for row in table.rows:
+            values = row.values
+            username, code, action = values[USERNAME], values[LICENSE_CODE], values[ACTION]
+            number = (values[NUMBER] or "").strip()
+            staged = StagedRow(seq=row.seq, row_number=row.row_number, cells=row.cells, key=username or "")
+            plan.rows.append(staged)
+            errors = [p.message for p in row.problems]
+            user = users.found.get(username or "")
+            license_type = types.get((code or "").casefold())
+            if username and user is None:
+                errors.append(f"Username not recognised: no user account has the username '{username}'.")
+            if code and license_type is None:
+                errors.append(
+                    f"License code not recognised: '{code}' is not in the list of available licenses."
+                )
+            if (
+                license_type is not None
+                and license_type.number_required
+                and not number
+                and action != "delete"
+            ):
+                errors.append(f"{NUMBER} is empty: a {license_type.code} licence needs its number.")
+            details = LicenseDetails(values[AUTHORITY] or "", values[ISSUE_DATE], values[EXPIRATION_DATE])
+            errors += [p.message for p in details.problems()]
+            if errors:
+                staged.outcome, staged.message = JobRow.Outcome.ERROR, " ".join(dict.fromkeys(errors))
+                counts["errors"] += 1
+                continue
+            assert user is not None and license_type is not None
+            key = (user[0], license_type.pk, number)
+            if key in first_row:
+                staged.outcome = JobRow.Outcome.ERROR
+                staged.message = (
+                    f"The same licence is in row {first_row[key]}: one change per licence per file."
+                )
+                counts["errors"] += 1
+                continue
+            first_row[key] = row.row_number
+            staged.user_id, staged.target_id = user[0], license_type.pk
+            staged.data = [
+                action,
+                number,
+                details.issuing_authority or license_type.issuing_authority,
+                details.issue_date.isoformat() if details.issue_date else None,
+                details.expiration_date.isoformat() if details.expiration_date else None,
+            ]
+            keyed.append((staged, key, action))
+
+        existing = current_keys([key for _, key, _ in keyed])
+        for staged, key, action in keyed:
+            number = key[2]
+            exists = key in existing
+            if action == "add" and exists:
+                staged.outcome = JobRow.Outcome.ERROR
+                staged.message = (
+                    f"'{staged.key}' already holds this licence (number '{number}'); use Edit to change it."
+                )
+            elif action != "add" and not exists:
+                staged.outcome = JobRow.Outcome.ERROR
+                staged.message = f"'{staged.key}' holds no such licence (number '{number}') to {action}."
+            else:
+                counts["would_import"] += 1
+                counts[action] += 1
+                continue
+            staged.data = None
+            counts["errors"] += 1
+        plan.summary = counts
+        return plan
+
+    def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
+        pending = self.pending_rows(job, lo, hi)
+        by_action: dict[str, list[tuple[int, int, int, str, LicenseDetails]]] = {
+            "add": [],
+            "edit": [],
+            "delete": [],
+        }
+        for seq, user_id, type_id, (action, number, authority, issue, expiration) in pending:
+            details = LicenseDetails(
+                authority or "",
+                dt.date.fromisoformat(issue) if issue else None,
+                dt.date.fromisoformat(expiration) if expiration else None,
+            )
+            by_action[action].append((seq, user_id, type_id, number, details))
+        actor_id = job.created_by_id
+        done = set(
+            add_licenses(
+                [(u, t, n, d) for _, u, t, n, d in by_action["add"]],
+                actor_id=actor_id,
+                job_id=job.pk,
+                now=now,
+            )
+        )
+        done |= set(
+            edit_licenses(
+                [(u, t, n, d) for _, u, t, n, d in by_action["edit"]],
+                actor_id=actor_id,
+                job_id=job.pk,
+                now=now,
+            )
+        )
+        done |= set(
+            delete_licenses(
+                [(u, t, n) for _, u, t, n, _ in by_action["delete"]],
+                actor_id=actor_id,
+                job_id=job.pk,
+                now=now,
+            )
+        )
+        succeeded = [seq for rows in by_action.values() for seq, u, t, n, _ in rows if (u, t, n) in done]
+        mark_seqs(job, succeeded, JobRow.Outcome.SUCCEEDED)
+        JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING).update(
+            outcome=JobRow.Outcome.ERROR,
+            message="The licence changed after the file was checked (added, edited or deleted meanwhile); nothing done.",
+        )
+
+    def example_rows(self) -> list[list[str]]:
+        return [
+            ["amelia.smith1", "RN", "RN-448812", "State Board of Nursing", "2025-06-01", "2027-05-31", "Add"],
+            ["oliver.jones2", "BLS", "", "", "2026-01-10", "2028-01-10", "Edit"],
+            ["isla.taylor3", "RN", "RN-110023", "", "", "", "Delete"],
+        ]

@@ -1,0 +1,272 @@
+"""Every change to learners' licences goes through these functions, by hand or from an import.
+
+Bulk changes are set-based: one statement per action per chunk, each returning what it changed.
+Deleting keeps the licence as history (``deleted_at``), so it still shows in the audit trail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from audit.services import record, record_bulk
+from bulk.lookups import fetch, table, tuple_set
+from bulk.problems import InputProblems, Problem
+
+from .models import License, LicenseType
+
+
+class LicenseInputError(InputProblems):
+    """A licence that cannot be saved as given."""
+
+
+@dataclass(frozen=True)
+class LicenseDetails:
+    """What a licence says besides whose it is, its type and its number."""
+
+    issuing_authority: str = ""
+    issue_date: dt.date | None = None
+    expiration_date: dt.date | None = None
+
+    def problems(self) -> list[Problem]:
+        if self.issue_date and self.expiration_date and self.expiration_date < self.issue_date:
+            return [
+                Problem(
+                    "expiration_before_issue",
+                    f"The expiration date {self.expiration_date.isoformat()} is before the issue date "
+                    f"{self.issue_date.isoformat()}.",
+                    column="Expiration date",
+                    value=self.expiration_date.isoformat(),
+                )
+            ]
+        return []
+
+
+# (user, licence type, number, details) — the key of a licence and what it should say.
+Change = tuple[int, int, str, LicenseDetails]
+
+
+def _rows(changes: Sequence[Change]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            user_id,
+            type_id,
+            number,
+            details.issuing_authority,
+            details.issue_date.isoformat() if details.issue_date else None,
+            details.expiration_date.isoformat() if details.expiration_date else None,
+        )
+        for user_id, type_id, number, details in changes
+    ]
+
+
+TYPES = ("bigint", "bigint", "text", "text", "date", "date")
+
+
+def add_licenses(
+    changes: Sequence[Change],
+    *,
+    actor_id: int | None,
+    job_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> list[tuple[int, int, str]]:
+    """Add licences; one that exists already (same user, type and number) is left alone. Returns the
+    (user, type, number) keys added."""
+    if not changes:
+        return []
+    now = now or timezone.now()
+    wanted, param = tuple_set(_rows(changes), TYPES)
+    licences = table(License)
+    at = connection.ops.adapt_datetimefield_value(now)
+    added = fetch(
+        f"INSERT INTO {licences} (user_id, license_type_id, number, issuing_authority, issue_date, expiration_date, "
+        "created_at, updated_at, changed_by_id, changed_by_job_id) "
+        f"SELECT w.c0, w.c1, w.c2, w.c3, w.c4, w.c5, %s, %s, %s, %s FROM ({wanted}) w "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {licences} l WHERE l.user_id = w.c0 AND l.license_type_id = w.c1 "
+        "AND l.number = w.c2 AND l.deleted_at IS NULL) "
+        "ON CONFLICT DO NOTHING RETURNING id, user_id, license_type_id, number",
+        [at, at, actor_id, job_id, param],
+    )
+    _audit("license.added", [r[0] for r in added], actor_id, job_id, None, {"deleted": False}, now)
+    return [(u, t, n) for _, u, t, n in added]
+
+
+def edit_licenses(
+    changes: Sequence[Change],
+    *,
+    actor_id: int | None,
+    job_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> list[tuple[int, int, str]]:
+    """Change the authority and dates of existing licences (found by user, type and number)."""
+    if not changes:
+        return []
+    now = now or timezone.now()
+    wanted, param = tuple_set(_rows(changes), TYPES)
+    licences = table(License)
+    at = connection.ops.adapt_datetimefield_value(now)
+    edited = fetch(
+        f"UPDATE {licences} SET issuing_authority = w.c3, issue_date = w.c4, expiration_date = w.c5, "
+        f"updated_at = %s, changed_by_id = %s, changed_by_job_id = %s FROM ({wanted}) w "
+        f"WHERE {licences}.user_id = w.c0 AND {licences}.license_type_id = w.c1 AND {licences}.number = w.c2 "
+        f"AND {licences}.deleted_at IS NULL RETURNING {licences}.id, {licences}.user_id, "
+        f"{licences}.license_type_id, {licences}.number",
+        [at, actor_id, job_id, param],
+    )
+    _audit("license.edited", [r[0] for r in edited], actor_id, job_id, None, None, now)
+    return [(u, t, n) for _, u, t, n in edited]
+
+
+def delete_licenses(
+    keys: Sequence[tuple[int, int, str]],
+    *,
+    actor_id: int | None,
+    job_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> list[tuple[int, int, str]]:
+    """Delete licences, keeping each as history (deleted, with when, who and which job)."""
+    if not keys:
+        return []
+    now = now or timezone.now()
+    wanted, param = tuple_set(keys, ("bigint", "bigint", "text"))
+    licences = table(License)
+    at = connection.ops.adapt_datetimefield_value(now)
+    deleted = fetch(
+        f"UPDATE {licences} SET deleted_at = %s, updated_at = %s, changed_by_id = %s, changed_by_job_id = %s "
+        f"FROM ({wanted}) w WHERE {licences}.user_id = w.c0 AND {licences}.license_type_id = w.c1 "
+        f"AND {licences}.number = w.c2 AND {licences}.deleted_at IS NULL "
+        f"RETURNING {licences}.id, {licences}.user_id, {licences}.license_type_id, {licences}.number",
+        [at, at, actor_id, job_id, param],
+    )
+    _audit(
+        "license.deleted",
+        [r[0] for r in deleted],
+        actor_id,
+        job_id,
+        {"deleted": False},
+        {"deleted": True},
+        now,
+    )
+    return [(u, t, n) for _, u, t, n in deleted]
+
+
+def _audit(
+    action: str,
+    ids: list[int],
+    actor_id: int | None,
+    job_id: int | None,
+    before: Any,
+    after: Any,
+    now: dt.datetime,
+) -> None:
+    if ids:
+        record_bulk(
+            action, License, ids, actor_id=actor_id, job_id=job_id, before=before, after=after, now=now
+        )
+
+
+def current_keys(keys: Sequence[tuple[int, int, str]]) -> set[tuple[int, int, str]]:
+    """Which (user, type, number) keys name a current licence: one query."""
+    if not keys:
+        return set()
+    wanted, param = tuple_set(sorted(set(keys)), ("bigint", "bigint", "text"))
+    return {
+        (u, t, n)
+        for u, t, n in fetch(
+            f"SELECT l.user_id, l.license_type_id, l.number FROM ({wanted}) w JOIN {table(License)} l "
+            "ON l.user_id = w.c0 AND l.license_type_id = w.c1 AND l.number = w.c2 AND l.deleted_at IS NULL",
+            [param],
+        )
+    }
+
+
+# --- One at a time, from the Licences & Certifications page ---------------------------------------
+
+
+def save_license(
+    license: License | None,
+    *,
+    user_id: int,
+    license_type: LicenseType,
+    number: str,
+    details: LicenseDetails,
+    actor: Any,
+) -> License:
+    """Add (``license`` None) or edit one licence, with the same rules as an import."""
+    number = number.strip()
+    problems = details.problems()
+    if license_type.number_required and not number:
+        problems.append(
+            Problem("number_required", f"A {license_type.code} licence needs a number.", column="Number")
+        )
+    if problems:
+        raise LicenseInputError(problems)
+    fields = {
+        "number": number,
+        "issuing_authority": details.issuing_authority or license_type.issuing_authority,
+        "issue_date": details.issue_date,
+        "expiration_date": details.expiration_date,
+        "updated_at": timezone.now(),
+        "changed_by": actor,
+    }
+    try:
+        with transaction.atomic():
+            if license is None:
+                license = License.objects.create(user_id=user_id, license_type=license_type, **fields)
+                record("license.added", actor=actor, obj=license, after={"number": number})
+            else:
+                for name, value in fields.items():
+                    setattr(license, name, value)
+                license.save()
+                record("license.edited", actor=actor, obj=license, after={"number": number})
+    except IntegrityError:
+        raise LicenseInputError(
+            [
+                Problem(
+                    "license_exists",
+                    f"This user already holds a {license_type.code} licence numbered '{number}'.",
+                    column="Number",
+                    value=number,
+                )
+            ]
+        ) from None
+    return license
+
+
+def delete_license(license: License, *, actor: Any) -> bool:
+    changed = License.objects.filter(pk=license.pk, deleted_at__isnull=True).update(
+        deleted_at=timezone.now(), updated_at=timezone.now(), changed_by=actor
+    )
+    if changed:
+        record(
+            "license.deleted", actor=actor, obj=license, before={"deleted": False}, after={"deleted": True}
+        )
+    return bool(changed)
+
+
+def available_licences_csv() -> bytes:
+    """Export Available Licenses: the licence types as CSV (UTF-8 with BOM, formulas neutralised), with
+    the codes an import file uses."""
+    import csv
+    import io
+
+    from bulk.intake import neutralise
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["License code", "Name", "Issuing authority", "Number required"])
+    for t in LicenseType.objects.order_by("code"):
+        writer.writerow(
+            [
+                neutralise(t.code),
+                neutralise(t.name),
+                neutralise(t.issuing_authority),
+                "Yes" if t.number_required else "No",
+            ]
+        )
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -1,0 +1,328 @@
+"""Users, Licences & Certifications: learners' current licences, filtered by type, status, org unit and
+a search; add, edit and delete one by hand; Import Data (Only validate the file) and Export Available
+Licenses. Administrators manage everyone in their reach; Supervisors the users in their own units."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods
+
+from access.permissions import IMPORT_LICENSES, MANAGE_LICENSES
+from access.policy import has_permission, people_in, scope_of, subtree_ids
+from bulk.kinds import get_kind
+from bulk.models import Job, JobRow
+from bulk.problems import format_size
+from bulk.samples import SAMPLE_FORMATS, sample_file, sample_formats
+from credentials.licences import (
+    LicenseDetails,
+    LicenseInputError,
+    available_licences_csv,
+    delete_license,
+    save_license,
+)
+from credentials.models import License, LicenseType
+from people.models import OrgUnit, User
+
+from .uploading import FILE_FIELD, cap_upload, submit_upload
+from .views_create import rejection_context
+
+LICENSE_IMPORT = "license-import"
+PER_PAGE = 50
+STATUSES = {"current": "Current", "expiring": "Expiring within", "expired": "Expired", "all": "All"}
+
+
+def _may_see(user: Any) -> bool:
+    return has_permission(user, MANAGE_LICENSES) or has_permission(user, IMPORT_LICENSES)
+
+
+def licences_required(view: Any) -> Any:
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not _may_see(request.user):
+            raise PermissionDenied(
+                "You need the permission 'Manage licences' or 'Import licences' for this page."
+            )
+        response: HttpResponse = view(request, *args, **kwargs)
+        return response
+
+    checked.__name__, checked.__doc__ = view.__name__, view.__doc__
+    return login_required(checked)
+
+
+def manageable(user: Any) -> QuerySet[License]:
+    """The licences this user may see and manage: those of the learners in their reach."""
+    permission = MANAGE_LICENSES if has_permission(user, MANAGE_LICENSES) else IMPORT_LICENSES
+    people = people_in(scope_of(user, permission))
+    licences = License.objects.current().select_related("user", "license_type")
+    return licences if people is None else licences.filter(user__in=User.objects.filter(people).values("pk"))
+
+
+def _days(text: str | None) -> int:
+    return int(text) if text and text.isdigit() and 0 < int(text) <= 3650 else 30
+
+
+@licences_required
+@require_GET
+def licence_list(request: HttpRequest) -> HttpResponse:
+    """Licences & Certifications: the current licences of the learners this administrator may see."""
+    params = request.GET
+    today = timezone.localdate()
+    days = _days(params.get("days"))
+    status = params.get("status") if params.get("status") in STATUSES else "current"
+    licences = manageable(request.user)
+    if params.get("type"):
+        licences = licences.filter(license_type__code=params["type"])
+    if status == "current":
+        licences = licences.filter(Q(expiration_date__isnull=True) | Q(expiration_date__gte=today))
+    elif status == "expiring":
+        licences = licences.filter(
+            expiration_date__gte=today, expiration_date__lte=today + dt.timedelta(days=days)
+        )
+    elif status == "expired":
+        licences = licences.filter(expiration_date__lt=today)
+    unit = params.get("unit", "")
+    if unit.isdigit():
+        licences = licences.filter(user__org_units__in=subtree_ids({int(unit)})).distinct()
+    search = params.get("q", "").strip()
+    if search:
+        licences = licences.filter(
+            Q(user__username__icontains=search)
+            | Q(user__first_name__icontains=search)
+            | Q(user__last_name__icontains=search)
+            | Q(number__icontains=search)
+        )
+    page = Paginator(licences.order_by("user__username", "license_type__code", "pk"), PER_PAGE).get_page(
+        params.get("page")
+    )
+    query = params.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "web/licences.html",
+        {
+            "page": page,
+            "rows": [(lic, lic.state(today, days)) for lic in page],
+            "types": LicenseType.objects.order_by("code"),
+            "units": OrgUnit.objects.order_by("name"),
+            "statuses": STATUSES.items(),
+            "filters": {
+                "type": params.get("type", ""),
+                "status": status,
+                "days": days,
+                "unit": unit,
+                "q": search,
+            },
+            "query": query.urlencode(),
+            "can_manage": has_permission(request.user, MANAGE_LICENSES),
+            "can_import": has_permission(request.user, IMPORT_LICENSES),
+        },
+    )
+
+
+class LicenceForm(forms.Form):
+    username = forms.CharField(label="Username", max_length=150)
+    license_type = forms.ModelChoiceField(label="License", queryset=LicenseType.objects.order_by("code"))
+    number = forms.CharField(label="Number", max_length=100, required=False)
+    issuing_authority = forms.CharField(label="Issuing authority", max_length=200, required=False)
+    issue_date = forms.DateField(
+        label="Issue date", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    expiration_date = forms.DateField(
+        label="Expiration date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+    def __init__(self, *args: Any, reach: QuerySet[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reach = reach
+
+    def clean_username(self) -> User:
+        username = self.cleaned_data["username"].strip()
+        user = self.reach.filter(username=username).first()
+        if user is None:
+            raise forms.ValidationError(f"No learner you manage has the username '{username}'.")
+        return user
+
+
+def _reach(actor: Any) -> QuerySet[User]:
+    people = people_in(scope_of(actor, MANAGE_LICENSES))
+    return User.objects.all() if people is None else User.objects.filter(people)
+
+
+def _manage_required(request: HttpRequest) -> None:
+    if not has_permission(request.user, MANAGE_LICENSES):
+        raise PermissionDenied("You need the permission 'Manage licences' to add, edit or delete a licence.")
+
+
+@licences_required
+@require_http_methods(["GET", "POST"])
+def licence_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Add a licence (no ``pk``) or edit one."""
+    _manage_required(request)
+    licence = get_object_or_404(manageable(request.user), pk=pk) if pk is not None else None
+    initial = {}
+    if licence is not None:
+        initial = {
+            "username": licence.user.username,
+            "license_type": licence.license_type,
+            "number": licence.number,
+            "issuing_authority": licence.issuing_authority,
+            "issue_date": licence.issue_date,
+            "expiration_date": licence.expiration_date,
+        }
+    form = LicenceForm(
+        request.POST if request.method == "POST" else None, initial=initial, reach=_reach(request.user)
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            save_license(
+                licence,
+                user_id=data["username"].pk,
+                license_type=data["license_type"],
+                number=data["number"],
+                details=LicenseDetails(
+                    data["issuing_authority"], data["issue_date"], data["expiration_date"]
+                ),
+                actor=request.user,
+            )
+        except LicenseInputError as exc:
+            for problem in exc.problems:
+                field = {"Number": "number", "Expiration date": "expiration_date"}.get(problem.column or "")
+                form.add_error(field, problem.message)
+        else:
+            messages.success(request, "The licence is saved.")
+            return redirect("web:licences")
+    return render(
+        request,
+        "web/licence_form.html",
+        {"form": form, "licence": licence},
+        status=400 if form.errors else 200,
+    )
+
+
+@licences_required
+@require_http_methods(["GET", "POST"])
+def licence_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    _manage_required(request)
+    licence = get_object_or_404(manageable(request.user), pk=pk)
+    if request.method == "POST":
+        delete_license(licence, actor=request.user)
+        messages.success(
+            request,
+            f"The {licence.license_type.code} licence of {licence.user.username} is deleted; it stays in the history.",
+        )
+        return redirect("web:licences")
+    return render(request, "web/licence_delete.html", {"licence": licence})
+
+
+def import_context(**extra: Any) -> dict[str, Any]:
+    kind = get_kind(LICENSE_IMPORT)
+    return {
+        "kind": kind,
+        "accept": ",".join(kind.extensions),
+        "max_size": format_size(kind.max_bytes),
+        "max_bytes": kind.max_bytes,
+        "formats": [(fmt, SAMPLE_FORMATS[fmt][0]) for fmt in sample_formats(kind)],
+        "validate_only": True,
+        "rejection": None,
+        **extra,
+    }
+
+
+@csrf_exempt  # only so the upload handler can be replaced; _import is CSRF-protected
+@licences_required
+@require_http_methods(["GET", "POST"])
+def licence_import(request: HttpRequest) -> HttpResponse:
+    """Import Data: choose a file; Only validate the file (checked); Upload."""
+    if not has_permission(request.user, IMPORT_LICENSES):
+        raise PermissionDenied("You need the permission 'Import licences' to import data.")
+    if request.method == "POST":
+        cap_upload(request, LICENSE_IMPORT)
+        return _import(request)
+    job = None
+    if request.GET.get("job", "").isdigit():
+        from access.policy import jobs_visible_to
+
+        job = jobs_visible_to(request.user).filter(pk=int(request.GET["job"]), kind=LICENSE_IMPORT).first()
+        if job is None:
+            raise Http404("No such licence import.")
+    return render(request, "web/licence_import.html", import_context(**validation_context(job)))
+
+
+def validation_context(job: Job | None) -> dict[str, Any]:
+    if job is None:
+        return {}
+    header = [h.casefold() for h in job.params.get("header") or []]
+
+    def cell(row: JobRow, name: str) -> str:
+        index = header.index(name) if name in header else None
+        return row.cells[index] if index is not None and index < len(row.cells) else ""
+
+    errors = [
+        (row, cell(row, "license code"), cell(row, "number"), cell(row, "action"))
+        for row in job.rows.filter(outcome=JobRow.Outcome.ERROR).order_by("seq")[:100]
+    ]
+    counts = job.params.get("summary") or {}
+    return {"validated": job, "errors": errors, "error_count": counts.get("errors", 0), "summary": counts}
+
+
+@csrf_protect
+def _import(request: HttpRequest) -> HttpResponse:
+    validate_only = request.POST.get("validate_only") == "on"
+    chosen = request.FILES.get(FILE_FIELD)
+    title = f"Licences from {chosen.name}" if chosen is not None and chosen.name else "Licences import"
+    upload = submit_upload(
+        request, LICENSE_IMPORT, title=title[:100], validate_only=validate_only, start=not validate_only
+    )
+    if upload.job is None:
+        return render(
+            request,
+            "web/licence_import.html",
+            import_context(
+                rejection=rejection_context(upload.rejected) if upload.rejected else None,
+                validate_only=validate_only,
+            ),
+            status=400,
+        )
+    if validate_only:
+        return redirect(f"{request.path}?job={upload.job.pk}")
+    messages.success(
+        request,
+        "The file is being imported. The counts below fill in as it runs; you will also receive an email.",
+    )
+    return redirect("web:job", pk=upload.job.pk)
+
+
+@licences_required
+@require_GET
+def available_licences(request: HttpRequest) -> HttpResponse:
+    """Export Available Licenses: the licence types, with the codes an import file uses."""
+    response = HttpResponse(available_licences_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="available-licenses.csv"'
+    return response
+
+
+@licences_required
+@require_GET
+def licence_sample(request: HttpRequest, which: str, fmt: str) -> HttpResponse:
+    """The template or example file of the licence import, in one of its formats."""
+    kind = get_kind(LICENSE_IMPORT)
+    if which not in ("template", "example") or fmt not in sample_formats(kind):
+        raise Http404("No such file.")
+    content, filename, content_type = sample_file(kind, fmt, example=which == "example")
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
