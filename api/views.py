@@ -26,7 +26,7 @@ from bulk.kinds import KINDS, UnknownKind, get_kind
 from bulk.models import Job, JobRow
 from bulk.problems import EMPTY_FILE, FileRejected, Problem, report
 from bulk.queries import BadFilter, filter_jobs, parse_date
-from bulk.samples import example_csv, example_filename, template_csv, template_filename
+from bulk.samples import SAMPLE_FORMATS, sample_file, sample_formats
 from bulk.uploads import FORM_OVERHEAD, CappedUploadHandler, largest_limit
 from credentials.exports import awarded_users_csv, awarded_users_filename
 from credentials.models import Certification
@@ -238,19 +238,34 @@ class _KindFileView(APIView):
             raise PermissionDenied(f"You do not have permission to use {KINDS[kind].tool_name}.")
         return KINDS[kind]
 
+    def sample(self, request: Request, kind: str, *, example: bool) -> HttpResponse:
+        """The kind's template or example, as CSV or in ``?format=`` txt, xml, xml-2003 or xlsx."""
+        job_kind = self.kind_or_404(request, kind)
+        fmt = request.query_params.get("format", "csv")
+        offered = sample_formats(job_kind)
+        if fmt not in offered:
+            raise ValidationError(
+                {"format": [f"'{fmt}' is not offered for {kind}: use one of {', '.join(offered)}."]}
+            )
+        content, filename, content_type = sample_file(job_kind, fmt, example=example)
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+SAMPLE_PARAMETERS = [OpenApiParameter("format", str, enum=list(SAMPLE_FORMATS), description="csv (default)")]
+
 
 class JobKindTemplateView(_KindFileView):
-    @extend_schema(responses={(200, "text/csv"): bytes})
+    @extend_schema(parameters=SAMPLE_PARAMETERS, responses={(200, "text/csv"): bytes})
     def get(self, request: Request, kind: str) -> HttpResponse:
-        job_kind = self.kind_or_404(request, kind)
-        return csv_response(template_csv(job_kind), template_filename(job_kind))
+        return self.sample(request, kind, example=False)
 
 
 class JobKindExampleView(_KindFileView):
-    @extend_schema(responses={(200, "text/csv"): bytes})
+    @extend_schema(parameters=SAMPLE_PARAMETERS, responses={(200, "text/csv"): bytes})
     def get(self, request: Request, kind: str) -> HttpResponse:
-        job_kind = self.kind_or_404(request, kind)
-        return csv_response(example_csv(job_kind), example_filename(job_kind))
+        return self.sample(request, kind, example=True)
 
 
 class _ViewCertificationsMixin:
