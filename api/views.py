@@ -239,13 +239,13 @@ class _KindFileView(APIView):
         return KINDS[kind]
 
     def sample(self, request: Request, kind: str, *, example: bool) -> HttpResponse:
-        """The kind's template or example, as CSV or in ``?format=`` txt, xml, xml-2003 or xlsx."""
+        """The kind's template or example, as CSV or in ``?file_format=`` txt, xml, xml-2003 or xlsx."""
         job_kind = self.kind_or_404(request, kind)
-        fmt = request.query_params.get("format", "csv")
+        fmt = request.query_params.get("file_format", "csv")
         offered = sample_formats(job_kind)
         if fmt not in offered:
             raise ValidationError(
-                {"format": [f"'{fmt}' is not offered for {kind}: use one of {', '.join(offered)}."]}
+                {"file_format": [f"'{fmt}' is not offered for {kind}: use one of {', '.join(offered)}."]}
             )
         content, filename, content_type = sample_file(job_kind, fmt, example=example)
         response = HttpResponse(content, content_type=content_type)
@@ -253,7 +253,9 @@ class _KindFileView(APIView):
         return response
 
 
-SAMPLE_PARAMETERS = [OpenApiParameter("format", str, enum=list(SAMPLE_FORMATS), description="csv (default)")]
+SAMPLE_PARAMETERS = [
+    OpenApiParameter("file_format", str, enum=list(SAMPLE_FORMATS), description="csv (default)")
+]
 
 
 class JobKindTemplateView(_KindFileView):

@@ -76,10 +76,10 @@ def test_templates_come_in_every_format_the_kind_takes(api):
 
     from openpyxl import load_workbook
 
-    workbook = api.get("/api/v1/job-kinds/license-import/template/", {"format": "xlsx"})
+    workbook = api.get("/api/v1/job-kinds/license-import/template/", {"file_format": "xlsx"})
     assert workbook.status_code == 200
     sheet = load_workbook(io.BytesIO(workbook.content), read_only=True).worksheets[0]
     assert next(sheet.iter_rows(values_only=True))[0] == "Username"
-    assert b"<rows>" in api.get("/api/v1/job-kinds/license-import/example/", {"format": "xml"}).content
-    refused = api.get("/api/v1/job-kinds/license-import/template/", {"format": "pdf"})
-    assert refused.status_code == 400 and "csv, txt, xml, xml-2003, xlsx" in refused.json()["format"][0]
+    assert b"<rows>" in api.get("/api/v1/job-kinds/license-import/example/", {"file_format": "xml"}).content
+    refused = api.get("/api/v1/job-kinds/license-import/template/", {"file_format": "pdf"})
+    assert refused.status_code == 400 and "csv, txt, xml, xml-2003, xlsx" in refused.json()["file_format"][0]
