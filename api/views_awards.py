@@ -3,10 +3,10 @@ award, and the completions that award certifications automatically."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -47,9 +47,11 @@ def require_award_permission(request: Request) -> None:
 
 class AwardUsersSerializer(serializers.Serializer[Any]):
     users = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list)
-    groups = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
+    groups = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, default=list
+    )
     org_units = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, default=list
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, default=list
     )
     include_sub_units = serializers.BooleanField(required=False, default=True)
     issue_date = serializers.DateField(required=False)
@@ -81,7 +83,7 @@ def terms_from(
         always = data.get("always_valid", current.always_valid if "expiration_date" not in data else False)
         expiration = data.get("expiration_date", None if always else current.expiration_date)
     else:
-        issue = data.get("issue_date") or dt.date.today()
+        issue = data.get("issue_date") or timezone.localdate()
         always = bool(data.get("always_valid", False))
         expiration = data.get("expiration_date")
         if expiration is None and not always:
@@ -219,7 +221,7 @@ class CompleteEnrollmentView(APIView):
         if enrollment.status == Enrollment.Status.UNENROLLED:
             return problems_400([Problem("unenrolled", "This enrolment has ended; it cannot be completed.")])
         done = complete_enrollment(
-            enrollment.pk, form.validated_data.get("completed_on") or dt.date.today(), actor=request.user
+            enrollment.pk, form.validated_data.get("completed_on") or timezone.localdate(), actor=request.user
         )
         return Response({"recorded": done.recorded, "awarded": [c.code for c in done.awarded]})
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -23,6 +22,7 @@ from credentials.licences import (
     LicenseInputError,
     available_licences_csv,
     delete_license,
+    licences_in_reach,
     save_license,
 )
 from credentials.models import License, LicenseType
@@ -87,13 +87,6 @@ class LicenseTypeExportView(APIView):
         response = HttpResponse(available_licences_csv(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="available-licenses.csv"'
         return response
-
-
-def licences_in_reach(user: Any) -> QuerySet[License]:
-    permission = MANAGE_LICENSES if has_permission(user, MANAGE_LICENSES) else IMPORT_LICENSES
-    people = people_in(scope_of(user, permission))
-    licences = License.objects.current().select_related("user", "license_type")
-    return licences if people is None else licences.filter(user__in=User.objects.filter(people).values("pk"))
 
 
 def _require_manage(request: Request) -> None:
@@ -184,6 +177,23 @@ class LicenseDetailView(APIView):
         form = LicenseWriteSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
         data = form.validated_data
+        fixed = [name for name in ("username", "license_code") if name in data]
+        if fixed:
+            return Response(
+                {
+                    "errors": [
+                        {
+                            "code": "fixed_field",
+                            "message": f"A licence's {name} cannot change: delete it and add another instead.",
+                            "row": None,
+                            "column": name,
+                            "value": data[name],
+                        }
+                        for name in fixed
+                    ]
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         try:
             edited = save_license(
                 licence,

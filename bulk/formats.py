@@ -28,9 +28,17 @@ FORMAT_NAMES = {
 }
 EXTENSION_FORMATS = {".csv": TEXT, ".txt": TEXT, ".xlsx": XLSX, ".xml": XML}
 SPREADSHEET_NS = "urn:schemas-microsoft-com:office:spreadsheet"
-# How much bigger than the upload an .xlsx may become once unzipped, and in all.
+# How much bigger than the upload an .xlsx may become once unzipped, and in all; its table of shared
+# strings is read whole by openpyxl, so it has a tighter cap of its own, and a count of its entries.
 MAX_EXPANSION = 100
-MAX_UNZIPPED = 200 * 1024 * 1024
+MAX_UNZIPPED = 100 * 1024 * 1024
+MAX_SHARED_STRINGS_BYTES = 20 * 1024 * 1024
+# Rows a spreadsheet or XML file may have, empty ones included: far more than any upload limit allows
+# in CSV, far fewer than a file that claims its last row is 1,048,576.
+MAX_ROWS = 400_000
+# Columns an XML row may name (the header of a CSV has the same cap, intake.MAX_COLUMNS).
+MAX_XML_COLUMNS = 200
+OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 Record = tuple[int, list[str]]
 
@@ -45,6 +53,11 @@ def detect(data: bytes) -> str:
     """What the bytes are: an .xlsx workbook, XML, or text."""
     if data[:4] == b"PK\x03\x04":
         return XLSX
+    if data[:8] == OLE_SIGNATURE:
+        raise incorrect_format(
+            "it is an Excel 97-2003 workbook (.xls) or a password-protected one; save it as an Excel Workbook "
+            "(.xlsx) without a password, or as CSV"
+        )
     head = data[:512].lstrip(b"\xef\xbb\xbf").lstrip()
     if head.startswith(b"\xff\xfe") or head.startswith(b"\xfe\xff"):
         head = data[:1024].decode("utf-16", errors="ignore").lstrip("\ufeff").lstrip().encode()
@@ -95,6 +108,7 @@ def read_xlsx(data: bytes, *, max_cells: int) -> list[Record]:
             f"it would expand to {unzipped // (1024 * 1024):,} MB when opened, far more than its rows need; "
             "save it again from the spreadsheet, or as CSV"
         )
+    _check_shared_strings(archive, max_cells)
     from openpyxl import load_workbook
 
     try:
@@ -108,6 +122,8 @@ def read_xlsx(data: bytes, *, max_cells: int) -> list[Record]:
         records: list[Record] = []
         cells = 0
         for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if number > MAX_ROWS:
+                raise incorrect_format(f"its first sheet has more than {MAX_ROWS:,} rows")
             texts = [cell_text(v) for v in row]
             while texts and not texts[-1]:
                 texts.pop()
@@ -118,6 +134,28 @@ def read_xlsx(data: bytes, *, max_cells: int) -> list[Record]:
         return records
     finally:
         workbook.close()
+
+
+def _check_shared_strings(archive: zipfile.ZipFile, max_cells: int) -> None:
+    """openpyxl reads the whole table of shared strings before the first cell: refuse one that is too big
+    or has more entries than the file may have cells, counting them as the bytes stream in."""
+    try:
+        info = archive.getinfo("xl/sharedStrings.xml")
+    except KeyError:
+        return
+    if info.file_size > MAX_SHARED_STRINGS_BYTES:
+        raise incorrect_format(
+            f"its table of shared text is {info.file_size // (1024 * 1024):,} MB, more than "
+            f"{MAX_SHARED_STRINGS_BYTES // (1024 * 1024)} MB; save it as CSV"
+        )
+    entries, tail = 0, b""
+    with archive.open(info) as stream:
+        while block := stream.read(1024 * 1024):
+            chunk = tail + block
+            entries += chunk.count(b"<si>") + chunk.count(b"<si ")
+            tail = chunk[-3:]
+            if entries > max_cells:
+                raise incorrect_format(f"its table of shared text has more than {max_cells:,} entries")
 
 
 def cell_text(value: Any) -> str:
@@ -157,15 +195,13 @@ def read_xml(data: bytes, *, max_cells: int) -> list[Record]:
     except SafeElementTree.ParseError as exc:
         raise incorrect_format(f"it is not well-formed XML ({exc})") from None
     if _local(root.tag) == "Workbook":
-        records = _spreadsheet_2003(root)
+        records = _spreadsheet_2003(root, max_cells)
     elif _local(root.tag) == "rows":
-        records = _plain_rows(root)
+        records = _plain_rows(root, max_cells)
     else:
         raise incorrect_format(
             f"the XML's root element is <{_local(root.tag)}>; expected <rows> or an Excel XML Spreadsheet <Workbook>"
         )
-    if sum(len(cells) for _, cells in records) > max_cells:
-        raise incorrect_format(f"it has more than {max_cells:,} cells")
     return records
 
 
@@ -173,8 +209,9 @@ def _local(tag: Any) -> str:
     return str(tag).rsplit("}", 1)[-1]
 
 
-def _spreadsheet_2003(root: Any) -> list[Record]:
+def _spreadsheet_2003(root: Any, max_cells: int) -> list[Record]:
     ns = {"ss": SPREADSHEET_NS}
+    cells_seen = 0
     sheet = root.find("ss:Worksheet", ns)
     table = sheet.find("ss:Table", ns) if sheet is not None else None
     if table is None:
@@ -184,10 +221,16 @@ def _spreadsheet_2003(root: Any) -> list[Record]:
     for row in table.findall("ss:Row", ns):
         index = row.get(f"{{{SPREADSHEET_NS}}}Index")
         number = int(index) if index and index.isdigit() else number + 1
+        if len(records) >= MAX_ROWS:
+            raise incorrect_format(f"it has more than {MAX_ROWS:,} rows")
         cells: list[str] = []
         for cell in row.findall("ss:Cell", ns):
             at = cell.get(f"{{{SPREADSHEET_NS}}}Index")
             if at and at.isdigit():
+                if int(at) > MAX_XML_COLUMNS:
+                    raise incorrect_format(
+                        f"a cell of row {number} is in column {at}; at most {MAX_XML_COLUMNS} are read"
+                    )
                 cells.extend([""] * (int(at) - 1 - len(cells)))
             data = cell.find("ss:Data", ns)
             text = "".join(data.itertext()) if data is not None else ""
@@ -198,28 +241,38 @@ def _spreadsheet_2003(root: Any) -> list[Record]:
             ):
                 text = text[:10]
             cells.append(text)
+        cells_seen += len(cells)
+        if cells_seen > max_cells:
+            raise incorrect_format(f"it has more than {max_cells:,} cells")
         records.append((number, cells))
     return records
 
 
-def _plain_rows(root: Any) -> list[Record]:
+def _plain_rows(root: Any, max_cells: int) -> list[Record]:
     """``<rows><row><user-id>U1</user-id>…</row></rows>``: the header is the element names, in the order
     they first appear; a row may leave any of them out."""
-    names: list[str] = []
+    names: dict[str, None] = {}
     rows: list[dict[str, str]] = []
     for row in root:
         if _local(row.tag) != "row":
             continue
+        if len(rows) >= MAX_ROWS:
+            raise incorrect_format(f"it has more than {MAX_ROWS:,} rows")
         values: dict[str, str] = {}
         for field in row:
             name = re.sub(r"[-_]+", " ", _local(field.tag)).strip()
             if name not in names:
-                names.append(name)
+                names[name] = None
+                if len(names) > MAX_XML_COLUMNS:
+                    raise incorrect_format(f"its rows name more than {MAX_XML_COLUMNS} different columns")
             values[name] = "".join(field.itertext()).strip()
         rows.append(values)
+        if len(rows) * len(names) > max_cells:
+            raise incorrect_format(f"it has more than {max_cells:,} cells")
     if not rows:
         return []
     # Row numbers count the header as row 1, as in a spreadsheet; the n-th <row> is row n + 1.
-    return [(1, names)] + [
-        (n, [values.get(name, "") for name in names]) for n, values in enumerate(rows, start=2)
+    header = list(names)
+    return [(1, header)] + [
+        (n, [values.get(name, "") for name in header]) for n, values in enumerate(rows, start=2)
     ]

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -276,6 +276,13 @@ def unassign_award(award: Award, *, actor: Any) -> bool:
 
 def reinstate_award(award: Award, *, actor: Any) -> bool:
     """Make an unassigned (removed) award active again, unless the user holds the certification again."""
+    try:
+        return _reinstate(award, actor)
+    except IntegrityError:  # another award became active at the same moment: that one stands
+        return False
+
+
+def _reinstate(award: Award, actor: Any) -> bool:
     with transaction.atomic():
         held = Award.objects.filter(
             user_id=award.user_id, certification_id=award.certification_id, status=Award.Status.ACTIVE

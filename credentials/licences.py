@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.services import record, record_bulk
@@ -270,3 +271,16 @@ def available_licences_csv() -> bytes:
             ]
         )
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def licences_in_reach(user: Any) -> QuerySet[License]:
+    """The current licences this user may see and manage: those of the learners in their reach for
+    "Manage licences" (or, holding only "Import licences", for that)."""
+    from access.permissions import IMPORT_LICENSES, MANAGE_LICENSES
+    from access.policy import has_permission, people_in, scope_of
+    from people.models import User
+
+    permission = MANAGE_LICENSES if has_permission(user, MANAGE_LICENSES) else IMPORT_LICENSES
+    people = people_in(scope_of(user, permission))
+    licences: QuerySet[License] = License.objects.current().select_related("user", "license_type")
+    return licences if people is None else licences.filter(user__in=User.objects.filter(people).values("pk"))

@@ -53,7 +53,9 @@ def due(today: dt.date) -> QuerySet[Award]:
             certification__renewal_window_days=days, expiration_date__lte=today + dt.timedelta(days=days)
         )
     return (
-        Award.objects.filter(windows, status=Award.Status.ACTIVE, expiration_date__gte=today)
+        Award.objects.filter(
+            windows, status=Award.Status.ACTIVE, expiration_date__gte=today, user__is_active=True
+        )
         .filter(Q(renewal_notice_for__isnull=True) | ~Q(renewal_notice_for=F("expiration_date")))
         .order_by("expiration_date", "pk")
     )

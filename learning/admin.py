@@ -1,9 +1,9 @@
-import datetime as dt
 from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from .models import Activity, EmailTemplate, Enrollment, ExternalActivity, ExternalTrainingRecord
 from .services import complete_enrollment
@@ -27,7 +27,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
 
     @admin.action(description="Mark selected enrolments completed today (awards assigned certifications)")
     def mark_completed_today(self, request: HttpRequest, queryset: QuerySet[Enrollment]) -> None:
-        today = dt.date.today()
+        today = timezone.localdate()
         recorded = awarded = 0
         # Through the one completion service, so certifications assigned to the activity are awarded once.
         for pk in queryset.filter(status=Enrollment.Status.ENROLLED).values_list("pk", flat=True)[:1000]:

@@ -25,33 +25,55 @@ def unenrol(
 ) -> list[tuple[int, int]]:
     """End the current enrolments named by (user, activity, send email); returns the pairs unenrolled.
 
-    Set-based: one UPDATE … RETURNING and at most two audit INSERTs, whatever the number of rows.
+    Set-based: one UPDATE … RETURNING (on SQLite, a SELECT and an UPDATE) and at most two audit INSERTs,
+    whatever the number of rows.
     The enrolment ends but keeps its completion date, so reports still show a completed course or
     an attended session. Learners marked for an email get one later, once the change has committed.
     """
     if not enrolments:
         return []
     now = now or timezone.now()
-    # In the order of the (user, activity) index: the UPDATE then walks its pages in order.
+    # In the order of the (user, activity) index, whose pages the lookups then walk in order.
     wanted, wanted_param = tuple_set(
         sorted([(u, a, int(e)) for u, a, e in enrolments]), ("bigint", "bigint", "bigint")
     )
     enrollments = table(Enrollment)
     at = connection.ops.adapt_datetimefield_value(now)
-    changed = fetch(
-        f"UPDATE {enrollments} SET status = 'unenrolled', unenrolled_at = %s, unenrolled_by_id = %s, "
-        f"unenrolled_by_job_id = %s, unenrolment_email_sent_at = NULL, "
-        f"unenrolment_email = CASE WHEN w.c2 = 1 THEN 'pending' ELSE '' END "
-        f"FROM ({wanted}) w WHERE {enrollments}.user_id = w.c0 AND {enrollments}.activity_id = w.c1 "
-        # Written as the partial unique index's own condition: SQLite uses the index only then.
-        f"AND NOT ({enrollments}.status = 'unenrolled') "
-        f"RETURNING {enrollments}.id, {enrollments}.user_id, {enrollments}.activity_id, "
-        f"{enrollments}.completed_on",
-        [at, actor_id, job_id, wanted_param],
+    ends = (
+        "status = 'unenrolled', unenrolled_at = %s, unenrolled_by_id = %s, unenrolled_by_job_id = %s, "
+        "unenrolment_email_sent_at = NULL"
     )
+    returning = f"RETURNING {enrollments}.id, {enrollments}.user_id, {enrollments}.activity_id, {enrollments}.completed_on"
+    if connection.vendor == "postgresql":
+        changed = fetch(
+            f"UPDATE {enrollments} SET {ends}, unenrolment_email = CASE WHEN w.c2 = 1 THEN 'pending' ELSE '' END "
+            f"FROM ({wanted}) w WHERE {enrollments}.user_id = w.c0 AND {enrollments}.activity_id = w.c1 "
+            f"AND NOT ({enrollments}.status = 'unenrolled') {returning}",
+            [at, actor_id, job_id, wanted_param],
+        )
+    else:
+        # In a transaction, SQLite keeps a copy of every page changed by a statement that could fail
+        # halfway, to undo that statement alone: 100 MB of memory for 50,000 enrolments, and UPDATE …
+        # FROM is always such a statement. So the enrolments are found first (through the partial
+        # unique index: its condition is written as in the index, so that SQLite uses it), their ids
+        # kept in SQLite as two JSON arrays (all, and those to email), and then changed by id with
+        # UPDATE OR FAIL, which needs no copy: no constraint can fail there, and an error rolls the
+        # whole transaction back anyway.
+        ((named, emailed),) = fetch(
+            "SELECT json_group_array(e.id), json_group_array(e.id) FILTER (WHERE w.c2 = 1) "
+            f"FROM ({wanted}) w JOIN {enrollments} e "
+            "ON e.user_id = w.c0 AND e.activity_id = w.c1 AND NOT (e.status = 'unenrolled')",
+            [wanted_param],
+        )
+        changed = fetch(
+            f"UPDATE OR FAIL {enrollments} SET {ends}, "
+            "unenrolment_email = CASE WHEN id IN (SELECT value FROM json_each(%s)) THEN 'pending' ELSE '' END "
+            f"WHERE id IN (SELECT value FROM json_each(%s)) AND NOT (status = 'unenrolled') {returning}",
+            [at, actor_id, job_id, emailed, named],
+        )
     for was, ids in (
-        ("completed", sorted([pk for pk, _, _, completed in changed if completed is not None])),
-        ("enrolled", sorted([pk for pk, _, _, completed in changed if completed is None])),
+        ("completed", [pk for pk, _, _, completed in changed if completed is not None]),
+        ("enrolled", [pk for pk, _, _, completed in changed if completed is None]),
     ):
         if ids:
             record_bulk(

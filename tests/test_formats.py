@@ -244,3 +244,62 @@ def test_a_verified_licence_import_rechecks_nothing_changed_meanwhile(importer, 
     [(_, outcome, message)] = outcomes(job)
     assert outcome == "error" and "changed after the file was checked" in message
     assert License.objects.filter(number="RN-1").count() == 1
+
+
+def shared_strings_bomb() -> bytes:
+    """An .xlsx under the upload limit whose table of shared text unzips to 25 MB of distinct strings
+    (compressing only a few times over, so the overall expansion check does not catch it)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        with archive.open("xl/sharedStrings.xml", "w") as strings:
+            strings.write(b"<sst>")
+            for n in range(1_200_000):
+                strings.write(b"<si><t>%d-%x</t></si>" % (n, n * 2654435761 % 2**32))
+            strings.write(b"</sst>")
+    return buffer.getvalue()
+
+
+def far_column_2003() -> bytes:
+    return (
+        b'<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet" '
+        b'xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet"><Worksheet><Table><Row>'
+        b'<Cell ss:Index="1500000000"><Data ss:Type="String">x</Data></Cell></Row></Table></Worksheet></Workbook>'
+    )
+
+
+def many_names_xml() -> bytes:
+    names = "".join(f"<c{n}>x</c{n}>" for n in range(20_000))
+    return (f"<rows><row>{names}</row>" + "<row/>" * 20_000 + "</rows>").encode()
+
+
+def far_row_xlsx() -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active["A1"] = "Username"
+    workbook.active["A1048576"] = "last"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "reason"),
+    [
+        ("strings.xlsx", shared_strings_bomb, "table of shared text"),
+        ("far.xml", far_column_2003, "at most 200 are read"),
+        ("names.xml", many_names_xml, "more than 200 different columns"),
+        ("far.xlsx", far_row_xlsx, "more than 400,000 rows"),
+        ("old.xls", lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "Excel 97-2003 workbook"),
+    ],
+)
+def test_spreadsheets_that_would_balloon_when_opened_are_refused_first(importer, rows, name, make, reason):
+    rejection, seconds, peak = refused(
+        importer, make(), name.replace(".xls", ".xlsx") if name == "old.xls" else name
+    )
+    assert rejection.headlines == ["The file is the incorrect file format"]
+    assert reason in rejection.problems[0].message
+    assert seconds < 10  # a guard against hanging, not a benchmark
+    assert peak < 100 * 1024 * 1024

@@ -110,7 +110,9 @@ def test_binary_file_with_nul_bytes_is_the_incorrect_file_format(alice, certific
     rejected = rejection(data, alice, "removal.csv")
 
     assert where(rejected) == [(INCORRECT_FORMAT, None, None, None)]
-    assert "binary data" in rejected.problems[0].message
+    # Recognised for what it is, with what to do about it.
+    assert "Excel 97-2003 workbook (.xls)" in rejected.problems[0].message
+    assert "or as CSV" in rejected.problems[0].message
 
 
 def test_pdf_file_is_the_incorrect_file_format(alice, certification, holders):

@@ -83,3 +83,9 @@ def test_templates_come_in_every_format_the_kind_takes(api):
     assert b"<rows>" in api.get("/api/v1/job-kinds/license-import/example/", {"file_format": "xml"}).content
     refused = api.get("/api/v1/job-kinds/license-import/template/", {"file_format": "pdf"})
     assert refused.status_code == 400 and "csv, txt, xml, xml-2003, xlsx" in refused.json()["file_format"][0]
+
+
+def test_a_licences_user_and_type_cannot_be_changed_through_the_api(api, rn):
+    licence = License.objects.create(user=UserFactory(username="ann"), license_type=rn, number="RN-1")
+    response = api.patch(f"/api/v1/licenses/{licence.pk}/", {"username": "ben"}, format="json")
+    assert response.status_code == 400 and response.json()["errors"][0]["code"] == "fixed_field"

@@ -314,3 +314,35 @@ def test_the_terms_form_shows_dates_as_a_date_input_expects_them(ada_client, bls
     [award] = award_many(bls, [UserFactory()])
     html = ada_client.get(f"/certifications/{bls.pk}/awards/{award.pk}/edit/").content.decode()
     assert f'value="{award.issue_date.isoformat()}"' in html
+
+
+def test_unassigning_an_already_removed_award_leaves_the_users_current_award_alone(ada_client, bls):
+    user = UserFactory()
+    [old] = award_many(bls, [user])
+    Award.objects.filter(pk=old.pk).update(status="removed")
+    [current] = award_many(bls, [user])
+
+    ada_client.post(f"/certifications/{bls.pk}/awards/{old.pk}/unassign/")
+
+    current.refresh_from_db()
+    assert current.status == "active"
+
+
+def test_a_constrained_awarder_picks_only_groups_and_branches_in_reach(db, bls):
+    from django.contrib.auth.models import Permission
+
+    mine = GroupFactory(name="Ward team")
+    GroupFactory(name="Ward secret")
+    role = Role.objects.create(name="Group awarder")
+    grant_row = Grant.objects.create(
+        role=role, permission=Permission.objects.get(codename="award_certification"), scope=Grant.Scope.GROUPS
+    )
+    grant_row.groups.add(mine)
+    OrgUnitFactory(name="Ward 9")
+    nadia = UserFactory()
+    role.members.add(nadia)
+    client = Client()
+    client.force_login(nadia)
+    found = client.get(f"/certifications/{bls.pk}/award/search/", {"q": "ward"}).content.decode()
+    assert "Group: Ward team" in found
+    assert "Ward secret" not in found and "Ward 9" not in found

@@ -216,3 +216,24 @@ def test_without_a_licence_permission_the_pages_are_refused(mallory, rn):
         "/licences/template.csv",
     ):
         assert client.get(url).status_code == 403, url
+
+
+def test_editing_a_licence_keeps_its_user_and_type(admin_client, rn):
+    other_type = LicenseType.objects.create(code="LPN", name="Licensed Practical Nurse")
+    ann, ben = UserFactory(username="ann"), UserFactory(username="ben")
+    licence = License.objects.create(user=ann, license_type=rn, number="RN-1")
+
+    admin_client.post(
+        f"/licences/{licence.pk}/edit/",
+        {"username": "ben", "license_type": other_type.pk, "number": "RN-1", "issue_date": "2026-01-01"},
+    )
+
+    licence.refresh_from_db()
+    assert (licence.user, licence.license_type, str(licence.issue_date)) == (ann, rn, "2026-01-01")
+    assert ben.licenses.count() == 0
+
+
+@pytest.mark.parametrize("odd", ["²", "99999999999999999999999", "-1", "x"])
+def test_odd_query_values_are_ignored_or_404_never_500(admin_client, rn, odd):
+    assert admin_client.get("/licences/", {"unit": odd, "days": odd, "status": "expiring"}).status_code == 200
+    assert admin_client.get("/licences/import/", {"job": odd}).status_code == 404

@@ -180,7 +180,7 @@ def award_users(request: HttpRequest, pk: int) -> HttpResponse:
             if outcome.skipped:
                 text += f" {outcome.skipped} already held it and {'were' if outcome.skipped != 1 else 'was'} skipped."
             if outcome.outside_scope:
-                text += f" {outcome.outside_scope} outside your organisation units were left out."
+                text += f" {outcome.outside_scope} outside your organisation units and groups were left out."
             messages.success(request, text)
             return _go(request, reverse("web:certification-users", args=[certification.pk]))
     return _respond(request, "web/_award_terms.html", context, status=400)
@@ -202,17 +202,19 @@ def search_people(actor: Any, query: str) -> dict[str, list[Any]]:
         | Q(last_name__icontains=query),
         is_active=True,
     )
-    reach = people_in(scope_of(actor, AWARD_CERTIFICATIONS))
+    scope = scope_of(actor, AWARD_CERTIFICATIONS)
+    reach = people_in(scope)
+    groups = Group.objects.filter(name__icontains=query)
+    units = OrgUnit.objects.filter(Q(name__icontains=query) | Q(code__icontains=query))
     if reach is not None:
+        # A constrained awarder picks among the people, groups and branches of their own reach.
         users = users.filter(reach)
+        groups = groups.filter(pk__in=scope.groups)
+        units = units.filter(pk__in=scope.units)
     return {
         "users": list(users.order_by("username")[:SEARCH_LIMIT]),
-        "groups": list(Group.objects.filter(name__icontains=query).order_by("name")[:SEARCH_LIMIT]),
-        "org_units": list(
-            OrgUnit.objects.filter(Q(name__icontains=query) | Q(code__icontains=query)).order_by("name")[
-                :SEARCH_LIMIT
-            ]
-        ),
+        "groups": list(groups.order_by("name")[:SEARCH_LIMIT]),
+        "org_units": list(units.order_by("name")[:SEARCH_LIMIT]),
     }
 
 
@@ -275,7 +277,8 @@ def award_unassign(request: HttpRequest, certification_pk: int, pk: int) -> Http
     """Unassign, after a confirmation: the award is removed, recorded, and can be reinstated."""
     award = _reachable_award(request, certification_pk, pk)
     if request.method == "POST":
-        if unassign_award(award, actor=request.user):
+        # By the award's own status: unassigning a removed award must not touch a newer, active one.
+        if award.status == Award.Status.ACTIVE and unassign_award(award, actor=request.user):
             messages.success(
                 request,
                 f"{award.certification.code} is unassigned from {award.user.username}. Reinstate it from the Removed list.",

@@ -30,6 +30,7 @@ from credentials.licences import (
     LicenseInputError,
     available_licences_csv,
     delete_license,
+    licences_in_reach,
     save_license,
 )
 from credentials.models import License, LicenseType
@@ -61,15 +62,20 @@ def licences_required(view: Any) -> Any:
 
 
 def manageable(user: Any) -> QuerySet[License]:
-    """The licences this user may see and manage: those of the learners in their reach."""
-    permission = MANAGE_LICENSES if has_permission(user, MANAGE_LICENSES) else IMPORT_LICENSES
-    people = people_in(scope_of(user, permission))
-    licences = License.objects.current().select_related("user", "license_type")
-    return licences if people is None else licences.filter(user__in=User.objects.filter(people).values("pk"))
+    """The licences this user may see and manage."""
+    return licences_in_reach(user)
+
+
+def _number(text: str | None, *, upto: int) -> int | None:
+    """A whole number from 1 to ``upto`` given in a query string, or None for anything else."""
+    if not text or not text.isascii() or not text.isdigit() or len(text) > 18:
+        return None
+    number = int(text)
+    return number if 0 < number <= upto else None
 
 
 def _days(text: str | None) -> int:
-    return int(text) if text and text.isdigit() and 0 < int(text) <= 3650 else 30
+    return _number(text, upto=3650) or 30
 
 
 @licences_required
@@ -92,8 +98,9 @@ def licence_list(request: HttpRequest) -> HttpResponse:
     elif status == "expired":
         licences = licences.filter(expiration_date__lt=today)
     unit = params.get("unit", "")
-    if unit.isdigit():
-        licences = licences.filter(user__org_units__in=subtree_ids({int(unit)})).distinct()
+    unit_id = _number(unit, upto=2**62)
+    if unit_id:
+        licences = licences.filter(user__org_units__in=subtree_ids({unit_id})).distinct()
     search = params.get("q", "").strip()
     if search:
         licences = licences.filter(
@@ -114,7 +121,7 @@ def licence_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": [(lic, lic.state(today, days)) for lic in page],
             "types": LicenseType.objects.order_by("code"),
-            "units": OrgUnit.objects.order_by("name"),
+            "units": units_in_reach(request.user),
             "statuses": STATUSES.items(),
             "filters": {
                 "type": params.get("type", ""),
@@ -128,6 +135,14 @@ def licence_list(request: HttpRequest) -> HttpResponse:
             "can_import": has_permission(request.user, IMPORT_LICENSES),
         },
     )
+
+
+def units_in_reach(user: Any) -> QuerySet[OrgUnit]:
+    """The org units to filter by: all of them, or those of a constrained grant (with sub-units)."""
+    permission = MANAGE_LICENSES if has_permission(user, MANAGE_LICENSES) else IMPORT_LICENSES
+    scope = scope_of(user, permission)
+    units = OrgUnit.objects.order_by("name")
+    return units if scope.everywhere else units.filter(pk__in=scope.units)
 
 
 class LicenceForm(forms.Form):
@@ -144,9 +159,16 @@ class LicenceForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
-    def __init__(self, *args: Any, reach: QuerySet[User], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, reach: QuerySet[User], editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.reach = reach
+        if editing:
+            # A licence stays the same user's and the same type's; delete it and add another to change them.
+            for name in ("username", "license_type"):
+                self.fields[name].disabled = True
+                self.fields[
+                    name
+                ].help_text = "Fixed for an existing licence: delete it and add another instead."
 
     def clean_username(self) -> User:
         username = self.cleaned_data["username"].strip()
@@ -253,10 +275,11 @@ def licence_import(request: HttpRequest) -> HttpResponse:
         cap_upload(request, LICENSE_IMPORT)
         return _import(request)
     job = None
-    if request.GET.get("job", "").isdigit():
+    if "job" in request.GET:
         from access.policy import jobs_visible_to
 
-        job = jobs_visible_to(request.user).filter(pk=int(request.GET["job"]), kind=LICENSE_IMPORT).first()
+        job_id = _number(request.GET["job"], upto=2**62)
+        job = jobs_visible_to(request.user).filter(pk=job_id, kind=LICENSE_IMPORT).first() if job_id else None
         if job is None:
             raise Http404("No such licence import.")
     return render(request, "web/licence_import.html", import_context(**validation_context(job)))

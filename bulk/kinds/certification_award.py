@@ -14,6 +14,8 @@ import functools
 import re
 from typing import TYPE_CHECKING, Any
 
+from django.utils import timezone
+
 from access.permissions import AWARD_CERTIFICATIONS
 from access.policy import scope_of
 from credentials.awarding import AwardTerms, association_type_named, create_awards, holders_among
@@ -45,7 +47,7 @@ MONTHS = {
         ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1
     )
 }
-WORDY_DATE = re.compile(r"^(\d{1,2})[ -]([A-Za-z]{3})[A-Za-z]*[ -,]*(\d{4})$")
+WORDY_DATE = re.compile(r"^(\d{1,2})[ -]([A-Za-z]{3})[A-Za-z]*[ ,-]*(\d{4})$")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -167,7 +169,7 @@ class CertificationAward(JobKind):
         certifications = self._certifications(table)
         users = self._users(table)
         outside = self._outside_scope(actor, [pk for pk, _ in users.values()])
-        today = dt.date.today()
+        today = timezone.localdate()
 
         wanted: list[tuple[StagedRow, int, int]] = []
         first_row: dict[tuple[int, int], int] = {}

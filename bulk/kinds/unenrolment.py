@@ -134,15 +134,12 @@ class Unenrolment(JobKind):
                     message = " ".join(dict.fromkeys(problems))
                     add(
                         StagedRow(
-                            row.seq,
-                            row.row_number,
-                            row.cells,
-                            username or "",
-                            None,
-                            None,
-                            None,
-                            ERROR,
-                            message,
+                            seq=row.seq,
+                            row_number=row.row_number,
+                            cells=row.cells,
+                            key=username or "",
+                            outcome=ERROR,
+                            message=message,
                         )
                     )
                     errors += 1
