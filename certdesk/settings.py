@@ -105,6 +105,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": env.int("SQLITE_BUSY_TIMEOUT_SECONDS", default=30),
             "transaction_mode": "IMMEDIATE",
             # A 32 MB page cache keeps the indexes that bulk updates touch in memory.
+            # The write-ahead log is copied back into the database once it holds 65,536 pages (256 MB),
+            # not 1,000: a 50,000-row job chunk (~110 MB of pages) then commits without spending 0.2 s
+            # on that copy and its fsync. The copy is made when the last connection closes, as the
+            # worker's does once the queue is empty, or by the commit that takes the log past the limit.
             "init_command": (
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768; "
                 "PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=65536; PRAGMA foreign_keys=ON"
