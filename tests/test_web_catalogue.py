@@ -350,3 +350,19 @@ def test_undo_is_not_offered_to_someone_who_cannot_see_the_job(cara, course, mal
     client.force_login(mallory)
     assert client.post(f"/jobs/{job.pk}/restore/").status_code == 403
     assert Enrollment.objects.get(user=learner).status == Enrollment.Status.UNENROLLED
+
+
+def test_the_dialog_offers_the_template_and_example_in_every_format(cara_client, mallory):
+    import zipfile
+
+    page = cara_client.get("/catalogue/").content.decode()
+    for fmt in ("txt", "xml", "xml-2003", "xlsx"):
+        assert f'href="/jobs/kinds/unenrolment/template.{fmt}"' in page
+    workbook = cara_client.get("/jobs/kinds/unenrolment/example.xlsx")
+    assert workbook.status_code == 200
+    assert "xl/workbook.xml" in zipfile.ZipFile(io.BytesIO(workbook.content)).namelist()
+    assert cara_client.get("/jobs/kinds/certification-removal/template.csv").status_code == 404  # not hers
+    assert cara_client.get("/jobs/kinds/unenrolment/template.pdf").status_code == 404
+    outsider = Client()
+    outsider.force_login(mallory)
+    assert outsider.get("/jobs/kinds/unenrolment/template.csv").status_code == 403

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("tools/certification-removal/", views.removal_tool, name="removal-tool"),
     path("jobs/", views.job_list, name="jobs"),
+    path("jobs/kinds/<str:kind>/<str:which>.<str:fmt>", views.kind_sample, name="kind-sample"),
     path("jobs/<int:pk>/", views.job_detail, name="job"),
     path("jobs/<int:pk>/start/", views.job_start, name="job-start"),
     path("jobs/<int:pk>/restore/", views.job_restore, name="job-restore"),

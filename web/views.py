@@ -282,3 +282,20 @@ def job_restore(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"Restore job {restore.pk} is queued: it undoes job {job.pk}.")
         return redirect("web:job", pk=restore.pk)
     return render(request, "web/job_restore.html", {"job": job, "kind": kind, "tool": tool_for(job.kind)})
+
+
+@jobs_required
+@require_GET
+def kind_sample(request: HttpRequest, kind: str, which: str, fmt: str) -> HttpResponse:
+    """A kind's template or example in one of the formats it takes, for those who may use the kind."""
+    from bulk.samples import sample_file, sample_formats
+
+    if kind not in allowed_kinds(request.user) or which not in ("template", "example"):
+        raise_not_found()
+    job_kind = get_kind(kind)
+    if fmt not in sample_formats(job_kind):
+        raise_not_found()
+    content, filename, content_type = sample_file(job_kind, fmt, example=which == "example")
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -27,6 +27,7 @@ from audit.services import record
 from bulk import services
 from bulk.kinds import get_kind
 from bulk.problems import format_size
+from bulk.samples import sample_formats
 from learning.models import Activity, EmailTemplate, Enrollment
 from learning.notices import PLACEHOLDERS, email_template, unknown_placeholders
 from people.models import User
@@ -182,6 +183,7 @@ def import_form_context(**extra: Any) -> dict[str, Any]:
         "max_bytes": kind.max_bytes,
         "max_size": format_size(kind.max_bytes),
         "accept": ",".join(kind.extensions),
+        "other_formats": [f for f in sample_formats(kind) if f != "csv"],
         "verify_only": True,
         "title": "",
         "rejection": None,
