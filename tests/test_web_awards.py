@@ -346,3 +346,52 @@ def test_a_constrained_awarder_picks_only_groups_and_branches_in_reach(db, bls):
     found = client.get(f"/certifications/{bls.pk}/award/search/", {"q": "ward"}).content.decode()
     assert "Group: Ward team" in found
     assert "Ward secret" not in found and "Ward 9" not in found
+
+
+def test_certifications_can_be_awarded_from_a_file_validated_first(ada_client, bls):
+    import io
+
+    from .factories import make_csv
+
+    users = UserFactory.create_batch(2)
+    header = (
+        "Certification ID",
+        "User ID",
+        "Issue date",
+        "Expiration date",
+        "Always valid",
+        "Association type",
+        "External activity",
+    )
+    data = make_csv(
+        [
+            ["CERT-001", users[0].user_id, "2026-06-01", "", "", "", ""],
+            ["CERT-001", "U-NOPE", "", "", "", "", ""],
+        ],
+        header,
+    )
+    assert 'href="/certifications/award-from-file/"' in ada_client.get("/certifications/").content.decode()
+    page = ada_client.get("/certifications/award-from-file/").content.decode()
+    assert 'href="/jobs/kinds/certification-award/template.xlsx"' in page
+
+    upload = io.BytesIO(data)
+    upload.name = "awards.csv"
+    checked = ada_client.post(
+        "/certifications/award-from-file/",
+        {"title": "June awards", "file": upload, "validate_only": "on"},
+        follow=True,
+    )
+
+    job = Job.objects.get()
+    assert job.status == Job.Status.VERIFIED and not Award.objects.exists()
+    html = checked.content.decode()
+    assert "nothing was awarded" in html and "User ID not recognised" in html
+    ada_client.post(f"/jobs/{job.pk}/start/")
+    services.run_next("test-worker")
+    assert Award.objects.get().user == users[0]
+
+
+def test_awarding_from_a_file_needs_the_permission(db, mallory):
+    client = Client()
+    client.force_login(mallory)
+    assert client.get("/certifications/award-from-file/").status_code == 403

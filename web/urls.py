@@ -25,6 +25,7 @@ urlpatterns = [
         views_certifications.export_users,
         name="certification-export",
     ),
+    path("certifications/award-from-file/", views_awards.award_file, name="award-file"),
     path("certifications/<int:pk>/award/", views_awards.award_users, name="award-users"),
     path("certifications/<int:pk>/award/search/", views_awards.award_search, name="award-search"),
     path(

@@ -58,7 +58,16 @@ def certification_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(certifications.order_by("code", "pk"), CERTIFICATIONS_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    return render(request, "web/certifications.html", {"page": page, "q": search, "query": query})
+    return render(
+        request,
+        "web/certifications.html",
+        {
+            "page": page,
+            "q": search,
+            "query": query,
+            "can_award": has_permission(request.user, AWARD_CERTIFICATIONS),
+        },
+    )
 
 
 STATUS_FILTERS = {
