@@ -44,19 +44,25 @@ between runs; the target is the whole award in at most 2 s on SQLite. For exampl
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import (
+    django_setup,
+    load_average,
+    report,
+    run_child,
+    run_on_databases,
+    seed_learners,
+    select_list,
+    skip_deferred_fk_checks,
+    timed,
+)
+
 BENCH_DIR = Path(tempfile.gettempdir()) / "certdesk-bench-award"
-PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_BENCH_DB = "certdesk_bench_award"
 KIND = "certification-award"
 CERT_CODE = "CERT-0001"
@@ -99,14 +105,6 @@ FORMER_HOLDERS = BRANCH_USERS // 20  # i % 20 == 7 held it once (removed): award
 # --- child side: runs with Django set up ---------------------------------------------------------
 
 
-def _django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "certdesk.settings")
-    import django
-
-    django.setup()
-
-
 def seed(users: int) -> dict:
     """Users, org units, memberships and awards, set-based (see the module's docstring)."""
     import datetime as dt
@@ -117,7 +115,7 @@ def seed(users: int) -> dict:
     call_command("migrate", verbosity=0)
     migrate_s = time.perf_counter() - t_migrate
 
-    from django.db import DatabaseError, connection, transaction
+    from django.db import connection, transaction
 
     from bulk.lookups import execute, table
     from credentials.models import Award, Certification
@@ -130,35 +128,8 @@ def seed(users: int) -> dict:
     started = time.perf_counter()
     marks: dict[str, float] = {}
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # Skip the deferred foreign-key checks (run at commit, one per row: several seconds); the
-            # rows are consistent by construction. Needs a superuser, as the local postgres is.
-            try:
-                with transaction.atomic():
-                    execute("SET LOCAL session_replication_role = replica", [])
-            except DatabaseError:
-                pass
-        columns, values, params = _select_list(
-            User,
-            {
-                "password": ("'!'", []),
-                "is_superuser": ("%s", [False]),
-                "username": ("'learner' || i", []),
-                "first_name": ("'Pat'", []),
-                "last_name": ("'Learner' || i", []),
-                "email": ("'learner' || i || '@bench.test'", []),
-                "is_staff": ("%s", [False]),
-                "is_active": ("%s", [True]),
-                "date_joined": ("%s", [at(dt.datetime(2024, 1, 1, tzinfo=dt.UTC))]),
-                # U1000000 … U1199999: one width, so that their text order is their number order.
-                "user_id": ("'U' || (1000000 + i)", []),
-            },
-        )
-        execute(
-            f"WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %s) "
-            f"INSERT INTO {table(User)} ({columns}) SELECT {values} FROM n",
-            [users - 1, *params],
-        )
+        skip_deferred_fk_checks()
+        seed_learners(users, user_id_offset=1000000)
         marks["users"] = time.perf_counter() - started
 
         t = time.perf_counter()
@@ -203,7 +174,7 @@ def seed(users: int) -> dict:
         expires = issued + dt.timedelta(days=365)
 
         def awards(certification_id: int, where: str, status: str) -> None:
-            columns, values, params = _select_list(
+            columns, values, params = select_list(
                 Award,
                 {
                     "user": ("u.id", []),
@@ -271,29 +242,6 @@ def seed(users: int) -> dict:
     }
 
 
-def _select_list(model: Any, given: dict[str, tuple[str, list[Any]]]) -> tuple[str, str, list[Any]]:
-    """Columns, SELECT expressions and their parameters for an INSERT … SELECT into ``model``'s table:
-    the expressions ``given`` by field name, and every other field's default, so that a field added
-    to the model later does not break the seeding."""
-    from django.db import connection
-
-    columns, values, params = [], [], []
-    for f in model._meta.concrete_fields:
-        if f.primary_key:
-            continue
-        columns.append(connection.ops.quote_name(f.column))
-        if f.name in given:
-            sql, args = given[f.name]
-            values.append(sql)
-            params += args
-        else:
-            values.append("%s")
-            params.append(f.get_db_prep_save(f.get_default(), connection))
-    unknown = set(given) - {f.name for f in model._meta.concrete_fields}
-    assert not unknown, f"{model.__name__} has no field {unknown}"
-    return ", ".join(columns), ", ".join(values), params
-
-
 def reset() -> dict:
     """Delete the awards the benchmark made (the seeded ones have no awarder), every job and event."""
     from django.db import connection, transaction
@@ -315,19 +263,6 @@ def reset() -> dict:
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
     return {"deleted": deleted}
-
-
-def _timed(marks: dict[str, float], name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn``, adding the seconds each call takes to ``marks[name]``."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        t = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            marks[name] = marks.get(name, 0.0) + time.perf_counter() - t
-
-    return wrapper
 
 
 def _fixtures() -> tuple[Any, Any, Any]:
@@ -364,16 +299,16 @@ def run_engine() -> dict:
     settings.EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
     kind = get_kind(KIND)
     marks: dict[str, float] = {}
-    awarding.resolve_picks = _timed(marks, "resolve", awarding.resolve_picks)
-    awarding._award_job = _timed(marks, "job", awarding._award_job)
-    services.submit = _timed(marks, "submit", services.submit)
+    awarding.resolve_picks = timed(marks, "resolve", awarding.resolve_picks)
+    awarding._award_job = timed(marks, "job", awarding._award_job)
+    services.submit = timed(marks, "submit", services.submit)
     # submit reads the file through parse_upload (CSV, .xlsx or XML), formerly parse_csv.
     for reader in ("parse_upload", "parse_csv"):
         if hasattr(services, reader):
-            setattr(services, reader, _timed(marks, "parse", getattr(services, reader)))
-    services.insert_rows = _timed(marks, "stage", services.insert_rows)
-    services.write_results = _timed(marks, "results", services.write_results)
-    kind.validate = _timed(marks, "check", kind.validate)  # type: ignore[method-assign]
+            setattr(services, reader, timed(marks, "parse", getattr(services, reader)))
+    services.insert_rows = timed(marks, "stage", services.insert_rows)
+    services.write_results = timed(marks, "results", services.write_results)
+    kind.validate = timed(marks, "check", kind.validate)  # type: ignore[method-assign]
 
     certification, branch, actor = _fixtures()
     issue = dt.date.today()
@@ -506,62 +441,27 @@ def run_per_row_loop(limit: int) -> dict:
 
 
 def child(step: str, args: argparse.Namespace) -> None:
-    _django()
+    django_setup()
     result = {
         "seed": lambda: seed(args.users),
         "reset": reset,
         "engine": run_engine,
         "loop": lambda: run_per_row_loop(args.baseline_rows),
     }[step]()
-    print("RESULT " + json.dumps(result))
+    report(result)
 
 
 # --- parent side ----------------------------------------------------------------------------------
 
 
 def run_step(step: str, env: dict[str, str], args: argparse.Namespace) -> dict:
-    cmd = [
-        sys.executable,
-        __file__,
-        "--step",
-        step,
+    options = [
         "--users",
         str(args.users),
         "--baseline-rows",
         str(args.baseline_rows),
     ]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
-    if out.returncode != 0:
-        raise SystemExit(f"step {step} failed:\n{out.stdout}\n{out.stderr}")
-    line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT ") :])
-
-
-def postgres_reachable() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB}")
-            conn.execute(f"CREATE DATABASE {PG_BENCH_DB}")
-        return True
-    except Exception as exc:
-        print(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}; measuring SQLite only.")
-        return False
-
-
-def drop_postgres() -> None:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB}")
-    except Exception as exc:
-        print(f"Could not drop the benchmark database {PG_BENCH_DB}: {exc}")
-
-
-def _load() -> str:
-    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    return run_child(__file__, step, options, env)
 
 
 def bench(name: str, database_url: str, args: argparse.Namespace) -> list[str]:
@@ -575,7 +475,8 @@ def bench(name: str, database_url: str, args: argparse.Namespace) -> list[str]:
     }
     env.pop("EMAIL_URL", None)  # never reach a real mail server from a benchmark
     print(
-        f"[{name}] seeding {args.users:,} users, the org-unit tree and the awards … ({_load()})", flush=True
+        f"[{name}] seeding {args.users:,} users, the org-unit tree and the awards … ({load_average()})",
+        flush=True,
     )
     seeded = run_step("seed", env, args)
     marks = ", ".join(f"{k} {v:.1f} s" for k, v in seeded["marks"].items())
@@ -600,7 +501,7 @@ def bench(name: str, database_url: str, args: argparse.Namespace) -> list[str]:
             f"check {r['check_s']:.3f}, stage {r['stage_s']:.3f}) + apply {r['apply_s']:.3f} s "
             f"+ results {r['results_s']:.3f} s; awarded {r['awarded']:,}, skipped {r['skipped']:,}, "
             f"peak {r['peak_mb']:.0f} MB ({r['start_mb']:.0f} MB before, {r['peak_submit_mb']:.0f} MB "
-            f"after submit); {_load()}",
+            f"after submit); {load_average()}",
             flush=True,
         )
         assert r["rows"] == seeded["branch_users"] and r["outside_scope"] == 0 and r["failed"] == 0, r
@@ -673,22 +574,7 @@ def main() -> None:
     if args.step:
         child(args.step, args)
         return
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    lines: list[str] = []
-    if args.only in (None, "sqlite"):
-        db = BENCH_DIR / "bench.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-        lines += bench("sqlite", f"sqlite:///{db}", args)
-    if args.only in (None, "postgresql") and postgres_reachable():
-        base = PG_ADMIN_URL.rsplit("/", 1)[0]
-        try:
-            lines += bench("postgresql", f"{base}/{PG_BENCH_DB}", args)
-        finally:
-            drop_postgres()
-    print()
-    for line in lines:
-        print(line)
+    run_on_databases(BENCH_DIR, PG_BENCH_DB, args.only, lambda name, url: bench(name, url, args))
 
 
 if __name__ == "__main__":

@@ -61,19 +61,25 @@ about 4.5 s (most of it writing the .xlsx).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import (
+    django_setup,
+    load_average,
+    report,
+    run_child,
+    run_on_databases,
+    seed_learners,
+    select_list,
+    skip_deferred_fk_checks,
+    timed,
+)
+
 BENCH_DIR = Path(tempfile.gettempdir()) / "certdesk-bench-licences"
-PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_BENCH_DB = "certdesk_bench_licences"
 KIND = "license-import"
 SNAPSHOT = "bench_licence_seed"
@@ -95,7 +101,7 @@ LICENCE_TYPES = [
     ("CPR", "CPR and First Aid", "Red Cross", False),
     ("PALS", "Pediatric Advanced Life Support", "American Heart Association", True),
 ]
-# Licence numbers: the held one 1xxxxxx, the second 2xxxxxx, the deleted one 3xxxxxx, an added one 4xxxxxx.
+# Licence numbers start with 1 for the held one, 2 for the second, 3 for the deleted one, 4 for an added one (seven digits).
 HELD, SECOND, DELETED, ADDED = 1_000_000, 2_000_000, 3_000_000, 4_000_000
 ADD_AUTHORITY = "Bench Licensing Board"
 EDIT_AUTHORITY = "Renewed by the bench"
@@ -114,14 +120,6 @@ TARGETS = {"csv": 3.0, "txt": 3.0, "txt-utf16": 3.0, "xlsx": 6.0}
 
 
 # --- child side: runs with Django set up ---------------------------------------------------------
-
-
-def _django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "certdesk.settings")
-    import django
-
-    django.setup()
 
 
 def _days_after(date: str, days_sql: str) -> str:
@@ -143,7 +141,7 @@ def seed(users: int) -> dict:
     call_command("migrate", verbosity=0)
     migrate_s = time.perf_counter() - t_migrate
 
-    from django.db import DatabaseError, connection, transaction
+    from django.db import connection, transaction
 
     from bulk.lookups import execute, table
     from credentials.models import License, LicenseType
@@ -153,34 +151,8 @@ def seed(users: int) -> dict:
     started = time.perf_counter()
     marks: dict[str, float] = {}
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # Skip the deferred foreign-key checks (run at commit, one per row); the rows are
-            # consistent by construction. Needs a superuser, as the local postgres is.
-            try:
-                with transaction.atomic():
-                    execute("SET LOCAL session_replication_role = replica", [])
-            except DatabaseError:
-                pass
-        columns, values, params = _select_list(
-            User,
-            {
-                "password": ("'!'", []),
-                "is_superuser": ("%s", [False]),
-                "username": ("'learner' || i", []),
-                "first_name": ("'Pat'", []),
-                "last_name": ("'Learner' || i", []),
-                "email": ("'learner' || i || '@bench.test'", []),
-                "is_staff": ("%s", [False]),
-                "is_active": ("%s", [True]),
-                "date_joined": ("%s", [at(dt.datetime(2024, 1, 1, tzinfo=dt.UTC))]),
-                "user_id": ("'U' || (1000000 + i)", []),
-            },
-        )
-        execute(
-            f"WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %s) "
-            f"INSERT INTO {table(User)} ({columns}) SELECT {values} FROM n",
-            [users - 1, *params],
-        )
+        skip_deferred_fk_checks()
+        seed_learners(users, user_id_offset=1000000)
         marks["users"] = time.perf_counter() - started
 
         t = time.perf_counter()
@@ -203,7 +175,7 @@ def seed(users: int) -> dict:
                 for n, (code, _, _, required) in enumerate(LICENCE_TYPES)
             )
             authority = " ".join(f"WHEN {n} THEN '{a}'" for n, (_, _, a, _) in enumerate(LICENCE_TYPES))
-            columns, values, params = _select_list(
+            columns, values, params = select_list(
                 License,
                 {
                     "user": ("uid", []),
@@ -258,29 +230,6 @@ def seed(users: int) -> dict:
         "licences": License.objects.count(),
         "current": License.objects.current().count(),
     }
-
-
-def _select_list(model: Any, given: dict[str, tuple[str, list[Any]]]) -> tuple[str, str, list[Any]]:
-    """Columns, SELECT expressions and their parameters for an INSERT … SELECT into ``model``'s table:
-    the expressions ``given`` by field name, and every other field's default, so that a field added
-    to the model later does not break the seeding."""
-    from django.db import connection
-
-    columns, values, params = [], [], []
-    for f in model._meta.concrete_fields:
-        if f.primary_key:
-            continue
-        columns.append(connection.ops.quote_name(f.column))
-        if f.name in given:
-            sql, args = given[f.name]
-            values.append(sql)
-            params += args
-        else:
-            values.append("%s")
-            params.append(f.get_db_prep_save(f.get_default(), connection))
-    unknown = set(given) - {f.name for f in model._meta.concrete_fields}
-    assert not unknown, f"{model.__name__} has no field {unknown}"
-    return ", ".join(columns), ", ".join(values), params
 
 
 def build_files(rows: int, users: int) -> dict:
@@ -412,19 +361,6 @@ def reset() -> dict:
     return {"deleted_added": added, "restored": restored}
 
 
-def _timed(marks: dict[str, float], name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn``, adding the seconds each call takes to ``marks[name]``."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        t = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            marks[name] = marks.get(name, 0.0) + time.perf_counter() - t
-
-    return wrapper
-
-
 def _effects(job: Any, seed_max: int) -> dict:
     """What a run did to the licences and the audit trail."""
     import datetime as dt
@@ -492,10 +428,10 @@ def run_engine(fmt: str) -> dict:
     marks: dict[str, float] = {}
     # Reading the upload: parse_upload (any format) where the engine has it, else parse_csv.
     reader = "parse_upload" if hasattr(services, "parse_upload") else "parse_csv"
-    setattr(services, reader, _timed(marks, "parse", getattr(services, reader)))
-    services.insert_rows = _timed(marks, "stage", services.insert_rows)
-    services.write_results = _timed(marks, "results", services.write_results)
-    kind.validate = _timed(marks, "check", kind.validate)  # type: ignore[method-assign]
+    setattr(services, reader, timed(marks, "parse", getattr(services, reader)))
+    services.insert_rows = timed(marks, "stage", services.insert_rows)
+    services.write_results = timed(marks, "results", services.write_results)
+    kind.validate = timed(marks, "check", kind.validate)  # type: ignore[method-assign]
 
     # The email to the job's creator links to the job's page. The first reverse() in a process loads
     # the URLconf, i.e. imports every view (~0.3 s): a running worker has done that long before.
@@ -636,7 +572,7 @@ def run_per_row_loop(limit: int) -> dict:
 
 
 def child(step: str, args: argparse.Namespace) -> None:
-    _django()
+    django_setup()
     result = {
         "seed": lambda: seed(args.users),
         "files": lambda: build_files(args.rows, args.users),
@@ -644,18 +580,14 @@ def child(step: str, args: argparse.Namespace) -> None:
         "engine": lambda: run_engine(args.format),
         "loop": lambda: run_per_row_loop(args.baseline_rows),
     }[step]()
-    print("RESULT " + json.dumps(result))
+    report(result)
 
 
 # --- parent side ----------------------------------------------------------------------------------
 
 
 def run_step(step: str, env: dict[str, str], args: argparse.Namespace, fmt: str = "csv") -> dict:
-    cmd = [
-        sys.executable,
-        __file__,
-        "--step",
-        step,
+    options = [
         "--format",
         fmt,
         "--users",
@@ -665,38 +597,7 @@ def run_step(step: str, env: dict[str, str], args: argparse.Namespace, fmt: str 
         "--baseline-rows",
         str(args.baseline_rows),
     ]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
-    if out.returncode != 0:
-        raise SystemExit(f"step {step} ({fmt}) failed:\n{out.stdout}\n{out.stderr}")
-    line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT ") :])
-
-
-def postgres_reachable() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB}")
-            conn.execute(f"CREATE DATABASE {PG_BENCH_DB}")
-        return True
-    except Exception as exc:
-        print(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}; measuring SQLite only.")
-        return False
-
-
-def drop_postgres() -> None:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB}")
-    except Exception as exc:
-        print(f"Could not drop the benchmark database {PG_BENCH_DB}: {exc}")
-
-
-def _load() -> str:
-    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    return run_child(__file__, step, options, env)
 
 
 def _mb(size: int) -> str:
@@ -714,7 +615,7 @@ def bench(name: str, database_url: str, args: argparse.Namespace) -> list[str]:
     }
     env.pop("EMAIL_URL", None)  # never reach a real mail server from a benchmark
     print(
-        f"[{name}] seeding {args.users:,} users, {len(LICENCE_TYPES)} licence types and licences … ({_load()})"
+        f"[{name}] seeding {args.users:,} users, {len(LICENCE_TYPES)} licence types and licences … ({load_average()})"
     )
     seeded = run_step("seed", env, args)
     marks = ", ".join(f"{k} {v:.1f} s" for k, v in seeded["marks"].items())
@@ -746,7 +647,7 @@ def bench(name: str, database_url: str, args: argparse.Namespace) -> list[str]:
                 f"+ validate {r['validate_s']:.3f} s (check {r['check_s']:.3f}, stage {r['stage_s']:.3f}) "
                 f"+ apply {r['apply_s']:.3f} s + results {r['results_s']:.3f} s; added {r['added']:,}, "
                 f"edited {r['edited']:,}, deleted {r['deleted']:,}; peak {r['peak_mb']:.0f} MB "
-                f"({r['start_mb']:.0f} MB before, {r['peak_submit_mb']:.0f} MB after submit); {_load()}",
+                f"({r['start_mb']:.0f} MB before, {r['peak_submit_mb']:.0f} MB after submit); {load_average()}",
                 flush=True,
             )
             assert r["rows"] == r["succeeded"] == made["rows"] and r["failed"] == 0, r
@@ -853,22 +754,7 @@ def main() -> None:
     unknown = set(args.formats) - set(FORMATS)
     if unknown:
         parser.error(f"unknown format(s) {', '.join(sorted(unknown))}")
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    lines: list[str] = []
-    if args.only in (None, "sqlite"):
-        db = BENCH_DIR / "bench.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-        lines += bench("sqlite", f"sqlite:///{db}", args)
-    if args.only in (None, "postgresql") and postgres_reachable():
-        base = PG_ADMIN_URL.rsplit("/", 1)[0]
-        try:
-            lines += bench("postgresql", f"{base}/{PG_BENCH_DB}", args)
-        finally:
-            drop_postgres()
-    print()
-    for line in lines:
-        print(line)
+    run_on_databases(BENCH_DIR, PG_BENCH_DB, args.only, lambda name, url: bench(name, url, args))
 
 
 if __name__ == "__main__":

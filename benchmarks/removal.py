@@ -14,30 +14,25 @@ The last lines, one per database, are the figures to compare between runs:
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import (
+    PG_ADMIN_URL,
+    django_setup,
+    postgres_reachable,
+    report,
+    run_child,
+)
+
 BENCH_DIR = Path(tempfile.gettempdir()) / "certdesk-bench"
-PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_BENCH_DB = "certdesk_bench"
 CERT_CODE = "CERT-0042"
 
 
 # --- child side: runs with Django set up ---------------------------------------------------------
-
-
-def _django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "certdesk.settings")
-    import django
-
-    django.setup()
 
 
 def seed(users: int, awards: int) -> dict:
@@ -188,7 +183,7 @@ def run_per_row_loop(path: str) -> dict:
 
 
 def child(step: str, args: argparse.Namespace) -> None:
-    _django()
+    django_setup()
     result = {
         "seed": lambda: seed(args.users, args.awards),
         "file": lambda: build_file(args.rows, args.file),
@@ -196,18 +191,14 @@ def child(step: str, args: argparse.Namespace) -> None:
         "engine": lambda: run_engine(args.file),
         "loop": lambda: run_per_row_loop(args.file),
     }[step]()
-    print("RESULT " + json.dumps(result))
+    report(result)
 
 
 # --- parent side ----------------------------------------------------------------------------------
 
 
 def run_step(step: str, env: dict[str, str], args: argparse.Namespace) -> dict:
-    cmd = [
-        sys.executable,
-        __file__,
-        "--step",
-        step,
+    options = [
         "--file",
         args.file,
         "--users",
@@ -217,24 +208,7 @@ def run_step(step: str, env: dict[str, str], args: argparse.Namespace) -> dict:
         "--rows",
         str(args.rows),
     ]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
-    if out.returncode != 0:
-        raise SystemExit(f"step {step} failed:\n{out.stdout}\n{out.stderr}")
-    line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT ") :])
-
-
-def postgres_reachable() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB}")
-            conn.execute(f"CREATE DATABASE {PG_BENCH_DB}")
-        return True
-    except Exception as exc:
-        print(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}; measuring SQLite only.")
-        return False
+    return run_child(__file__, step, options, env)
 
 
 def bench(name: str, database_url: str, args: argparse.Namespace) -> str:
@@ -309,7 +283,7 @@ def main() -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         lines.append(bench("sqlite", f"sqlite:///{db}", args))
-    if args.only in (None, "postgresql") and postgres_reachable():
+    if args.only in (None, "postgresql") and postgres_reachable(PG_BENCH_DB):
         base = PG_ADMIN_URL.rsplit("/", 1)[0]
         lines.append(bench("postgresql", f"{base}/{PG_BENCH_DB}", args))
     print()

@@ -37,19 +37,23 @@ to compare between runs; the target is the whole job in at most 2 s on SQLite. F
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import (
+    django_setup,
+    report,
+    run_child,
+    run_on_databases,
+    seed_learners,
+    select_list,
+    skip_deferred_fk_checks,
+    timed,
+)
+
 BENCH_DIR = Path(tempfile.gettempdir()) / "certdesk-bench-unenrolment"
-PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_BENCH_DB = "certdesk_bench_unenrol"
 KIND = "unenrolment"
 HEADER = ("Username", "Activity external reference", "Send unenrolment email")
@@ -57,14 +61,6 @@ TARGET_S = 2.0  # the whole 50,000-row job on SQLite
 
 
 # --- child side: runs with Django set up ---------------------------------------------------------
-
-
-def _django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "certdesk.settings")
-    import django
-
-    django.setup()
 
 
 def seed(users: int, activities: int, enrolments: int) -> dict:
@@ -78,7 +74,7 @@ def seed(users: int, activities: int, enrolments: int) -> dict:
     call_command("migrate", verbosity=0)
     migrate_s = time.perf_counter() - t_migrate
 
-    from django.db import DatabaseError, connection, transaction
+    from django.db import connection, transaction
 
     from bulk.lookups import execute, table
     from learning.models import Activity, Enrollment
@@ -95,26 +91,7 @@ def seed(users: int, activities: int, enrolments: int) -> dict:
     started = time.perf_counter()
     marks: dict[str, float] = {}
     with transaction.atomic():
-        columns, values, params = _select_list(
-            User,
-            {
-                "password": ("'!'", []),
-                "is_superuser": ("%s", [False]),
-                "username": ("'learner' || i", []),
-                "first_name": ("'Pat'", []),
-                "last_name": ("'Learner' || i", []),
-                "email": ("'learner' || i || '@bench.test'", []),
-                "is_staff": ("%s", [False]),
-                "is_active": ("%s", [True]),
-                "date_joined": ("%s", [at(dt.datetime(2024, 1, 1, tzinfo=dt.UTC))]),
-                "user_id": ("'U' || i", []),
-            },
-        )
-        execute(
-            f"WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %s) "
-            f"INSERT INTO {table(User)} ({columns}) SELECT {values} FROM n",
-            [users - 1, *params],
-        )
+        seed_learners(users)
         marks["users"] = time.perf_counter() - started
         Activity.objects.bulk_create(
             Activity(title=f"Benchmark course {a:04d}", external_reference=f"ACT-{a:04d}")
@@ -123,21 +100,14 @@ def seed(users: int, activities: int, enrolments: int) -> dict:
         first_user = User.objects.order_by("pk").values_list("pk", flat=True)[0]
         first_activity = Activity.objects.order_by("pk").values_list("pk", flat=True)[0]
         t_enrol = time.perf_counter()
-        if connection.vendor == "postgresql":
-            # Skip the deferred foreign-key checks (two per enrolment, run at commit: ~10 s); the
-            # rows are consistent by construction. Needs a superuser, as the local postgres is.
-            try:
-                with transaction.atomic():
-                    execute("SET LOCAL session_replication_role = replica", [])
-            except DatabaseError:
-                pass
+        skip_deferred_fk_checks()
         # Building the secondary indexes once, after the rows, is several times faster than
         # keeping them up to date row by row.
         indexes = _secondary_indexes(Enrollment._meta.db_table)
         for index_name, _ in indexes:
             execute(f"DROP INDEX {q(index_name)}", [])
         # A quarter of the enrolments are completed (completed_on set); the rest are enrolled.
-        columns, values, params = _select_list(
+        columns, values, params = select_list(
             Enrollment,
             {
                 "user": ("%s + ((a.id - %s) * %s + k.i) %% %s", [first_user, first_activity, stride, users]),
@@ -177,29 +147,6 @@ def seed(users: int, activities: int, enrolments: int) -> dict:
         "users": User.objects.count() - 1,
         "enrolments": Enrollment.objects.count(),
     }
-
-
-def _select_list(model: Any, given: dict[str, tuple[str, list[Any]]]) -> tuple[str, str, list[Any]]:
-    """Columns, SELECT expressions and their parameters for an INSERT … SELECT into ``model``'s table:
-    the expressions ``given`` by field name, and every other field's default, so that a field added
-    to the model later does not break the seeding."""
-    from django.db import connection
-
-    columns, values, params = [], [], []
-    for f in model._meta.concrete_fields:
-        if f.primary_key:
-            continue
-        columns.append(connection.ops.quote_name(f.column))
-        if f.name in given:
-            sql, args = given[f.name]
-            values.append(sql)
-            params += args
-        else:
-            values.append("%s")
-            params.append(f.get_db_prep_save(f.get_default(), connection))
-    unknown = set(given) - {f.name for f in model._meta.concrete_fields}
-    assert not unknown, f"{model.__name__} has no field {unknown}"
-    return ", ".join(columns), ", ".join(values), params
 
 
 def _secondary_indexes(table_name: str) -> list[tuple[str, str]]:
@@ -295,19 +242,6 @@ def reset() -> dict:
     return {}
 
 
-def _timed(marks: dict[str, float], name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn``, adding the seconds each call takes to ``marks[name]``."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        t = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            marks[name] = marks.get(name, 0.0) + time.perf_counter() - t
-
-    return wrapper
-
-
 def run_engine(path: str) -> dict:
     """The whole job as certdesk runs it: submit (intake + validation + staging), then run_next.
 
@@ -332,10 +266,10 @@ def run_engine(path: str) -> dict:
     marks: dict[str, float] = {}
     # Reading the upload: parse_upload (any format) where the engine has it, else parse_csv.
     reader = "parse_upload" if hasattr(services, "parse_upload") else "parse_csv"
-    setattr(services, reader, _timed(marks, "parse", getattr(services, reader)))
-    services.insert_rows = _timed(marks, "stage", services.insert_rows)
-    services.write_results = _timed(marks, "results", services.write_results)
-    kind.validate = _timed(marks, "check", kind.validate)  # type: ignore[method-assign]
+    setattr(services, reader, timed(marks, "parse", getattr(services, reader)))
+    services.insert_rows = timed(marks, "stage", services.insert_rows)
+    services.write_results = timed(marks, "results", services.write_results)
+    kind.validate = timed(marks, "check", kind.validate)  # type: ignore[method-assign]
     kind.send_notices = lambda job: 0  # type: ignore[method-assign]
 
     actor = User.objects.get(username="bench-admin")
@@ -452,7 +386,7 @@ def run_per_row_loop(path: str, limit: int) -> dict:
 
 
 def child(step: str, args: argparse.Namespace) -> None:
-    _django()
+    django_setup()
     result = {
         "seed": lambda: seed(args.users, args.activities, args.enrolments),
         "file": lambda: build_file(args.rows, args.file),
@@ -460,18 +394,14 @@ def child(step: str, args: argparse.Namespace) -> None:
         "engine": lambda: run_engine(args.file),
         "loop": lambda: run_per_row_loop(args.file, args.baseline_rows),
     }[step]()
-    print("RESULT " + json.dumps(result))
+    report(result)
 
 
 # --- parent side ----------------------------------------------------------------------------------
 
 
 def run_step(step: str, env: dict[str, str], args: argparse.Namespace) -> dict:
-    cmd = [
-        sys.executable,
-        __file__,
-        "--step",
-        step,
+    options = [
         "--file",
         args.file,
         "--users",
@@ -485,34 +415,7 @@ def run_step(step: str, env: dict[str, str], args: argparse.Namespace) -> dict:
         "--baseline-rows",
         str(args.baseline_rows),
     ]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
-    if out.returncode != 0:
-        raise SystemExit(f"step {step} failed:\n{out.stdout}\n{out.stderr}")
-    line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT ") :])
-
-
-def postgres_reachable() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB}")
-            conn.execute(f"CREATE DATABASE {PG_BENCH_DB}")
-        return True
-    except Exception as exc:
-        print(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}; measuring SQLite only.")
-        return False
-
-
-def drop_postgres() -> None:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB}")
-    except Exception as exc:
-        print(f"Could not drop the benchmark database {PG_BENCH_DB}: {exc}")
+    return run_child(__file__, step, options, env)
 
 
 def bench(name: str, database_url: str, args: argparse.Namespace) -> list[str]:
@@ -624,22 +527,7 @@ def main() -> None:
     if args.step:
         child(args.step, args)
         return
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    lines: list[str] = []
-    if args.only in (None, "sqlite"):
-        db = BENCH_DIR / "bench.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-        lines += bench("sqlite", f"sqlite:///{db}", args)
-    if args.only in (None, "postgresql") and postgres_reachable():
-        base = PG_ADMIN_URL.rsplit("/", 1)[0]
-        try:
-            lines += bench("postgresql", f"{base}/{PG_BENCH_DB}", args)
-        finally:
-            drop_postgres()
-    print()
-    for line in lines:
-        print(line)
+    run_on_databases(BENCH_DIR, PG_BENCH_DB, args.only, lambda name, url: bench(name, url, args))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,179 @@
+"""What every benchmark here shares: each measurement runs in a child process of its own (so that its
+peak memory is the job's, not the seeding's), a throwaway PostgreSQL database when one answers, and
+small helpers for seeding set-based and timing the engine's steps."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+RESULT = "RESULT "
+
+
+def django_setup() -> None:
+    """Set Django up in a child process, from the project root."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "certdesk.settings")
+    import django
+
+    django.setup()
+
+
+def report(result: dict) -> None:
+    """What a child process hands back to its parent: one line of JSON."""
+    print(RESULT + json.dumps(result))
+
+
+def run_child(script: str, step: str, options: list[str], env: dict[str, str]) -> dict:
+    """Run ``script --step STEP OPTIONS`` in a fresh process and return the result it reported."""
+    out = subprocess.run(
+        [sys.executable, script, "--step", step, *options], env=env, capture_output=True, text=True, cwd=ROOT
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"step {step} {' '.join(options)} failed:\n{out.stdout}\n{out.stderr}")
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith(RESULT)][-1]
+    return json.loads(line[len(RESULT) :])
+
+
+def postgres_reachable(database: str) -> bool:
+    """Create an empty ``database`` for the run; False (and why) when PostgreSQL does not answer."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {database}")
+            conn.execute(f"CREATE DATABASE {database}")
+        return True
+    except Exception as exc:
+        print(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}; measuring SQLite only.")
+        return False
+
+
+def drop_postgres(database: str) -> None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {database}")
+    except Exception as exc:
+        print(f"Could not drop the benchmark database {database}: {exc}")
+
+
+def load_average() -> str:
+    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def select_list(model: Any, given: dict[str, tuple[str, list[Any]]]) -> tuple[str, str, list[Any]]:
+    """Columns, SELECT expressions and their parameters for an INSERT … SELECT into ``model``'s table:
+    the expressions ``given`` by field name, and every other field's default, so that a field added
+    to the model later does not break the seeding."""
+    from django.db import connection
+
+    columns, values, params = [], [], []
+    for f in model._meta.concrete_fields:
+        if f.primary_key:
+            continue
+        columns.append(connection.ops.quote_name(f.column))
+        if f.name in given:
+            sql, args = given[f.name]
+            values.append(sql)
+            params += args
+        else:
+            values.append("%s")
+            params.append(f.get_db_prep_save(f.get_default(), connection))
+    unknown = set(given) - {f.name for f in model._meta.concrete_fields}
+    assert not unknown, f"{model.__name__} has no field {unknown}"
+    return ", ".join(columns), ", ".join(values), params
+
+
+def timed(marks: dict[str, float], name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn``, adding the seconds each call takes to ``marks[name]``."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            marks[name] = marks.get(name, 0.0) + time.perf_counter() - t
+
+    return wrapper
+
+
+def skip_deferred_fk_checks() -> None:
+    """On PostgreSQL, inside the seeding transaction: skip the foreign-key checks it would run at commit,
+    one per row (several seconds); seeded rows are consistent by construction. Needs a superuser, as the
+    local postgres is; elsewhere it does nothing."""
+    from django.db import DatabaseError, connection, transaction
+
+    if connection.vendor != "postgresql":
+        return
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = replica")
+    except DatabaseError:
+        pass
+
+
+def seed_learners(count: int, *, user_id_offset: int = 0) -> None:
+    """``count`` learners, learner0 … (User IDs 'U' + offset + i), in one INSERT … SELECT."""
+    import datetime as dt
+
+    from django.db import connection
+
+    from bulk.lookups import execute, table
+    from people.models import User
+
+    columns, values, params = select_list(
+        User,
+        {
+            "password": ("'!'", []),
+            "is_superuser": ("%s", [False]),
+            "username": ("'learner' || i", []),
+            "first_name": ("'Pat'", []),
+            "last_name": ("'Learner' || i", []),
+            "email": ("'learner' || i || '@bench.test'", []),
+            "is_staff": ("%s", [False]),
+            "is_active": ("%s", [True]),
+            "date_joined": (
+                "%s",
+                [connection.ops.adapt_datetimefield_value(dt.datetime(2024, 1, 1, tzinfo=dt.UTC))],
+            ),
+            "user_id": (f"'U' || ({user_id_offset} + i)" if user_id_offset else "'U' || i", []),
+        },
+    )
+    execute(
+        f"WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %s) "
+        f"INSERT INTO {table(User)} ({columns}) SELECT {values} FROM n",
+        [count - 1, *params],
+    )
+
+
+def run_on_databases(
+    bench_dir: Path, pg_database: str, only: str | None, bench: Callable[[str, str], list[str]]
+) -> None:
+    """Run ``bench(name, database_url)`` on a fresh SQLite file and, when it answers, on a throwaway
+    PostgreSQL database; then print the figures of both, last, for comparing between runs."""
+    bench_dir.mkdir(parents=True, exist_ok=True)
+    lines: list[str] = []
+    if only in (None, "sqlite"):
+        db = bench_dir / "bench.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        lines += bench("sqlite", f"sqlite:///{db}")
+    if only in (None, "postgresql") and postgres_reachable(pg_database):
+        base = PG_ADMIN_URL.rsplit("/", 1)[0]
+        try:
+            lines += bench("postgresql", f"{base}/{pg_database}")
+        finally:
+            drop_postgres(pg_database)
+    print()
+    for line in lines:
+        print(line)
