@@ -49,9 +49,10 @@ from .serializers import (
 from .views_awards import AwardUsersMixin
 
 
-def problems_response(problems: list[Problem], headlines: list[str]) -> Response:
+def problems_response(problems: list[Problem], headlines: list[str], total: int | None = None) -> Response:
     return Response(
-        report(problems, headlines, settings.CERTDESK_MAX_LISTED_PROBLEMS), status=status.HTTP_400_BAD_REQUEST
+        report(problems, headlines, settings.CERTDESK_MAX_LISTED_PROBLEMS, total),
+        status=status.HTTP_400_BAD_REQUEST,
     )
 
 
@@ -150,7 +151,7 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
         except services.JobInputError as exc:
             return problems_response(exc.problems, [p.message for p in exc.problems])
         except FileRejected as exc:
-            return problems_response(exc.problems, exc.headlines)
+            return problems_response(exc.problems, exc.headlines, exc.total)
         data = JobSerializer(submission.job, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_201_CREATED)
 

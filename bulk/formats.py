@@ -1,24 +1,33 @@
 """Reading the spreadsheet formats an upload may come in: Excel .xlsx (the first sheet), XML (Excel's
 "XML Spreadsheet 2003" and the plain ``<rows><row><column-name>value</column-name></row></rows>``),
-beside the delimited text that ``intake`` reads. Each reader returns the file's records — (row number,
-cells) — and refuses, before expanding anything, a file that would not fit the limits.
+beside the delimited text that ``intake`` reads. Each reader yields the file's records — (row number,
+cells) — as it reads them, and refuses, before expanding anything, a file that would not fit the limits.
 
-The format is decided from the content, never trusted from the file name.
+The format is decided from the content, never trusted from the file name. An .xlsx is read by
+python-calamine, which holds the first sheet in memory as a grid: so before it is opened, every part
+of the zip is decompressed against a running byte budget (declared sizes can lie) and the sheet's
+cell references are scanned, and a sheet whose grid would not fit is refused unopened.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
+import math
 import re
+import struct
 import zipfile
+import zlib
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 from defusedxml import ElementTree as SafeElementTree
+from django.conf import settings
 
-from .problems import INCORRECT_FORMAT, FileRejected, Problem
+from .problems import INCORRECT_FORMAT, TOO_MANY_ROWS, FileRejected, Problem
 
 XLSX, XML, TEXT = "xlsx", "xml", "text"
 FORMAT_NAMES = {
@@ -28,16 +37,17 @@ FORMAT_NAMES = {
 }
 EXTENSION_FORMATS = {".csv": TEXT, ".txt": TEXT, ".xlsx": XLSX, ".xml": XML}
 SPREADSHEET_NS = "urn:schemas-microsoft-com:office:spreadsheet"
-# How much bigger than the upload an .xlsx may become once unzipped, and in all; its table of shared
-# strings is read whole by openpyxl, so it has a tighter cap of its own, and a count of its entries.
-MAX_EXPANSION = 100
-MAX_UNZIPPED = 100 * 1024 * 1024
+# The table of shared strings is read whole before the first cell: a cap of its own, and a count of
+# its entries. (How far a workbook may expand, and its grid of cells, are settings.)
 MAX_SHARED_STRINGS_BYTES = 20 * 1024 * 1024
-# Rows a spreadsheet or XML file may have, empty ones included: far more than any upload limit allows
-# in CSV, far fewer than a file that claims its last row is 1,048,576.
-MAX_ROWS = 400_000
-# Columns an XML row may name (the header of a CSV has the same cap, intake.MAX_COLUMNS).
+# The last row a spreadsheet can have: no row number beyond it is believed, from any format.
+MAX_ROWS = 1_048_576
+# Columns an XML row or a sheet may use (the header of a CSV has the same cap, intake.MAX_COLUMNS).
 MAX_XML_COLUMNS = 200
+# The default grid of cells a sheet may span; CERTDESK_SPREADSHEET_MAX_CELLS sets it.
+MAX_CELLS = 1_500_000
+# Elements inside elements: a spreadsheet needs six; a file nested 100,000 deep is an attack.
+MAX_XML_DEPTH = 64
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 Record = tuple[int, list[str]]
@@ -92,58 +102,236 @@ def check_extension(filename: str, found: str, allowed: tuple[str, ...]) -> None
 # --- .xlsx -------------------------------------------------------------------------------------------
 
 
-def read_xlsx(data: bytes, *, max_cells: int) -> list[Record]:
-    """The first worksheet's rows as text. Refused before opening: a zip that expands too much (a zip
-    bomb), a workbook without a sheet; while reading: more cells than ``max_cells``."""
+def read_xlsx(data: bytes, *, max_cells: int, max_rows: int = MAX_ROWS) -> Iterator[Record]:
+    """The first worksheet's rows as text, read by python-calamine once the checks have passed: a zip
+    whose parts expand past the budget (whatever their headers declare), a sheet whose cells span more
+    than ``max_cells`` or more rows than ``max_rows`` allows, a workbook without a sheet."""
+    archive = _open_zip(data)
+    budget = min(
+        settings.CERTDESK_XLSX_MAX_UNZIPPED_BYTES, max(len(data), 1) * settings.CERTDESK_XLSX_MAX_EXPANSION
+    )
+    grids = _scan_parts(archive, budget, max_cells)
+    grid = grids[_first_sheet_path(archive, budget)]
+    grid.check(max_cells)
+    rows = max(grid.rows, grid.last_row)
+    if rows > max_rows + 1 + _BLANK_ROWS_ALLOWED:
+        at = (
+            f"has a value in row {grid.last_row:,}"
+            if grid.last_row >= grid.rows
+            else f"has {grid.rows:,} rows"
+        )
+        raise FileRejected(
+            [
+                Problem(
+                    TOO_MANY_ROWS,
+                    f"The file has too many rows: its first sheet {at}; at most {max_rows:,} data rows are "
+                    "read. Split it into smaller files.",
+                )
+            ]
+        )
+    return _calamine_records(data)
+
+
+# Rows of a sheet that may be blank beyond the data rows before the file is refused unopened.
+_BLANK_ROWS_ALLOWED = 1000
+
+
+def _open_zip(data: bytes) -> zipfile.ZipFile:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         names = archive.namelist()
-        unzipped = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, struct.error, NotImplementedError) as exc:
         raise incorrect_format(f"it is not a readable Excel workbook ({exc})") from None
     if "xl/workbook.xml" not in names:
         raise incorrect_format("it is a zip archive, not an Excel workbook")
-    if unzipped > min(MAX_UNZIPPED, max(len(data), 1) * MAX_EXPANSION):
-        raise incorrect_format(
-            f"it would expand to {unzipped // (1024 * 1024):,} MB when opened, far more than its rows need; "
-            "save it again from the spreadsheet, or as CSV"
-        )
-    _check_shared_strings(archive, max_cells)
-    try:
-        return _first_sheet(archive, max_cells)
-    except FileRejected:
-        raise
-    except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden):
-        raise incorrect_format(
-            "the workbook's XML declares a document type or entities, which are not accepted"
-        ) from None
-    except (KeyError, IndexError, ValueError, SafeElementTree.ParseError, zipfile.BadZipFile) as exc:
-        raise incorrect_format(f"it is not a readable Excel workbook ({type(exc).__name__})") from None
+    return archive
 
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 RELATIONSHIP = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
-ROW, CELL, VALUE, INLINE, RUN_TEXT, PHONETIC, ITEM = (
-    MAIN + t for t in ("row", "c", "v", "is", "t", "rPh", "si")
-)
-EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+PACKAGE_RELATIONSHIP = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+# A zip entry's local header, and where in it the lengths of the name and extra field are (APPNOTE 4.3.7).
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+_NAME_LENGTH, _EXTRA_LENGTH = 10, 11
 
 
-def _parts(archive: zipfile.ZipFile, name: str) -> Any:
-    """Iterate a part of the workbook with defusedxml: no DTD, no entities, no external references."""
-    return SafeElementTree.iterparse(
-        io.BytesIO(archive.read(name)),
-        events=("end",),
-        forbid_dtd=True,
-        forbid_entities=True,
-        forbid_external=True,
-    )
+def _raw_pieces(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: list[int]) -> Iterator[bytes]:
+    """A part's bytes as they really decompress, in pieces, spending ``budget[0]`` as they come: the
+    sizes a zip declares are not trusted (a 'lying' bomb declares 1,000 bytes and holds a gigabyte)."""
+    stream = archive.fp
+    assert stream is not None
+    stream.seek(info.header_offset)
+    header = stream.read(_LOCAL_HEADER.size)
+    if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+        raise incorrect_format(f"its part {info.filename[:100]} is damaged")
+    fields = _LOCAL_HEADER.unpack(header)
+    stream.seek(fields[_NAME_LENGTH] + fields[_EXTRA_LENGTH], 1)
+    if info.compress_type == zipfile.ZIP_STORED:
+        decompressor = None
+    elif info.compress_type == zipfile.ZIP_DEFLATED:
+        decompressor = zlib.decompressobj(-15)
+    else:
+        raise incorrect_format("it is compressed in a way Excel does not use")
+    left = info.compress_size
+    while left > 0:
+        block = stream.read(min(left, 256 * 1024))
+        if not block:
+            break
+        left -= len(block)
+        while block:
+            if decompressor is None:
+                piece, block = block, b""
+            else:
+                try:
+                    piece = decompressor.decompress(block, 1024 * 1024)
+                except zlib.error as exc:
+                    raise incorrect_format(f"its part {info.filename[:100]} is damaged ({exc})") from None
+                block = decompressor.unconsumed_tail
+            budget[0] -= len(piece)
+            if budget[0] < 0:
+                raise incorrect_format(
+                    "it would expand to far more than its rows need when opened (a zip bomb?); "
+                    "save it again from the spreadsheet, or as CSV"
+                )
+            if piece:
+                yield piece
 
 
-def _safe_tree(archive: zipfile.ZipFile, name: str) -> Any:
-    return SafeElementTree.fromstring(
-        archive.read(name), forbid_dtd=True, forbid_entities=True, forbid_external=True
-    )
+def _read_part(archive: zipfile.ZipFile, name: str, budget: list[int]) -> bytes:
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise incorrect_format(f"the workbook has no part {name}") from None
+    return b"".join(_raw_pieces(archive, info, budget))
+
+
+def _safe_tree(text: bytes) -> Any:
+    try:
+        return SafeElementTree.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden):
+        raise incorrect_format(
+            "the workbook's XML declares a document type or entities, which are not accepted"
+        ) from None
+    except SafeElementTree.ParseError as exc:
+        raise incorrect_format(f"the workbook's XML is not well-formed ({exc})") from None
+
+
+def _first_sheet_path(archive: zipfile.ZipFile, budget: int) -> str:
+    """The part of the workbook's first sheet, as workbook.xml and its relationships name it."""
+    small = [min(budget, 10 * 1024 * 1024)]
+    book = _safe_tree(_read_part(archive, "xl/workbook.xml", small))
+    first = book.find(f"{MAIN}sheets/{MAIN}sheet")
+    if first is None:
+        raise incorrect_format("the workbook has no worksheet")
+    relations = _safe_tree(_read_part(archive, "xl/_rels/workbook.xml.rels", small))
+    targets = {r.get("Id"): r.get("Target") for r in relations.iter(PACKAGE_RELATIONSHIP)}
+    target = targets.get(first.get(RELATIONSHIP))
+    if not target:
+        raise incorrect_format("the workbook does not say where its first worksheet is")
+    path = target.lstrip("/") if target.startswith("/") else "xl/" + target
+    if path not in archive.namelist() or not path.endswith(".xml"):
+        raise incorrect_format(f"the workbook's first worksheet ({target[:100]}) is missing")
+    return path
+
+
+# What the grid of a sheet spans, read from the raw XML: row numbers, cell references, and the cells
+# written without a reference (placed one after another). Counted with findall, in C, not per match.
+_ROW = re.compile(rb'<(?:\w{1,20}:)?row\b[^>]{0,1000}?\sr="([^"]{0,30})"')
+_ROWS = re.compile(rb"<(?:\w{1,20}:)?row[\s>/]")
+_CELL_COLUMN = re.compile(rb'<(?:\w{1,20}:)?c\b[^>]{0,1000}?\sr="([A-Za-z]{0,10})')
+_CELL_ROW = re.compile(rb'<(?:\w{1,20}:)?c\b[^>]{0,1000}?\sr="[A-Za-z]{0,10}([^"]{0,30})"')
+_CELLS = re.compile(rb"<(?:\w{1,20}:)?c[\s>/]")
+_SHARED_ITEMS = re.compile(rb"<(?:\w{1,20}:)?si[\s>/]")
+_OVERLAP = 2048
+
+
+class _Grid:
+    def __init__(self) -> None:
+        self.rows = 0
+        self.last_row = 0
+        self.last_column = 0
+        self.cells = 0
+        self.referenced = 0
+        self.columns: set[bytes] = set()
+
+    def scan(self, text: bytes, tail: bytes) -> None:
+        """Measure ``text``, whose start ``tail`` was measured with the previous piece."""
+        self.rows += _count(_ROWS, text, tail)
+        self.cells += _count(_CELLS, text, tail)
+        columns = _CELL_COLUMN.findall(text)
+        self.referenced += len(columns) - (len(_CELL_COLUMN.findall(tail)) if tail else 0)
+        self.columns.update(columns)
+        numbers = set(_ROW.findall(text))
+        numbers.update(_CELL_ROW.findall(text))
+        for number in numbers:
+            if not number.isdigit() or len(number) > 9:
+                raise incorrect_format(
+                    f"its first sheet refers to row '{number[:30].decode('ascii', 'replace')}', which is out of range"
+                )
+            self.last_row = max(self.last_row, int(number))
+
+    def check(self, max_cells: int) -> None:
+        for letters in self.columns:
+            if not letters or len(letters) > 3:
+                raise incorrect_format(
+                    f"its first sheet refers to column '{letters.decode('ascii', 'replace')}', which is out of range"
+                )
+            self.last_column = max(self.last_column, _column(letters.decode("ascii")) + 1)
+        rows = max(self.last_row, self.rows)
+        if rows > MAX_ROWS:
+            raise incorrect_format(
+                f"its first sheet has a cell in row {rows:,}, beyond the last row a sheet has"
+            )
+        if self.last_column > MAX_XML_COLUMNS:
+            raise incorrect_format(
+                f"its first sheet has a value in column {self.last_column:,}; at most {MAX_XML_COLUMNS} columns are read"
+            )
+        # Cells without a reference sit one after another in their row: as wide as the widest cap allows.
+        width = max(self.last_column, MAX_XML_COLUMNS if self.cells > self.referenced else 0)
+        if rows * width > max_cells:
+            raise incorrect_format(
+                f"its first sheet spans {rows:,} rows by {width:,} columns, more than the {max_cells:,} cells a "
+                "sheet may have; remove the columns the job does not use, or save it as CSV"
+            )
+
+
+def _scan_parts(archive: zipfile.ZipFile, budget: int, max_cells: int) -> dict[str, _Grid]:
+    """Decompress every part against the budget; on the way, measure the grid of each worksheet and
+    count the shared strings."""
+    left = [budget]
+    grids: dict[str, _Grid] = {}
+    for info in archive.infolist():
+        if info.is_dir():
+            continue
+        if info.filename.endswith(".xml") and info.filename != "xl/sharedStrings.xml":
+            grid = grids[info.filename] = _Grid()
+            tail = b""
+            for piece in _raw_pieces(archive, info, left):
+                text = tail + piece
+                grid.scan(text, tail)
+                tail = text[-_OVERLAP:]
+        elif info.filename == "xl/sharedStrings.xml":
+            entries, size, tail = 0, 0, b""
+            for piece in _raw_pieces(archive, info, left):
+                size += len(piece)
+                if size > MAX_SHARED_STRINGS_BYTES:
+                    raise incorrect_format(
+                        f"its table of shared text is more than {MAX_SHARED_STRINGS_BYTES // (1024 * 1024)} MB; "
+                        "save it as CSV"
+                    )
+                text = tail + piece
+                entries += _count(_SHARED_ITEMS, text, tail)
+                tail = text[-16:]
+                if entries > max_cells:
+                    raise incorrect_format(f"its table of shared text has more than {max_cells:,} entries")
+        else:
+            for _ in _raw_pieces(archive, info, left):
+                pass
+    return grids
+
+
+def _count(pattern: re.Pattern[bytes], text: bytes, tail: bytes) -> int:
+    return len(pattern.findall(text)) - (len(pattern.findall(tail)) if tail else 0)
 
 
 def _column(reference: str) -> int:
@@ -155,132 +343,63 @@ def _column(reference: str) -> int:
     return number - 1
 
 
-def _first_sheet(archive: zipfile.ZipFile, max_cells: int) -> list[Record]:
-    """The first worksheet, streamed: shared strings, inline strings, numbers, booleans and dates (by the
-    cell's number format) as the text a person sees. openpyxl would read it twice and slower."""
-    from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
+def _calamine_records(data: bytes) -> Iterator[Record]:
+    from python_calamine import CalamineWorkbook
 
-    names = set(archive.namelist())
-    book = _safe_tree(archive, "xl/workbook.xml")
-    first = book.find(f"{MAIN}sheets/{MAIN}sheet")
-    if first is None:
-        raise incorrect_format("the workbook has no worksheet")
-    relations = _safe_tree(archive, "xl/_rels/workbook.xml.rels")
-    target = {r.get("Id"): r.get("Target") for r in relations}[first.get(RELATIONSHIP)]
-    path = target.lstrip("/") if target.startswith("/") else "xl/" + target
-    shared: list[str] = []
-    if "xl/sharedStrings.xml" in names:
-        for _, item in _parts(archive, "xl/sharedStrings.xml"):
-            if item.tag == ITEM:
-                shared.append(_visible_text(item))
-                item.clear()
-    dates: set[int] = set()
-    if "xl/styles.xml" in names:
-        styles = _safe_tree(archive, "xl/styles.xml")
-        custom = {int(f.get("numFmtId")): f.get("formatCode") for f in styles.iter(MAIN + "numFmt")}
-        formats = styles.find(MAIN + "cellXfs")
-        for index, style in enumerate(formats if formats is not None else []):
-            code = custom.get(
-                int(style.get("numFmtId", 0)), BUILTIN_FORMATS.get(int(style.get("numFmtId", 0)))
-            )
-            if code and is_date_format(code):
-                dates.add(index)
-    records: list[Record] = []
-    cells_seen = 0
-    number = 0
-    for _, row in _parts(archive, path):
-        if row.tag != ROW:
-            continue
-        at = row.get("r")
-        number = int(at) if at else number + 1
-        if number > MAX_ROWS:
-            raise incorrect_format(f"its first sheet has more than {MAX_ROWS:,} rows")
-        texts: list[str] = []
-        for cell in row:
-            reference = cell.get("r")
-            if reference:
-                column = _column(reference)
-                if column >= MAX_XML_COLUMNS:
-                    raise incorrect_format(
-                        f"row {number} has a value in column {reference}; at most {MAX_XML_COLUMNS} columns are read"
-                    )
-                texts.extend([""] * (column - len(texts)))
-            texts.append(_cell_value(cell, shared, dates))
-        while texts and not texts[-1]:
-            texts.pop()
-        cells_seen += len(texts)
-        if cells_seen > max_cells:
-            raise incorrect_format(f"its first sheet has more than {max_cells:,} cells")
-        records.append((number, texts))
-        row.clear()
-    return records
+    with _calamine_errors():
+        sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
+        top, left = (sheet.start or (0, 0)) if sheet.height else (0, 0)
+        rows = iter(sheet.iter_rows())
+    padding = [""] * left
+    number = top
+    while True:
+        with _calamine_errors():
+            row = next(rows, None)
+        if row is None:
+            return
+        number += 1
+        cells = [cell_text(value) for value in row]
+        yield number, padding + cells if left else cells
 
 
-def _visible_text(item: Any) -> str:
-    """A string item's text: its own <t>, or its rich-text runs' <t>, never the phonetic guides."""
-    direct = item.find(RUN_TEXT)
-    if direct is not None:
-        return direct.text or ""
-    return "".join((run.findtext(RUN_TEXT) or "") for run in item if run.tag != PHONETIC)
-
-
-def _cell_value(cell: Any, shared: list[str], dates: set[int]) -> str:
-    kind = cell.get("t")
-    if kind == "inlineStr":
-        inline = cell.find(INLINE)
-        return _visible_text(inline) if inline is not None else ""
-    raw = cell.findtext(VALUE)
-    if not raw:
-        return ""  # empty, or a formula never calculated: no value to read
-    if kind == "s":
-        return shared[int(raw)]
-    if kind in ("str", "e"):
-        return raw
-    if kind == "b":
-        return cell_text(raw == "1")
+@contextlib.contextmanager
+def _calamine_errors() -> Iterator[None]:
+    """What the Rust reader raises, as the published problem."""
     try:
-        value = float(raw)
-    except ValueError:
-        return raw
-    style = cell.get("s")
-    if style and int(style) in dates:
-        return cell_text(EXCEL_EPOCH + dt.timedelta(days=value))
-    return cell_text(value)
+        yield
+    except FileRejected:
+        raise
+    except Exception as exc:
+        raise incorrect_format(f"it is not a readable Excel workbook ({_calamine_reason(exc)})") from None
+    except BaseException as exc:  # a panic in the Rust reader arrives as pyo3's PanicException
+        if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+            raise
+        raise incorrect_format("it is not a readable Excel workbook") from None
 
 
-def _check_shared_strings(archive: zipfile.ZipFile, max_cells: int) -> None:
-    """openpyxl reads the whole table of shared strings before the first cell: refuse one that is too big
-    or has more entries than the file may have cells, counting them as the bytes stream in."""
-    try:
-        info = archive.getinfo("xl/sharedStrings.xml")
-    except KeyError:
-        return
-    if info.file_size > MAX_SHARED_STRINGS_BYTES:
-        raise incorrect_format(
-            f"its table of shared text is {info.file_size // (1024 * 1024):,} MB, more than "
-            f"{MAX_SHARED_STRINGS_BYTES // (1024 * 1024)} MB; save it as CSV"
-        )
-    entries, tail = 0, b""
-    with archive.open(info) as stream:
-        while block := stream.read(1024 * 1024):
-            chunk = tail + block
-            entries += chunk.count(b"<si>") + chunk.count(b"<si ")
-            tail = chunk[-3:]
-            if entries > max_cells:
-                raise incorrect_format(f"its table of shared text has more than {max_cells:,} entries")
+def _calamine_reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
 
 
 def cell_text(value: Any) -> str:
-    """A cell as the text a person sees: dates as YYYY-MM-DD, whole numbers without ".0"."""
+    """A cell as the text a person sees: dates as YYYY-MM-DD, times as HH:MM(:SS), whole numbers
+    without ".0", yes/no for booleans."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
     if isinstance(value, dt.datetime):
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
     if isinstance(value, dt.date):
         return value.isoformat()
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
+    if isinstance(value, dt.time):
+        return value.isoformat(timespec="seconds" if value.second or value.microsecond else "minutes")
     if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
         return str(int(value)) if value.is_integer() else format(Decimal(repr(value)), "f")
     return str(value)
 
@@ -288,14 +407,45 @@ def cell_text(value: Any) -> str:
 # --- .xml --------------------------------------------------------------------------------------------
 
 
-def read_xml(data: bytes, *, max_cells: int) -> list[Record]:
-    """XML Spreadsheet 2003 (the first worksheet) or ``<rows><row><name>value</name>…</row></rows>``.
+def read_xml(data: bytes, *, max_cells: int, max_rows: int = MAX_ROWS) -> Iterator[Record]:
+    """XML Spreadsheet 2003 (the first worksheet) or ``<rows><row><name>value</name>…</row></rows>``,
+    streamed: each row is read, turned into a record and dropped.
 
     Parsed with defusedxml: a DTD, entity declarations (billion laughs) and external entities are
-    refused, never expanded.
+    refused, never expanded; nesting deeper than a spreadsheet needs is refused as it is met.
     """
+    events = _xml_events(data)
     try:
-        root = SafeElementTree.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        _, root = next(events)
+    except StopIteration:
+        raise incorrect_format("it is not well-formed XML (no element)") from None
+    if _local(root.tag) == "Workbook":
+        return _spreadsheet_2003(root, events, max_cells)
+    if _local(root.tag) == "rows":
+        return _plain_rows(data, max_cells)
+    raise incorrect_format(
+        f"the XML's root element is <{_local(root.tag)[:50]}>; expected <rows> or an Excel XML Spreadsheet <Workbook>"
+    )
+
+
+def _xml_events(data: bytes) -> Iterator[tuple[str, Any]]:
+    """(event, element) of the XML as it is parsed, its depth checked at every start."""
+    depth = 0
+    try:
+        for event, element in SafeElementTree.iterparse(
+            io.BytesIO(data),
+            events=("start", "end"),
+            forbid_dtd=True,
+            forbid_entities=True,
+            forbid_external=True,
+        ):
+            if event == "start":
+                depth += 1
+                if depth > MAX_XML_DEPTH:
+                    raise incorrect_format(f"its elements are nested more than {MAX_XML_DEPTH} deep")
+            else:
+                depth -= 1
+            yield event, element
     except DTDForbidden:
         raise incorrect_format("the XML declares a document type (DTD), which is not accepted") from None
     except EntitiesForbidden:
@@ -306,85 +456,142 @@ def read_xml(data: bytes, *, max_cells: int) -> list[Record]:
         raise incorrect_format("the XML refers to external files, which are not read") from None
     except SafeElementTree.ParseError as exc:
         raise incorrect_format(f"it is not well-formed XML ({exc})") from None
-    if _local(root.tag) == "Workbook":
-        records = _spreadsheet_2003(root, max_cells)
-    elif _local(root.tag) == "rows":
-        records = _plain_rows(root, max_cells)
-    else:
-        raise incorrect_format(
-            f"the XML's root element is <{_local(root.tag)}>; expected <rows> or an Excel XML Spreadsheet <Workbook>"
-        )
-    return records
 
 
 def _local(tag: Any) -> str:
     return str(tag).rsplit("}", 1)[-1]
 
 
-def _spreadsheet_2003(root: Any, max_cells: int) -> list[Record]:
-    ns = {"ss": SPREADSHEET_NS}
+SS = f"{{{SPREADSHEET_NS}}}"
+_INDEX = re.compile(r"[0-9]{1,12}")
+
+
+def _index(value: str, what: str, at_most: int) -> int:
+    """An ss:Index as a number within range; anything else is the incorrect file format."""
+    value = value.strip()
+    if not _INDEX.fullmatch(value) or not 1 <= int(value) <= at_most:
+        raise incorrect_format(f"{what} in the XML is out of range: at most {at_most:,} are read")
+    return int(value)
+
+
+def _spreadsheet_2003(root: Any, events: Iterator[tuple[str, Any]], max_cells: int) -> Iterator[Record]:
     cells_seen = 0
-    sheet = root.find("ss:Worksheet", ns)
-    table = sheet.find("ss:Table", ns) if sheet is not None else None
-    if table is None:
-        return []
-    records: list[Record] = []
     number = 0
-    for row in table.findall("ss:Row", ns):
-        index = row.get(f"{{{SPREADSHEET_NS}}}Index")
-        number = int(index) if index and index.isdigit() else number + 1
-        if len(records) >= MAX_ROWS:
-            raise incorrect_format(f"it has more than {MAX_ROWS:,} rows")
+    depth = 1
+    in_sheet = False
+    table: Any = None
+    for event, element in events:
+        tag = element.tag
+        if event == "start":
+            depth += 1
+            if tag == SS + "Worksheet" and depth == 2:
+                in_sheet = True
+            elif tag == SS + "Table" and in_sheet and depth == 3:
+                table = element
+            continue
+        depth -= 1
+        if tag == SS + "Worksheet" and in_sheet:
+            return  # the first worksheet only
+        if tag != SS + "Row" or table is None or depth != 3:
+            continue
+        index = element.get(SS + "Index")
+        if index is not None:
+            at = _index(index, f"row index {index.strip()[:30]}", MAX_ROWS)
+            if at <= number:
+                raise incorrect_format(f"row index {at} in the XML comes after row {number}")
+            number = at
+        else:
+            number += 1
+            if number > MAX_ROWS:
+                raise incorrect_format(f"it has more than {MAX_ROWS:,} rows")
         cells: list[str] = []
-        for cell in row.findall("ss:Cell", ns):
-            at = cell.get(f"{{{SPREADSHEET_NS}}}Index")
-            if at and at.isdigit():
-                if int(at) > MAX_XML_COLUMNS:
+        for cell in element.iter(SS + "Cell"):
+            at = cell.get(SS + "Index")
+            if at is not None:
+                column = _index(at, f"cell index {at.strip()[:30]} of row {number}", MAX_XML_COLUMNS)
+                if column <= len(cells):
                     raise incorrect_format(
-                        f"a cell of row {number} is in column {at}; at most {MAX_XML_COLUMNS} are read"
+                        f"cell index {column} of row {number} in the XML comes after cell {len(cells)}"
                     )
-                cells.extend([""] * (int(at) - 1 - len(cells)))
-            data = cell.find("ss:Data", ns)
+                cells.extend([""] * (column - 1 - len(cells)))
+            data = cell.find(SS + "Data")
             text = "".join(data.itertext()) if data is not None else ""
-            if (
-                data is not None
-                and data.get(f"{{{SPREADSHEET_NS}}}Type") == "DateTime"
-                and text.endswith("T00:00:00.000")
-            ):
-                text = text[:10]
+            if data is not None and data.get(SS + "Type") == "DateTime":
+                text = _xml_datetime(text)
             cells.append(text)
+            if len(cells) > MAX_XML_COLUMNS:
+                raise incorrect_format(
+                    f"row {number} has more than {MAX_XML_COLUMNS} cells; at most {MAX_XML_COLUMNS} columns are read"
+                )
         cells_seen += len(cells)
         if cells_seen > max_cells:
             raise incorrect_format(f"it has more than {max_cells:,} cells")
-        records.append((number, cells))
-    return records
+        table.remove(element)
+        yield number, cells
+    return
 
 
-def _plain_rows(root: Any, max_cells: int) -> list[Record]:
+def _xml_datetime(text: str) -> str:
+    """ss:Type="DateTime" as the kinds read dates: 2026-03-12T00:00:00.000 is 2026-03-12."""
+    text = text.strip()
+    if text.endswith("T00:00:00.000") or text.endswith("T00:00:00"):
+        return text[:10]
+    if len(text) >= 19 and text[10] == "T":
+        return f"{text[:10]} {text[11:19]}"
+    return text
+
+
+def _plain_rows(data: bytes, max_cells: int) -> Iterator[Record]:
     """``<rows><row><user-id>U1</user-id>…</row></rows>``: the header is the element names, in the order
-    they first appear; a row may leave any of them out."""
-    names: dict[str, None] = {}
-    rows: list[dict[str, str]] = []
-    for row in root:
-        if _local(row.tag) != "row":
-            continue
-        if len(rows) >= MAX_ROWS:
-            raise incorrect_format(f"it has more than {MAX_ROWS:,} rows")
-        values: dict[str, str] = {}
-        for field in row:
-            name = re.sub(r"[-_]+", " ", _local(field.tag)).strip()
-            if name not in names:
-                names[name] = None
-                if len(names) > MAX_XML_COLUMNS:
-                    raise incorrect_format(f"its rows name more than {MAX_XML_COLUMNS} different columns")
-            values[name] = "".join(field.itertext()).strip()
-        rows.append(values)
-        if len(rows) * len(names) > max_cells:
-            raise incorrect_format(f"it has more than {max_cells:,} cells")
+    they first appear (a first pass reads them); a row may leave any of them out."""
+    names: dict[str, int] = {}
+    rows = 0
+    for name, _ in _plain_fields(data):
+        if name is None:
+            rows += 1
+            if rows > MAX_ROWS:
+                raise incorrect_format(f"it has more than {MAX_ROWS:,} rows")
+            if rows * len(names) > max_cells:
+                raise incorrect_format(f"it has more than {max_cells:,} cells")
+        elif name not in names:
+            names[name] = len(names)
+            if len(names) > MAX_XML_COLUMNS:
+                raise incorrect_format(f"its rows name more than {MAX_XML_COLUMNS} different columns")
     if not rows:
-        return []
+        return iter(())
+    return _plain_records(data, names)
+
+
+def _plain_records(data: bytes, names: dict[str, int]) -> Iterator[Record]:
     # Row numbers count the header as row 1, as in a spreadsheet; the n-th <row> is row n + 1.
-    header = list(names)
-    return [(1, header)] + [
-        (n, [values.get(name, "") for name in header]) for n, values in enumerate(rows, start=2)
-    ]
+    yield 1, list(names)
+    cells = [""] * len(names)
+    number = 1
+    for name, text in _plain_fields(data):
+        if name is None:
+            number += 1
+            yield number, cells
+            cells = [""] * len(names)
+        else:
+            cells[names[name]] = text
+
+
+def _plain_fields(data: bytes) -> Iterator[tuple[str | None, str]]:
+    """(column name, text) of every field of every <row>, and (None, "") at the end of each row."""
+    depth = 0
+    root: Any = None
+    for event, element in _xml_events(data):
+        if event == "start":
+            depth += 1
+            if depth == 1:
+                root = element
+            continue
+        depth -= 1
+        if depth == 1 and _local(element.tag) == "row":
+            for field in element:
+                name = re.sub(r"[-_]+", " ", _local(field.tag)).strip()
+                yield name, "".join(field.itertext()).strip()
+            yield None, ""
+            root.clear()
+        elif depth == 1:
+            root.clear()

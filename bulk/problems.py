@@ -13,6 +13,7 @@ INVALID_COLUMNS = "invalid_columns"
 INVALID_DATA_FORMATS = "invalid_data_formats"
 INVALID_USERS = "invalid_users"
 INVALID_CERTIFICATION = "invalid_certification"
+TOO_MANY_ROWS = "too_many_rows"
 
 PUBLISHED_MESSAGES = {
     FILE_TOO_LARGE: "The file size must be {limit} or less",
@@ -22,6 +23,7 @@ PUBLISHED_MESSAGES = {
     INVALID_DATA_FORMATS: "The file has invalid data formats",
     INVALID_USERS: "User IDs included in the file are invalid or the users are not enrolled in the certification",
     INVALID_CERTIFICATION: "The Certification ID included in the file is invalid",
+    TOO_MANY_ROWS: "The file has too many rows",
 }
 
 
@@ -74,9 +76,13 @@ class InputProblems(ValueError):
 class FileRejected(Exception):
     """A file that will not become a job. Carries every problem found, not only the first."""
 
-    def __init__(self, problems: list[Problem], *, size_limit: int | None = None) -> None:
+    def __init__(
+        self, problems: list[Problem], *, size_limit: int | None = None, total: int | None = None
+    ) -> None:
         self.problems = problems
         self.size_limit = size_limit
+        # How many problems were found; ``problems`` may hold only the first of them.
+        self.total = max(total or 0, len(problems))
         super().__init__("; ".join(self.headlines))
 
     @property
@@ -89,16 +95,46 @@ class FileRejected(Exception):
         return list(seen)
 
 
-def report(problems: list[Problem], headlines: list[str], limit: int) -> dict[str, Any]:
-    """The JSON shape of a rejection: every problem up to ``limit``, and how many more there are."""
+def report(
+    problems: list[Problem], headlines: list[str], limit: int, total: int | None = None
+) -> dict[str, Any]:
+    """The JSON shape of a rejection: every problem up to ``limit``, and how many more there are
+    (``total`` when only the first ``problems`` were kept)."""
     listed = problems[:limit]
-    more = len(problems) - len(listed)
+    total = max(total or 0, len(problems))
+    more = total - len(listed)
     detail = "; ".join(headlines)
     if more:
-        detail += f" ({len(problems)} problems; the first {len(listed)} are listed, {more} more not shown)"
+        detail += f" ({total} problems; the first {len(listed)} are listed, {more} more not shown)"
     return {
         "detail": detail,
         "errors": [p.as_dict() for p in listed],
-        "errors_total": len(problems),
+        "errors_total": total,
         "errors_not_shown": more,
     }
+
+
+class ProblemLog:
+    """The problems of a file as validation finds them: the first ``keep`` with row, column and value,
+    and a count of all, so that a file with a million bad rows costs no more memory than one with a
+    thousand."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.items: list[Problem] = []
+        self.total = 0
+
+    def add(self, problem: Problem) -> None:
+        self.total += 1
+        if len(self.items) < self.keep:
+            self.items.append(problem)
+
+    def extend(self, problems: list[Problem]) -> None:
+        for problem in problems:
+            self.add(problem)
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def rejected(self) -> FileRejected:
+        return FileRejected(sorted(self.items, key=lambda p: p.row or 0), total=self.total)

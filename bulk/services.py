@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import socket
 import time
 import uuid
@@ -31,7 +32,8 @@ from django.utils import timezone
 from access.policy import require
 from audit.services import record
 
-from .intake import parse_upload, read_capped
+from .formats import MAX_ROWS
+from .intake import open_upload, read_capped
 from .kinds import get_kind
 from .kinds.base import StagedRow
 from .lookups import gc_paused
@@ -59,6 +61,10 @@ class Submission:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
+# Characters no title or comment may hold: C0 controls but tab, line feed and carriage return, and DEL.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def check_title(title: str | None) -> str:
     title = (title or "").strip()
     if not title:
@@ -74,7 +80,24 @@ def check_title(title: str | None) -> str:
                 )
             ]
         )
+    check_text(title, "Job Title")
     return title
+
+
+def check_text(text: str, field_name: str) -> str:
+    """Refuse text with a control character in it: PostgreSQL cannot store NUL, and nobody means one."""
+    found = CONTROL_CHARACTERS.search(text or "")
+    if found:
+        raise JobInputError(
+            [
+                Problem(
+                    "invalid_characters",
+                    f"{field_name} contains a control character (U+{ord(found.group()):04X}), which is not accepted.",
+                    column=field_name,
+                )
+            ]
+        )
+    return text
 
 
 def submit(
@@ -91,26 +114,31 @@ def submit(
 ) -> Submission:
     """Validate a file and make it a job: verified (validate-only), draft, or queued (``start``).
 
+    The file streams through validation a batch of rows at a time, each batch staged as it is checked,
+    all inside one transaction: a file refused at its last row leaves nothing behind.
+
     Raises NotAllowed, JobInputError or FileRejected; a rejected file changes nothing but the
     audit trail.
     """
     kind = get_kind(kind_slug)
     require(actor, kind.permission, doing=f"submit {kind.label.lower()} jobs")
     title = check_title(title)
+    comment = check_text(comment or "", "Comment")
+    name = PurePath(filename or "").name
     try:
         data = upload if isinstance(upload, bytes) else read_capped(upload, kind.max_bytes)
-        with gc_paused():
-            # A file certdesk wrote itself (Award Users above 100) is not held to the upload limit.
-            table = parse_upload(
+        with transaction.atomic(), gc_paused():
+            return _validate_and_stage(
+                kind,
                 data,
-                kind.columns,
-                limit=len(data) if generated else kind.max_bytes,
-                filename=PurePath(filename or "").name,
-                extensions=kind.extensions,
+                name,
+                actor,
+                title,
+                comment,
+                validate_only=validate_only,
+                start=start,
+                generated=generated,
             )
-            plan = kind.validate(table, actor)
-        if kind.strict and plan.problems:
-            raise FileRejected(sorted(plan.problems, key=lambda p: p.row or 0))
     except FileRejected as rejected:
         record(
             "job.rejected",
@@ -122,44 +150,79 @@ def submit(
                 "title": title,
                 "headlines": rejected.headlines,
                 "problems": [p.as_dict() for p in rejected.problems[: settings.CERTDESK_MAX_LISTED_PROBLEMS]],
-                "problem_count": len(rejected.problems),
+                "problem_count": rejected.total,
             },
         )
         raise
 
+
+def _validate_and_stage(
+    kind: Any,
+    data: bytes,
+    name: str,
+    actor: Any,
+    title: str,
+    comment: str,
+    *,
+    validate_only: bool,
+    start: bool,
+    generated: bool,
+) -> Submission:
+    # A file certdesk wrote itself (Award Users above 100) is not held to the upload limits.
+    upload = open_upload(
+        data,
+        kind.columns,
+        limit=len(data) if generated else kind.max_bytes,
+        filename=name,
+        extensions=kind.extensions,
+        max_rows=MAX_ROWS if generated else kind.max_rows,
+    )
     now = timezone.now()
-    with transaction.atomic():
-        job = Job.objects.create(
-            kind=kind.slug,
-            title=title,
-            comment=comment or "",
-            status=Job.Status.DRAFT,
-            validate_only=validate_only,
-            created_by=actor,
-            created_at=now,
-            params={**plan.params, "header": table.header, "summary": plan.summary},
-            warnings=table.warnings,
-            total=len(plan.rows),
-            chunk_size=settings.CERTDESK_CHUNK_SIZE,
-            original_filename=PurePath(filename or "upload.csv").name[:255],
-            original_size=len(data),
-            original_sha256=hashlib.sha256(data).hexdigest(),
-        )
-        with gc_paused():
-            insert_rows(job.pk, plan.rows)
-        job.original_file.name = default_storage.save(
-            f"jobs/{job.pk}/original-{_safe_name(job.original_filename)}", ContentFile(data)
-        )
-        if validate_only:
-            job.status = Job.Status.VERIFIED
-            write_results(job)
-            if not start:
-                # The creator gets the results file by email, as after a real run.
-                transaction.on_commit(lambda: _notify_verified(job.pk))
-        job.save()
-        record("job.created", actor=actor, job=job, obj=job, after={"status": job.status, "rows": job.total})
-        if start:
-            start_job(job, actor)
+    job = Job.objects.create(
+        kind=kind.slug,
+        title=title,
+        comment=comment,
+        status=Job.Status.DRAFT,
+        validate_only=validate_only,
+        created_by=actor,
+        created_at=now,
+        chunk_size=settings.CERTDESK_CHUNK_SIZE,
+        original_filename=(name or "upload.csv")[:255],
+        original_size=len(data),
+        original_sha256=hashlib.sha256(data).hexdigest(),
+    )
+    validation = kind.validation(actor)
+    total = 0
+    for batch in upload.batches():
+        staged = validation.check(batch)
+        total += len(staged)
+        # A strict kind's file with a problem will be refused: its rows need not be written.
+        if not (kind.strict and validation.problems):
+            insert_rows(job.pk, staged)
+    plan = validation.finish()
+    if kind.strict and validation.problems:
+        raise validation.problems.rejected()
+    job.params = {
+        **plan.params,
+        "header": upload.header,
+        "summary": plan.summary,
+        "reading": upload.reading.as_dict(),
+    }
+    job.warnings = upload.warnings
+    job.total = total
+    job.original_file.name = default_storage.save(
+        f"jobs/{job.pk}/original-{_safe_name(job.original_filename)}", ContentFile(data)
+    )
+    if validate_only:
+        job.status = Job.Status.VERIFIED
+        write_results(job)
+        if not start:
+            # The creator gets the results file by email, as after a real run.
+            transaction.on_commit(lambda: _notify_verified(job.pk))
+    job.save()
+    record("job.created", actor=actor, job=job, obj=job, after={"status": job.status, "rows": job.total})
+    if start:
+        start_job(job, actor)
     return Submission(job=job, summary=plan.summary)
 
 

@@ -184,6 +184,35 @@ CERTDESK_WORKER_POLL_SECONDS = env.float("CERTDESK_WORKER_POLL_SECONDS", default
 CERTDESK_CHUNK_PAUSE_SECONDS = env.float("CERTDESK_CHUNK_PAUSE_SECONDS", default=0.0)
 CERTDESK_MAX_LISTED_PROBLEMS = env.int("CERTDESK_MAX_LISTED_PROBLEMS", default=1000)
 
+# --- Intake: what an upload may be ----------------------------------------------------------------
+# Each kind's upload size and data rows. The rows are chosen so that real files at the size limit fit
+# (about 25 bytes a row for a removal, 35 for an unenrolment, 70 for an award or a licence) and so
+# that the process reading a file at the limits stays within about 300 MB.
+CERTDESK_MAX_BYTES = {
+    "certification-removal": env.int("CERTDESK_REMOVAL_MAX_BYTES", default=1024 * 1024),
+    "unenrolment": env.int("CERTDESK_UNENROLMENT_MAX_BYTES", default=10 * 1024 * 1024),
+    "certification-award": env.int("CERTDESK_AWARD_MAX_BYTES", default=10 * 1024 * 1024),
+    "license-import": env.int("CERTDESK_LICENSE_IMPORT_MAX_BYTES", default=20 * 1024 * 1024),
+}
+CERTDESK_MAX_ROWS = {
+    "certification-removal": env.int("CERTDESK_REMOVAL_MAX_ROWS", default=100_000),
+    "unenrolment": env.int("CERTDESK_UNENROLMENT_MAX_ROWS", default=300_000),
+    "certification-award": env.int("CERTDESK_AWARD_MAX_ROWS", default=200_000),
+    "license-import": env.int("CERTDESK_LICENSE_IMPORT_MAX_ROWS", default=200_000),
+}
+# Rows validated and staged at a time: memory is per batch, not per file.
+CERTDESK_INTAKE_BATCH_ROWS = env.int("CERTDESK_INTAKE_BATCH_ROWS", default=10_000)
+# The longest value a cell may hold (the csv module's own default field limit).
+CERTDESK_MAX_CELL_CHARS = env.int("CERTDESK_MAX_CELL_CHARS", default=131_072)
+# An .xlsx's first sheet is held as a grid of cells while it is read (about 110 bytes a cell).
+CERTDESK_SPREADSHEET_MAX_CELLS = env.int("CERTDESK_SPREADSHEET_MAX_CELLS", default=1_500_000)
+# How far an .xlsx may expand when unzipped: at most this many times its size, and this many bytes.
+CERTDESK_XLSX_MAX_EXPANSION = env.int("CERTDESK_XLSX_MAX_EXPANSION", default=100)
+CERTDESK_XLSX_MAX_UNZIPPED_BYTES = env.int("CERTDESK_XLSX_MAX_UNZIPPED_BYTES", default=100 * 1024 * 1024)
+for _name, _limits in (("CERTDESK_MAX_BYTES", CERTDESK_MAX_BYTES), ("CERTDESK_MAX_ROWS", CERTDESK_MAX_ROWS)):
+    if min(_limits.values()) < 1:
+        raise ImproperlyConfigured(f"Every {_name} limit must be positive: {_limits}")
+
 if CERTDESK_CHUNK_SIZE < 1 or CERTDESK_LEASE_SECONDS < 1:
     raise ImproperlyConfigured("CERTDESK_CHUNK_SIZE and CERTDESK_LEASE_SECONDS must be positive")
 

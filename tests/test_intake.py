@@ -519,9 +519,13 @@ def test_problem_report_lists_up_to_the_cap_and_says_how_many_more(alice, certif
     rows = [["CERT-042", f"NOBODY-{n:02d}"] for n in range(12)]
 
     rejected = rejection(make_csv(rows), alice)
-    answer = report(rejected.problems, rejected.headlines, settings.CERTDESK_MAX_LISTED_PROBLEMS)
+    answer = report(
+        rejected.problems, rejected.headlines, settings.CERTDESK_MAX_LISTED_PROBLEMS, rejected.total
+    )
 
-    assert len(rejected.problems) == 12
+    # Only the first problems are kept (memory stays bounded), but all of them are counted.
+    assert len(rejected.problems) == 5
+    assert rejected.total == 12
     assert [e["row"] for e in answer["errors"]] == [2, 3, 4, 5, 6]
     assert answer["errors"][0] == {
         "code": INVALID_USERS,

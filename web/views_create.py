@@ -58,11 +58,13 @@ def rejection_context(rejected: FileRejected) -> dict[str, Any]:
         if p.row is not None or p.column or p.value or p.message.rstrip(".") not in plain
     ]
     listed = detailed[:limit]
+    # Only the first problems of a file are kept; the rest were counted.
+    total = len(detailed) + rejected.total - len(rejected.problems)
     return {
         "headlines": headlines,
         "problems": [describe(p) for p in listed],
-        "problems_total": len(detailed),
-        "problems_more": len(detailed) - len(listed),
+        "problems_total": total,
+        "problems_more": total - len(listed),
     }
 
 

@@ -8,8 +8,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..intake import Column, Table
-from ..problems import Problem
+from django.conf import settings
+
+from ..intake import Column, Row, Table
+from ..problems import Problem, ProblemLog
 
 if TYPE_CHECKING:
     from people.models import User
@@ -40,6 +42,35 @@ class Plan:
     rows: list[StagedRow] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    # How many problems there were; ``problems`` keeps only the first CERTDESK_MAX_LISTED_PROBLEMS.
+    problem_total: int = 0
+
+
+class Validation(ABC):
+    """The validation of one file, batch by batch, so that no file costs memory by its length.
+
+    ``check`` gets the rows of one batch and returns them staged, set-based (a few queries a batch);
+    what must be remembered across batches (the first row of each user, say) is kept compact.
+    ``finish`` gives the job's parameters and summary once every batch has been checked.
+    """
+
+    def __init__(self, actor: User) -> None:
+        self.actor = actor
+        self.problems = ProblemLog(settings.CERTDESK_MAX_LISTED_PROBLEMS)
+        self.params: dict[str, Any] = {}
+        self.summary: dict[str, Any] = {}
+
+    @abstractmethod
+    def check(self, rows: list[Row]) -> list[StagedRow]:
+        """Stage one batch of rows, giving each the outcome it has so far."""
+
+    def finish(self) -> Plan:
+        return Plan(
+            problems=self.problems.items,
+            params=self.params,
+            summary=self.summary,
+            problem_total=self.problems.total,
+        )
 
 
 class JobKind(ABC):
@@ -50,7 +81,6 @@ class JobKind(ABC):
     tool_name: ClassVar[str]
     permission: ClassVar[str]
     columns: ClassVar[list[Column]]
-    max_bytes: ClassVar[int] = 1024 * 1024
     extensions: ClassVar[tuple[str, ...]] = (".csv",)
     # The column whose value names a row on the job's page (e.g. its User ID).
     key_column: ClassVar[str] = ""
@@ -71,9 +101,27 @@ class JobKind(ABC):
         "error": "Error",
     }
 
+    @property
+    def max_bytes(self) -> int:
+        """The largest upload this kind takes (CERTDESK_*_MAX_BYTES)."""
+        return int(settings.CERTDESK_MAX_BYTES.get(self.slug, 1024 * 1024))
+
+    @property
+    def max_rows(self) -> int:
+        """The most data rows a file of this kind may have (CERTDESK_*_MAX_ROWS)."""
+        return int(settings.CERTDESK_MAX_ROWS.get(self.slug, 100_000))
+
     @abstractmethod
+    def validation(self, actor: User) -> Validation:
+        """A new validation of one file, which the engine feeds batch by batch."""
+
     def validate(self, table: Table, actor: User) -> Plan:
-        """Check every row against the data, set-based, and stage the rows of a job."""
+        """Check every row of a table at once: the same validation, in one batch (small files, tests)."""
+        validation = self.validation(actor)
+        rows = validation.check(table.rows)
+        plan = validation.finish()
+        plan.rows = rows
+        return plan
 
     @abstractmethod
     def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
@@ -143,6 +191,7 @@ class JobKind(ABC):
             "tool_name": self.tool_name,
             "permission": self.permission,
             "max_bytes": self.max_bytes,
+            "max_rows": self.max_rows,
             "extensions": list(self.extensions),
             "validation": "strict" if self.strict else "per_row",
             "columns": [

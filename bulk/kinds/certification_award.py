@@ -23,12 +23,12 @@ from credentials.models import Award, Certification
 from credentials.services import withdraw_awards
 from people.models import Group, User
 
-from ..intake import Column, Table
+from ..intake import Column, Row, Table
 from ..lookups import fetch, in_values
 from ..lookups import table as db_table
 from ..models import JobRow
 from ..staging import mark_seqs
-from .base import JobKind, Plan, StagedRow
+from .base import JobKind, Plan, StagedRow, Validation
 from .unenrolment import NO, YES
 
 if TYPE_CHECKING:
@@ -142,8 +142,7 @@ class CertificationAward(JobKind):
             help="The external training activity's name, for that type.",
         ),
     ]
-    # About 150,000 rows; the dialog writes one row per user.
-    max_bytes = 10 * 1024 * 1024
+    # Upload size and rows: CERTDESK_AWARD_MAX_BYTES and CERTDESK_AWARD_MAX_ROWS.
     extensions = (".csv", ".txt", ".xml", ".xlsx")
     strict = False
     key_column = USER_ID
@@ -164,81 +163,8 @@ class CertificationAward(JobKind):
     }
     restore_messages = {"succeeded": "The award made by job {restore_of} is removed."}
 
-    def validate(self, table: Table, actor: User) -> Plan:
-        plan = Plan()
-        certifications = self._certifications(table)
-        users = self._users(table)
-        outside = self._outside_scope(actor, [pk for pk, _ in users.values()])
-        today = timezone.localdate()
-
-        wanted: list[tuple[StagedRow, int, int]] = []
-        first_row: dict[tuple[int, int], int] = {}
-        checked: dict[tuple[Any, ...], tuple[AwardTerms, list[str], list[Any]]] = {}
-        counts = {"would_award": 0, "skipped": 0, "errors": 0}
-        for row in table.rows:
-            values = row.values
-            code, user_key = values[CERTIFICATION_ID], values[USER_ID]
-            staged = StagedRow(seq=row.seq, row_number=row.row_number, cells=row.cells, key=user_key or "")
-            plan.rows.append(staged)
-            errors = [p.message for p in row.problems]
-            certification = certifications.get(code or "")
-            user = users.get(user_key or "")
-            if code and certification is None:
-                errors.append(f"Certification ID not recognised: no certification has the ID '{code}'.")
-            if user_key and user is None:
-                errors.append(f"User ID not recognised: no user has the User ID '{user_key}'.")
-            elif user is not None and user[0] in outside:
-                errors.append(
-                    f"'{user_key}' is outside the organisation units and groups you may award certifications in."
-                )
-            terms = None
-            if certification is not None and not any(
-                p.column not in (CERTIFICATION_ID, USER_ID) for p in row.problems
-            ):
-                # Most files repeat a few terms: each distinct one is built and checked once.
-                said = (
-                    certification.pk,
-                    values[ISSUE_DATE],
-                    values[EXPIRATION_DATE],
-                    values[ALWAYS_VALID],
-                    values[ASSOCIATION_TYPE],
-                    values[EXTERNAL_ACTIVITY],
-                )
-                if said not in checked:
-                    built = self._terms(values, certification, today)
-                    checked[said] = (built, [p.message for p in built.problems()], _stored(built))
-                terms, problems, stored = checked[said]
-                errors += problems
-            if errors:
-                staged.outcome, staged.message = JobRow.Outcome.ERROR, " ".join(dict.fromkeys(errors))
-                counts["errors"] += 1
-                continue
-            assert certification is not None and user is not None and terms is not None
-            pair = (user[0], certification.pk)
-            staged.user_id, staged.target_id = pair
-            if pair in first_row:
-                staged.outcome = JobRow.Outcome.SKIPPED
-                staged.message = f"Same user and certification as row {first_row[pair]}; only row {first_row[pair]} is used."
-                counts["skipped"] += 1
-                continue
-            first_row[pair] = row.row_number
-            staged.data = stored
-            wanted.append((staged, *pair))
-
-        held = holders_among((user_id, certification_id) for _, user_id, certification_id in wanted)
-        codes = {c.pk: c.code for c in certifications.values()}
-        for staged, user_id, certification_id in wanted:
-            if (user_id, certification_id) in held:
-                staged.outcome = JobRow.Outcome.SKIPPED
-                staged.message = (
-                    f"'{staged.key}' already holds {codes[certification_id]}; the award is left as it is."
-                )
-                staged.data = None
-                counts["skipped"] += 1
-            else:
-                counts["would_award"] += 1
-        plan.summary = {**counts, "certifications": len({c for _, _, c in wanted})}
-        return plan
+    def validation(self, actor: User) -> AwardValidation:
+        return AwardValidation(actor, self)
 
     def _terms(self, values: dict[str, Any], certification: Certification, today: dt.date) -> AwardTerms:
         issue = values[ISSUE_DATE] or today
@@ -352,3 +278,101 @@ class CertificationAward(JobKind):
                 "Regional training day",
             ],
         ]
+
+
+class AwardValidation(Validation):
+    """Each row's user, certification and terms, a batch at a time; across batches it keeps the first row
+    of each (user, certification) pair and the terms already checked."""
+
+    def __init__(self, actor: User, kind: CertificationAward) -> None:
+        super().__init__(actor)
+        self.kind = kind
+        self.today = timezone.localdate()
+        self.first_row: dict[tuple[int, int], int] = {}
+        self.checked: dict[tuple[Any, ...], tuple[AwardTerms, list[str], list[Any]]] = {}
+        self.counts = {"would_award": 0, "skipped": 0, "errors": 0}
+        self.certifications: set[int] = set()
+
+    def check(self, rows: list[Row]) -> list[StagedRow]:
+        kind = self.kind
+        batch = Table(header=[], rows=rows, warnings=[])
+        certifications = kind._certifications(batch)
+        users = kind._users(batch)
+        outside = kind._outside_scope(self.actor, [pk for pk, _ in users.values()])
+        today = self.today
+
+        wanted: list[tuple[StagedRow, int, int]] = []
+        first_row = self.first_row
+        checked = self.checked
+        if len(checked) > 10_000:
+            checked.clear()  # each distinct set of terms is checked once; a file of all different ones
+        counts = self.counts
+        staged_rows: list[StagedRow] = []
+        for row in rows:
+            values = row.values
+            code, user_key = values[CERTIFICATION_ID], values[USER_ID]
+            staged = StagedRow(seq=row.seq, row_number=row.row_number, cells=row.cells, key=user_key or "")
+            staged_rows.append(staged)
+            errors = [p.message for p in row.problems]
+            certification = certifications.get(code or "")
+            user = users.get(user_key or "")
+            if code and certification is None:
+                errors.append(f"Certification ID not recognised: no certification has the ID '{code}'.")
+            if user_key and user is None:
+                errors.append(f"User ID not recognised: no user has the User ID '{user_key}'.")
+            elif user is not None and user[0] in outside:
+                errors.append(
+                    f"'{user_key}' is outside the organisation units and groups you may award certifications in."
+                )
+            terms = None
+            if certification is not None and not any(
+                p.column not in (CERTIFICATION_ID, USER_ID) for p in row.problems
+            ):
+                # Most files repeat a few terms: each distinct one is built and checked once.
+                said = (
+                    certification.pk,
+                    values[ISSUE_DATE],
+                    values[EXPIRATION_DATE],
+                    values[ALWAYS_VALID],
+                    values[ASSOCIATION_TYPE],
+                    values[EXTERNAL_ACTIVITY],
+                )
+                if said not in checked:
+                    built = kind._terms(values, certification, today)
+                    checked[said] = (built, [p.message for p in built.problems()], _stored(built))
+                terms, problems, stored = checked[said]
+                errors += problems
+            if errors:
+                staged.outcome, staged.message = JobRow.Outcome.ERROR, " ".join(dict.fromkeys(errors))
+                counts["errors"] += 1
+                continue
+            assert certification is not None and user is not None and terms is not None
+            pair = (user[0], certification.pk)
+            staged.user_id, staged.target_id = pair
+            if pair in first_row:
+                staged.outcome = JobRow.Outcome.SKIPPED
+                staged.message = f"Same user and certification as row {first_row[pair]}; only row {first_row[pair]} is used."
+                counts["skipped"] += 1
+                continue
+            first_row[pair] = row.row_number
+            staged.data = stored
+            wanted.append((staged, *pair))
+
+        held = holders_among((user_id, certification_id) for _, user_id, certification_id in wanted)
+        self.certifications.update(certification_id for _, _, certification_id in wanted)
+        codes = {c.pk: c.code for c in certifications.values()}
+        for staged, user_id, certification_id in wanted:
+            if (user_id, certification_id) in held:
+                staged.outcome = JobRow.Outcome.SKIPPED
+                staged.message = (
+                    f"'{staged.key}' already holds {codes[certification_id]}; the award is left as it is."
+                )
+                staged.data = None
+                counts["skipped"] += 1
+            else:
+                counts["would_award"] += 1
+        return staged_rows
+
+    def finish(self) -> Plan:
+        self.summary = {**self.counts, "certifications": len(self.certifications)}
+        return super().finish()

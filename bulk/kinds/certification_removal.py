@@ -7,6 +7,7 @@ per file, and strict validation — any invalid row rejects the file and every o
 from __future__ import annotations
 
 import datetime as dt
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL
@@ -14,13 +15,13 @@ from credentials.models import Award, Certification
 from credentials.services import remove_awards, restore_awards
 from people.models import User
 
-from ..intake import Column, Table
+from ..intake import Column, Row
 from ..lookups import fetch, in_values
 from ..lookups import table as db_table
 from ..models import JobRow
 from ..problems import INVALID_CERTIFICATION, INVALID_USERS, Problem
 from ..staging import mark_rows
-from .base import JobKind, Plan, StagedRow
+from .base import JobKind, Plan, StagedRow, Validation
 
 if TYPE_CHECKING:
     from ..models import Job
@@ -40,7 +41,7 @@ class CertificationRemoval(JobKind):
         ),
         Column(USER_ID, max_length=100, help="The User ID of a user who holds the certification."),
     ]
-    max_bytes = 1024 * 1024
+    # Upload size and rows: CERTDESK_REMOVAL_MAX_BYTES (1MB, published) and CERTDESK_REMOVAL_MAX_ROWS.
     extensions = (".csv",)
     strict = True
     key_column = USER_ID
@@ -55,127 +56,8 @@ class CertificationRemoval(JobKind):
     restorable = True
     restore_messages = {"succeeded": "Restored to certification {certification_code}."}
 
-    def validate(self, table: Table, actor: User) -> Plan:
-        plan = Plan()
-        for row in table.rows:
-            plan.problems.extend(row.problems)
-
-        certification = self._certification(table, plan)
-        holders = self._holders(table, certification)
-
-        first_row_of_user: dict[str, int] = {}
-        for row in table.rows:
-            user_key = row.values[USER_ID]
-            staged = StagedRow(seq=row.seq, row_number=row.row_number, cells=row.cells, key=user_key or "")
-            plan.rows.append(staged)
-            if user_key is None:
-                continue  # already reported as a data format problem
-            if user_key in first_row_of_user:
-                staged.outcome = JobRow.Outcome.SKIPPED
-                staged.message = f"User ID '{user_key}' repeats row {first_row_of_user[user_key]}; the user is removed once."
-                continue
-            first_row_of_user[user_key] = row.row_number
-            if certification is None:
-                continue
-            found = holders.get(user_key)
-            if found is None:
-                plan.problems.append(
-                    Problem(
-                        INVALID_USERS,
-                        f"No user has the User ID '{user_key}'.",
-                        row.row_number,
-                        USER_ID,
-                        user_key,
-                    )
-                )
-            elif not found[1]:
-                plan.problems.append(
-                    Problem(
-                        INVALID_USERS,
-                        f"'{user_key}' is not enrolled in certification {certification.code}.",
-                        row.row_number,
-                        USER_ID,
-                        user_key,
-                    )
-                )
-            else:
-                staged.user_id = found[0]
-                staged.target_id = certification.pk
-
-        if certification is not None:
-            plan.params = {"certification_id": certification.pk, "certification_code": certification.code}
-            plan.summary = {
-                "certification": {
-                    "id": certification.pk,
-                    "code": certification.code,
-                    "title": certification.title,
-                },
-                "users": len(first_row_of_user),
-                "repeated_rows": len(table.rows) - len(first_row_of_user),
-                "sample": list(first_row_of_user)[:10],
-            }
-        return plan
-
-    def _certification(self, table: Table, plan: Plan) -> Certification | None:
-        """The file's one certification; every row naming another, or an unknown one, is a problem."""
-        named = [(row, row.values[CERTIFICATION_ID]) for row in table.rows if row.values[CERTIFICATION_ID]]
-        if not named:
-            return None
-        first_row, code = named[0]
-        certification = Certification.objects.filter(code=code).first()
-        if certification is None:
-            # IDs typed by hand may differ in case; accept that only when it is unambiguous.
-            matches = list(Certification.objects.filter(code__iexact=code)[:2])
-            certification = matches[0] if len(matches) == 1 else None
-        if certification is not None and all(other == code for _, other in named):
-            return certification  # the usual file: one ID, written one way
-        folded = code.casefold()
-        # A spelling that differs only in case names the same certification, unless another
-        # certification has exactly that code.
-        variants = {other for _, other in named if other != code and other.casefold() == folded}
-        taken = set(Certification.objects.filter(code__in=variants).values_list("code", flat=True))
-        if certification is not None:
-            taken.discard(certification.code)
-        same = {code} | (variants - taken)
-        for row, other in named:
-            if other in same:
-                if certification is None:
-                    plan.problems.append(
-                        Problem(
-                            INVALID_CERTIFICATION,
-                            f"No certification has the Certification ID '{other}'.",
-                            row.row_number,
-                            CERTIFICATION_ID,
-                            other,
-                        )
-                    )
-            else:
-                plan.problems.append(
-                    Problem(
-                        INVALID_CERTIFICATION,
-                        f"Only one Certification ID can be included in a file: row {first_row.row_number} "
-                        f"names '{code}' and this row names '{other}'. Create a separate file for each "
-                        "certification.",
-                        row.row_number,
-                        CERTIFICATION_ID,
-                        other,
-                    )
-                )
-        return certification
-
-    def _holders(self, table: Table, certification: Certification | None) -> dict[str, tuple[int, bool]]:
-        """User ID -> (user pk, holds an active award) for every User ID of the file that exists."""
-        if certification is None:
-            return {}
-        keys = sorted({row.values[USER_ID] for row in table.rows if row.values[USER_ID]})
-        named, keys_param = in_values("u.user_id", keys, "text")
-        rows = fetch(
-            f"SELECT u.user_id, u.id, EXISTS (SELECT 1 FROM {db_table(Award)} a WHERE a.user_id = u.id "
-            f"AND a.certification_id = %s AND a.status = 'active') "
-            f"FROM {db_table(User)} u WHERE {named}",
-            [certification.pk, keys_param],
-        )
-        return {user_key: (pk, bool(holder)) for user_key, pk, holder in rows}
+    def validation(self, actor: User) -> RemovalValidation:
+        return RemovalValidation(actor)
 
     def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
         certification_id = job.params["certification_id"]
@@ -222,3 +104,151 @@ class CertificationRemoval(JobKind):
 
     def example_rows(self) -> list[list[str]]:
         return [["CERT-001", "U000123"], ["CERT-001", "U000456"], ["CERT-001", "U000789"]]
+
+
+class RemovalValidation(Validation):
+    """Every row must name the file's one certification and a user who holds it; a repeated User ID is
+    removed once. Across batches it keeps the certification and each User ID's first row."""
+
+    def __init__(self, actor: User) -> None:
+        super().__init__(actor)
+        self.certification: Certification | None = None
+        self.first: tuple[int, str] | None = None  # the row and code of the first Certification ID
+        self.same: set[str] = set()  # the spellings that name the file's certification
+        self.first_row_of_user: dict[str, int] = {}
+        self.rows_seen = 0
+
+    def check(self, rows: list[Row]) -> list[StagedRow]:
+        for row in rows:
+            self.problems.extend(row.problems)
+        self.rows_seen += len(rows)
+        self._certification(rows)
+        certification = self.certification
+        holders = self._holders(rows)
+        first_row_of_user = self.first_row_of_user
+        staged_rows: list[StagedRow] = []
+        for row in rows:
+            user_key = row.values[USER_ID]
+            staged = StagedRow(seq=row.seq, row_number=row.row_number, cells=row.cells, key=user_key or "")
+            staged_rows.append(staged)
+            if user_key is None:
+                continue  # already reported as a data format problem
+            if user_key in first_row_of_user:
+                staged.outcome = JobRow.Outcome.SKIPPED
+                staged.message = f"User ID '{user_key}' repeats row {first_row_of_user[user_key]}; the user is removed once."
+                continue
+            first_row_of_user[user_key] = row.row_number
+            if certification is None:
+                continue
+            found = holders.get(user_key)
+            if found is None:
+                self.problems.add(
+                    Problem(
+                        INVALID_USERS,
+                        f"No user has the User ID '{user_key}'.",
+                        row.row_number,
+                        USER_ID,
+                        user_key,
+                    )
+                )
+            elif not found[1]:
+                self.problems.add(
+                    Problem(
+                        INVALID_USERS,
+                        f"'{user_key}' is not enrolled in certification {certification.code}.",
+                        row.row_number,
+                        USER_ID,
+                        user_key,
+                    )
+                )
+            else:
+                staged.user_id = found[0]
+                staged.target_id = certification.pk
+        return staged_rows
+
+    def finish(self) -> Plan:
+        certification = self.certification
+        if certification is not None:
+            self.params = {"certification_id": certification.pk, "certification_code": certification.code}
+            self.summary = {
+                "certification": {
+                    "id": certification.pk,
+                    "code": certification.code,
+                    "title": certification.title,
+                },
+                "users": len(self.first_row_of_user),
+                "repeated_rows": self.rows_seen - len(self.first_row_of_user),
+                "sample": list(islice(self.first_row_of_user, 10)),
+            }
+        return super().finish()
+
+    def _certification(self, rows: list[Row]) -> None:
+        """The file's one certification, from its first Certification ID; every row naming another, or an
+        unknown one, is a problem."""
+        named = [(row, row.values[CERTIFICATION_ID]) for row in rows if row.values[CERTIFICATION_ID]]
+        if not named:
+            return
+        if self.first is None:
+            first_row, code = named[0]
+            self.first = (first_row.row_number, code)
+            self.same = {code}
+            certification = Certification.objects.filter(code=code).first()
+            if certification is None:
+                # IDs typed by hand may differ in case; accept that only when it is unambiguous.
+                matches = list(Certification.objects.filter(code__iexact=code)[:2])
+                certification = matches[0] if len(matches) == 1 else None
+            self.certification = certification
+        first_number, code = self.first
+        certification = self.certification
+        spellings = {other for _, other in named}
+        if certification is not None and spellings <= self.same:
+            return  # the usual file: one ID, written one way
+        folded = code.casefold()
+        # A spelling that differs only in case names the same certification, unless another
+        # certification has exactly that code.
+        variants = {other for other in spellings - self.same if other.casefold() == folded}
+        if variants:
+            taken = set(Certification.objects.filter(code__in=variants).values_list("code", flat=True))
+            if certification is not None:
+                taken.discard(certification.code)
+            self.same |= variants - taken
+        for row, other in named:
+            if other in self.same:
+                if certification is None:
+                    self.problems.add(
+                        Problem(
+                            INVALID_CERTIFICATION,
+                            f"No certification has the Certification ID '{other}'.",
+                            row.row_number,
+                            CERTIFICATION_ID,
+                            other,
+                        )
+                    )
+            else:
+                self.problems.add(
+                    Problem(
+                        INVALID_CERTIFICATION,
+                        f"Only one Certification ID can be included in a file: row {first_number} "
+                        f"names '{code}' and this row names '{other}'. Create a separate file for each "
+                        "certification.",
+                        row.row_number,
+                        CERTIFICATION_ID,
+                        other,
+                    )
+                )
+
+    def _holders(self, rows: list[Row]) -> dict[str, tuple[int, bool]]:
+        """User ID -> (user pk, holds an active award) for every User ID of the batch that exists."""
+        if self.certification is None:
+            return {}
+        keys = sorted({row.values[USER_ID] for row in rows if row.values[USER_ID]})
+        if not keys:
+            return {}
+        named, keys_param = in_values("u.user_id", keys, "text")
+        found = fetch(
+            f"SELECT u.user_id, u.id, EXISTS (SELECT 1 FROM {db_table(Award)} a WHERE a.user_id = u.id "
+            f"AND a.certification_id = %s AND a.status = 'active') "
+            f"FROM {db_table(User)} u WHERE {named}",
+            [self.certification.pk, keys_param],
+        )
+        return {user_key: (pk, bool(holder)) for user_key, pk, holder in found}

@@ -16,11 +16,11 @@ from credentials.licences import LicenseDetails, add_licenses, current_keys, del
 from credentials.models import LicenseType
 from people.models import User
 
-from ..intake import Column, Table
+from ..intake import Column, Row
 from ..lookups import table as db_table
 from ..models import JobRow
 from ..staging import mark_seqs
-from .base import JobKind, Plan, StagedRow
+from .base import JobKind, Plan, StagedRow, Validation
 from .certification_award import parse_date
 from .unenrolment import _match
 
@@ -81,7 +81,7 @@ class LicenseImport(JobKind):
         Column(ACTION, max_length=20, parse=parse_action, help="Add, Edit or Delete."),
     ]
     # XML spends some 250 bytes a row on its tags: 20 MB holds 50,000 rows in every format.
-    max_bytes = 20 * 1024 * 1024
+    # Upload size and rows: CERTDESK_LICENSE_IMPORT_MAX_BYTES and CERTDESK_LICENSE_IMPORT_MAX_ROWS.
     extensions = (".txt", ".xml", ".csv", ".xlsx")
     strict = False
     key_column = USERNAME
@@ -94,23 +94,92 @@ class LicenseImport(JobKind):
     preview_labels = {"pending": "Would import", "skipped": "Skipped", "error": "Error"}
     outcome_messages = {"succeeded": "Done."}
 
-    def validate(self, table: Table, actor: User) -> Plan:
-        plan = Plan()
+    def validation(self, actor: User) -> LicenseImportValidation:
+        return LicenseImportValidation(actor)
+
+    def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
+        pending = self.pending_rows(job, lo, hi)
+        by_action: dict[str, list[tuple[int, int, int, str, LicenseDetails]]] = {
+            "add": [],
+            "edit": [],
+            "delete": [],
+        }
+        for seq, user_id, type_id, (action, number, authority, issue, expiration) in pending:
+            details = LicenseDetails(
+                authority or "",
+                dt.date.fromisoformat(issue) if issue else None,
+                dt.date.fromisoformat(expiration) if expiration else None,
+            )
+            by_action[action].append((seq, user_id, type_id, number, details))
+        actor_id = job.created_by_id
+        done = set(
+            add_licenses(
+                [(u, t, n, d) for _, u, t, n, d in by_action["add"]],
+                actor_id=actor_id,
+                job_id=job.pk,
+                now=now,
+            )
+        )
+        done |= set(
+            edit_licenses(
+                [(u, t, n, d) for _, u, t, n, d in by_action["edit"]],
+                actor_id=actor_id,
+                job_id=job.pk,
+                now=now,
+            )
+        )
+        done |= set(
+            delete_licenses(
+                [(u, t, n) for _, u, t, n, _ in by_action["delete"]],
+                actor_id=actor_id,
+                job_id=job.pk,
+                now=now,
+            )
+        )
+        succeeded = [seq for rows in by_action.values() for seq, u, t, n, _ in rows if (u, t, n) in done]
+        mark_seqs(job, succeeded, JobRow.Outcome.SUCCEEDED)
+        JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING).update(
+            outcome=JobRow.Outcome.ERROR,
+            message="The licence changed after the file was checked (added, edited or deleted meanwhile); nothing done.",
+        )
+
+    def example_rows(self) -> list[list[str]]:
+        return [
+            ["amelia.smith1", "RN", "RN-448812", "State Board of Nursing", "2025-06-01", "2027-05-31", "Add"],
+            ["oliver.jones2", "BLS", "", "", "2026-01-10", "2028-01-10", "Edit"],
+            ["isla.taylor3", "RN", "RN-110023", "", "", "", "Delete"],
+        ]
+
+
+class LicenseImportValidation(Validation):
+    """Each row's user, licence type and action, a batch at a time; across batches it keeps the first row
+    of each licence (user, type, number), so one file changes a licence once."""
+
+    def __init__(self, actor: User) -> None:
+        super().__init__(actor)
+        self.types: dict[str, LicenseType] | None = None
+        self.first_row: dict[tuple[int, int, str], int] = {}
+        self.counts = {"would_import": 0, "errors": 0, "add": 0, "edit": 0, "delete": 0}
+
+    def check(self, rows: list[Row]) -> list[StagedRow]:
         users = _match(
-            {r.values[USERNAME] for r in table.rows if r.values[USERNAME]},
+            {r.values[USERNAME] for r in rows if r.values[USERNAME]},
             f"SELECT {{column}}, id FROM {db_table(User)}",
             "username",
         )
-        types = {t.code.casefold(): t for t in LicenseType.objects.all()}
+        if self.types is None:
+            self.types = {t.code.casefold(): t for t in LicenseType.objects.all()}
+        types = self.types
         keyed: list[tuple[StagedRow, tuple[int, int, str], str]] = []
-        first_row: dict[tuple[int, int, str], int] = {}
-        counts = {"would_import": 0, "errors": 0, "add": 0, "edit": 0, "delete": 0}
-        for row in table.rows:
+        first_row = self.first_row
+        counts = self.counts
+        staged_rows: list[StagedRow] = []
+        for row in rows:
             values = row.values
             username, code, action = values[USERNAME], values[LICENSE_CODE], values[ACTION]
             number = (values[NUMBER] or "").strip()
             staged = StagedRow(seq=row.seq, row_number=row.row_number, cells=row.cells, key=username or "")
-            plan.rows.append(staged)
+            staged_rows.append(staged)
             errors = [p.message for p in row.problems]
             user = users.found.get(username or "")
             license_type = types.get((code or "").casefold())
@@ -171,58 +240,8 @@ class LicenseImport(JobKind):
                 continue
             staged.data = None
             counts["errors"] += 1
-        plan.summary = counts
-        return plan
+        return staged_rows
 
-    def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
-        pending = self.pending_rows(job, lo, hi)
-        by_action: dict[str, list[tuple[int, int, int, str, LicenseDetails]]] = {
-            "add": [],
-            "edit": [],
-            "delete": [],
-        }
-        for seq, user_id, type_id, (action, number, authority, issue, expiration) in pending:
-            details = LicenseDetails(
-                authority or "",
-                dt.date.fromisoformat(issue) if issue else None,
-                dt.date.fromisoformat(expiration) if expiration else None,
-            )
-            by_action[action].append((seq, user_id, type_id, number, details))
-        actor_id = job.created_by_id
-        done = set(
-            add_licenses(
-                [(u, t, n, d) for _, u, t, n, d in by_action["add"]],
-                actor_id=actor_id,
-                job_id=job.pk,
-                now=now,
-            )
-        )
-        done |= set(
-            edit_licenses(
-                [(u, t, n, d) for _, u, t, n, d in by_action["edit"]],
-                actor_id=actor_id,
-                job_id=job.pk,
-                now=now,
-            )
-        )
-        done |= set(
-            delete_licenses(
-                [(u, t, n) for _, u, t, n, _ in by_action["delete"]],
-                actor_id=actor_id,
-                job_id=job.pk,
-                now=now,
-            )
-        )
-        succeeded = [seq for rows in by_action.values() for seq, u, t, n, _ in rows if (u, t, n) in done]
-        mark_seqs(job, succeeded, JobRow.Outcome.SUCCEEDED)
-        JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING).update(
-            outcome=JobRow.Outcome.ERROR,
-            message="The licence changed after the file was checked (added, edited or deleted meanwhile); nothing done.",
-        )
-
-    def example_rows(self) -> list[list[str]]:
-        return [
-            ["amelia.smith1", "RN", "RN-448812", "State Board of Nursing", "2025-06-01", "2027-05-31", "Add"],
-            ["oliver.jones2", "BLS", "", "", "2026-01-10", "2028-01-10", "Edit"],
-            ["isla.taylor3", "RN", "RN-110023", "", "", "", "Delete"],
-        ]
+    def finish(self) -> Plan:
+        self.summary = dict(self.counts)
+        return super().finish()

@@ -19,12 +19,12 @@ from learning.models import Activity, Enrollment
 from learning.services import enrolment_states, restore_enrolments, unenrol
 from people.models import User
 
-from ..intake import Column, Row, Table
+from ..intake import Column, Row
 from ..lookups import fetch, gc_paused, in_values, value_set
 from ..lookups import table as db_table
 from ..models import JobRow
 from ..staging import mark_seqs
-from .base import JobKind, Plan, StagedRow
+from .base import JobKind, Plan, StagedRow, Validation
 
 if TYPE_CHECKING:
     from ..models import Job
@@ -80,8 +80,7 @@ class Unenrolment(JobKind):
             help="Yes or No: whether to send this user an unenrolment email.",
         ),
     ]
-    # About 250,000 rows; a larger unenrolment is split into several files.
-    max_bytes = 10 * 1024 * 1024
+    # Upload size and rows: CERTDESK_UNENROLMENT_MAX_BYTES and CERTDESK_UNENROLMENT_MAX_ROWS.
     extensions = (".csv", ".txt", ".xml", ".xlsx")
     strict = False
     key_column = USERNAME
@@ -102,152 +101,8 @@ class Unenrolment(JobKind):
     }
     restore_messages = {"succeeded": "Enrolment restored as it was before job {restore_of}."}
 
-    def validate(self, table: Table, actor: User) -> Plan:
-        plan = Plan()
-        rows = table.rows
-        users = self._users(table)
-        activities = self._activities(table)
-        values_of = [row.values for row in rows]
-        usernames = [values[USERNAME] for values in values_of]
-        sends = [values[SEND_EMAIL] for values in values_of]
-        # Each row's user (pk, has an email address) and activity (pk, title), None when not found.
-        user_rows = list(map(users.found.get, usernames))
-        activity_rows = list(map(activities.found.get, [values[REFERENCE] for values in values_of]))
-        states = enrolment_states(
-            sorted({(u[0], a[0]) for u, a in zip(user_rows, activity_rows, strict=True) if u and a})
-        )
-        state_of = states.get
-        # Keys typed in another case get a note on each of their rows; there are seldom any.
-        taken = bool(users.taken_as or activities.taken_as)
-
-        first_row: dict[tuple[int, int], int] = {}
-        first_row_of = first_row.setdefault
-        staged_rows = plan.rows
-        add = staged_rows.append
-        would_unenrol = skipped = errors = emails = 0
-        for row, username, send, user, activity in zip(
-            rows, usernames, sends, user_rows, activity_rows, strict=True
-        ):
-            if user is None or activity is None or send is None or row.problems:
-                problems = self._errors(row, user, activity, users, activities)
-                if problems:
-                    message = " ".join(dict.fromkeys(problems))
-                    add(
-                        StagedRow(
-                            seq=row.seq,
-                            row_number=row.row_number,
-                            cells=row.cells,
-                            key=username or "",
-                            outcome=ERROR,
-                            message=message,
-                        )
-                    )
-                    errors += 1
-                    continue
-                assert user is not None and activity is not None
-            user_id, activity_id = pair = (user[0], activity[0])
-            row_number = row.row_number
-            first = first_row_of(pair, row_number)
-            if first != row_number:
-                message = f"Same user and activity as row {first}; only row {first} is used."
-                add(
-                    StagedRow(
-                        row.seq, row_number, row.cells, username, user_id, activity_id, None, SKIPPED, message
-                    )
-                )
-                skipped += 1
-                continue
-            state = state_of(pair)
-            if state is None or state == UNENROLLED:
-                message = (
-                    f"'{username}' is already unenrolled from '{activity[1]}'."
-                    if state
-                    else f"'{username}' is not enrolled in '{activity[1]}'."
-                )
-                add(
-                    StagedRow(
-                        row.seq, row_number, row.cells, username, user_id, activity_id, None, SKIPPED, message
-                    )
-                )
-                skipped += 1
-                continue
-            would_unenrol += 1
-            data = None
-            message = ""
-            if send and not user[1]:
-                message = NO_ADDRESS
-            elif send:
-                data = EMAIL
-                emails += 1
-            if taken or state == COMPLETED:
-                notes = [message]
-                if taken:
-                    for key, matches, what in (
-                        (username, users, "username"),
-                        (row.values[REFERENCE], activities, "reference"),
-                    ):
-                        if key in matches.taken_as:
-                            notes.append(f"'{key}' was taken as the {what} '{matches.taken_as[key]}'.")
-                if state == COMPLETED:
-                    notes.append(COMPLETION_KEPT)
-                message = " ".join(n for n in notes if n)
-            add(
-                StagedRow(
-                    row.seq, row_number, row.cells, username, user_id, activity_id, data, PENDING, message
-                )
-            )
-
-        plan.summary = {
-            "would_unenrol": would_unenrol,
-            "skipped": skipped,
-            "errors": errors,
-            "emails": emails,
-            "activities": len({pair[1] for pair in first_row}),
-            "users": len({pair[0] for pair in first_row}),
-        }
-        return plan
-
-    @staticmethod
-    def _errors(
-        row: Row,
-        user: tuple[Any, ...] | None,
-        activity: tuple[Any, ...] | None,
-        users: Matches,
-        activities: Matches,
-    ) -> list[str]:
-        """What makes a row an error: its own problems, an unknown username or reference, no Yes/No."""
-        username, reference, send = row.values[USERNAME], row.values[REFERENCE], row.values[SEND_EMAIL]
-        errors = [p.message for p in row.problems]
-        if username and user is None:
-            errors.append(
-                f"Username not recognised: '{username}' could be any of {_quoted(users.ambiguous[username])}, "
-                "which differ only in case; write it exactly."
-                if username in users.ambiguous
-                else f"Username not recognised: no user account has the username '{username}'."
-            )
-        if reference and activity is None:
-            errors.append(
-                f"Activity external reference not recognised: '{reference}' could be any of "
-                f"{_quoted(activities.ambiguous[reference])}, which differ only in case; write it exactly."
-                if reference in activities.ambiguous
-                else "Activity external reference not recognised: no course or session in the catalogue has "
-                f"the external reference '{reference}'."
-            )
-        if send is None and not any(p.column == SEND_EMAIL for p in row.problems):
-            errors.append(f"{SEND_EMAIL} must be Yes or No; it is empty.")
-        return errors
-
-    def _users(self, table: Table) -> Matches:
-        """Username -> (user pk, has an email address) for the usernames of the file that exist."""
-        names = {row.values[USERNAME] for row in table.rows if row.values[USERNAME]}
-        return _match(names, f"SELECT {{column}}, id, email <> '' FROM {db_table(User)}", "username")
-
-    def _activities(self, table: Table) -> Matches:
-        """External reference -> (activity pk, title) for the references of the file that exist."""
-        references = {row.values[REFERENCE] for row in table.rows if row.values[REFERENCE]}
-        return _match(
-            references, f"SELECT {{column}}, id, title FROM {db_table(Activity)}", "external_reference"
-        )
+    def validation(self, actor: User) -> UnenrolmentValidation:
+        return UnenrolmentValidation(actor)
 
     def _pending(self, job: Job, lo: int, hi: int) -> list[tuple[Any, ...]]:
         """(seq, user, activity, whether the row has data: an email to send) of the chunk's rows still
@@ -350,6 +205,165 @@ class Unenrolment(JobKind):
             ["oliver.jones2", "FS-2026-01", "No"],
             ["isla.taylor3", "MH-COURSE", "Yes"],
         ]
+
+
+class UnenrolmentValidation(Validation):
+    """Each row's user and activity, looked up a batch at a time; across batches it keeps the first row
+    of each (user, activity) pair, so a repeat in a later batch is still a repeat."""
+
+    def __init__(self, actor: User) -> None:
+        super().__init__(actor)
+        self.first_row: dict[tuple[int, int], int] = {}
+        self.counts = {"would_unenrol": 0, "skipped": 0, "errors": 0, "emails": 0}
+
+    def check(self, rows: list[Row]) -> list[StagedRow]:
+        users = self._users(rows)
+        activities = self._activities(rows)
+        values_of = [row.values for row in rows]
+        usernames = [values[USERNAME] for values in values_of]
+        sends = [values[SEND_EMAIL] for values in values_of]
+        # Each row's user (pk, has an email address) and activity (pk, title), None when not found.
+        user_rows = list(map(users.found.get, usernames))
+        activity_rows = list(map(activities.found.get, [values[REFERENCE] for values in values_of]))
+        states = enrolment_states(
+            sorted({(u[0], a[0]) for u, a in zip(user_rows, activity_rows, strict=True) if u and a})
+        )
+        state_of = states.get
+        # Keys typed in another case get a note on each of their rows; there are seldom any.
+        taken = bool(users.taken_as or activities.taken_as)
+
+        first_row_of = self.first_row.setdefault
+        staged_rows: list[StagedRow] = []
+        add = staged_rows.append
+        would_unenrol = skipped = errors = emails = 0
+        for row, username, send, user, activity in zip(
+            rows, usernames, sends, user_rows, activity_rows, strict=True
+        ):
+            if user is None or activity is None or send is None or row.problems:
+                problems = self._errors(row, user, activity, users, activities)
+                if problems:
+                    message = " ".join(dict.fromkeys(problems))
+                    add(
+                        StagedRow(
+                            seq=row.seq,
+                            row_number=row.row_number,
+                            cells=row.cells,
+                            key=username or "",
+                            outcome=ERROR,
+                            message=message,
+                        )
+                    )
+                    errors += 1
+                    continue
+                assert user is not None and activity is not None
+            user_id, activity_id = pair = (user[0], activity[0])
+            row_number = row.row_number
+            first = first_row_of(pair, row_number)
+            if first != row_number:
+                message = f"Same user and activity as row {first}; only row {first} is used."
+                add(
+                    StagedRow(
+                        row.seq, row_number, row.cells, username, user_id, activity_id, None, SKIPPED, message
+                    )
+                )
+                skipped += 1
+                continue
+            state = state_of(pair)
+            if state is None or state == UNENROLLED:
+                message = (
+                    f"'{username}' is already unenrolled from '{activity[1]}'."
+                    if state
+                    else f"'{username}' is not enrolled in '{activity[1]}'."
+                )
+                add(
+                    StagedRow(
+                        row.seq, row_number, row.cells, username, user_id, activity_id, None, SKIPPED, message
+                    )
+                )
+                skipped += 1
+                continue
+            would_unenrol += 1
+            data = None
+            message = ""
+            if send and not user[1]:
+                message = NO_ADDRESS
+            elif send:
+                data = EMAIL
+                emails += 1
+            if taken or state == COMPLETED:
+                notes = [message]
+                if taken:
+                    for key, matches, what in (
+                        (username, users, "username"),
+                        (row.values[REFERENCE], activities, "reference"),
+                    ):
+                        if key in matches.taken_as:
+                            notes.append(f"'{key}' was taken as the {what} '{matches.taken_as[key]}'.")
+                if state == COMPLETED:
+                    notes.append(COMPLETION_KEPT)
+                message = " ".join(n for n in notes if n)
+            add(
+                StagedRow(
+                    row.seq, row_number, row.cells, username, user_id, activity_id, data, PENDING, message
+                )
+            )
+
+        counts = self.counts
+        counts["would_unenrol"] += would_unenrol
+        counts["skipped"] += skipped
+        counts["errors"] += errors
+        counts["emails"] += emails
+        return staged_rows
+
+    def finish(self) -> Plan:
+        self.summary = {
+            **self.counts,
+            "activities": len({pair[1] for pair in self.first_row}),
+            "users": len({pair[0] for pair in self.first_row}),
+        }
+        return super().finish()
+
+    @staticmethod
+    def _errors(
+        row: Row,
+        user: tuple[Any, ...] | None,
+        activity: tuple[Any, ...] | None,
+        users: Matches,
+        activities: Matches,
+    ) -> list[str]:
+        """What makes a row an error: its own problems, an unknown username or reference, no Yes/No."""
+        username, reference, send = row.values[USERNAME], row.values[REFERENCE], row.values[SEND_EMAIL]
+        errors = [p.message for p in row.problems]
+        if username and user is None:
+            errors.append(
+                f"Username not recognised: '{username}' could be any of {_quoted(users.ambiguous[username])}, "
+                "which differ only in case; write it exactly."
+                if username in users.ambiguous
+                else f"Username not recognised: no user account has the username '{username}'."
+            )
+        if reference and activity is None:
+            errors.append(
+                f"Activity external reference not recognised: '{reference}' could be any of "
+                f"{_quoted(activities.ambiguous[reference])}, which differ only in case; write it exactly."
+                if reference in activities.ambiguous
+                else "Activity external reference not recognised: no course or session in the catalogue has "
+                f"the external reference '{reference}'."
+            )
+        if send is None and not any(p.column == SEND_EMAIL for p in row.problems):
+            errors.append(f"{SEND_EMAIL} must be Yes or No; it is empty.")
+        return errors
+
+    def _users(self, rows: list[Row]) -> Matches:
+        """Username -> (user pk, has an email address) for the usernames of the batch that exist."""
+        names = {row.values[USERNAME] for row in rows if row.values[USERNAME]}
+        return _match(names, f"SELECT {{column}}, id, email <> '' FROM {db_table(User)}", "username")
+
+    def _activities(self, rows: list[Row]) -> Matches:
+        """External reference -> (activity pk, title) for the references of the batch that exist."""
+        references = {row.values[REFERENCE] for row in rows if row.values[REFERENCE]}
+        return _match(
+            references, f"SELECT {{column}}, id, title FROM {db_table(Activity)}", "external_reference"
+        )
 
 
 def _quoted(values: list[str]) -> str:

@@ -164,17 +164,20 @@ class Command(BaseCommand):
         as_json: bool,
         code: int,
         lead: str = "The file was rejected: ",
+        total: int | None = None,
     ) -> None:
         limit = settings.CERTDESK_MAX_LISTED_PROBLEMS
+        total = max(total or 0, len(problems))
         if as_json:
-            self.emit_json(report(problems, headlines, limit))
+            self.emit_json(report(problems, headlines, limit, total))
         else:
             self.stderr.write(lead + "; ".join(headlines))
-            for problem in problems[:limit]:
+            listed = problems[:limit]
+            for problem in listed:
                 value = f", value '{problem.value}'" if problem.value else ""
                 self.stderr.write(f"  {_where(problem)}{value}: {problem.message}")
-            if len(problems) > limit:
-                self.stderr.write(f"  … and {len(problems) - limit} more problems not shown.")
+            if total > len(listed):
+                self.stderr.write(f"  … and {total - len(listed)} more problems not shown.")
         raise SystemExit(code)
 
     def wait(self, job: Job, as_json: bool) -> Job:
@@ -241,7 +244,7 @@ class Command(BaseCommand):
             )
             return
         except FileRejected as exc:
-            self.rejected(exc.problems, exc.headlines, json, EXIT_REJECTED)
+            self.rejected(exc.problems, exc.headlines, json, EXIT_REJECTED, total=exc.total)
             return
         job = submission.job
         if wait and not validate_only:
