@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # NUL and other control characters anywhere in a request: 400, before PostgreSQL would refuse them.
+    "certdesk.middleware.RefuseControlCharacters",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -226,6 +228,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Checks what DRF parses (multipart bodies too) for control characters, as the middleware does.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "certdesk.middleware.CheckedContentNegotiation",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "certdesk API",
