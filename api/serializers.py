@@ -23,6 +23,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
     results_url = serializers.SerializerMethodField()
     original_url = serializers.SerializerMethodField()
     restore_of = serializers.SerializerMethodField()
+    read_as = serializers.SerializerMethodField()
 
     class Meta:
         model = Job
@@ -49,6 +50,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "original_url",
             "results_url",
             "restore_of",
+            "read_as",
         ]
         read_only_fields = fields
 
@@ -73,6 +75,11 @@ class JobSerializer(serializers.ModelSerializer[Job]):
 
     def get_summary(self, job: Job) -> dict[str, Any]:
         return dict(job.params.get("summary") or {})
+
+    def get_read_as(self, job: Job) -> dict[str, str] | None:
+        """How the file was read: format, encoding and delimiter, and the sentence the job page shows."""
+        reading = job.params.get("reading")
+        return dict(reading) if reading else None
 
     def _absolute(self, name: str, job: Job) -> str:
         path = reverse(name, args=[job.pk])

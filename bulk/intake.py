@@ -44,6 +44,11 @@ DECODE_BLOCK = 1024 * 1024
 MAX_CELLS = formats.MAX_CELLS
 # Blank rows cost no memory, only the time to read them: a file may have this many per data row allowed.
 BLANK_ROWS_PER_ROW = 20
+# How much more like a language (charset-normalizer's coherence, in points) a detected encoding's
+# reading must be than any other clean reading before it is believed.
+DETECTION_MARGIN = 10
+# Readings whose mess (charset-normalizer's chaos, in points) is within this of the cleanest are rivals.
+CHAOS_MARGIN = 3
 # Of the bytes at the start of a file, the share that may be control characters before it is binary.
 BINARY_SHARE = 0.02
 # Characters no cell may hold: C0 controls but tab, line feed and carriage return; DEL; and the lone
@@ -240,21 +245,22 @@ def _utf8(data: bytes, codec: str) -> Encoding:
     invalid, non_ascii = _scan_utf8(data)
     if not invalid:
         return Encoding(codec, "UTF-8")
-    if non_ascii or codec == "utf-8-sig":
+    if non_ascii >= invalid or codec == "utf-8-sig":
         # Real UTF-8 around a few bad bytes (a row pasted from another file): keep the rest right.
         return Encoding(codec, "UTF-8", "surrogateescape")
     return _legacy(data)
 
 
-def _scan_utf8(data: bytes) -> tuple[int, bool]:
-    """(bytes that are not UTF-8, whether any character beyond ASCII decoded), without holding the
-    decoded text of the whole file."""
+def _scan_utf8(data: bytes) -> tuple[int, int]:
+    """(bytes that are not UTF-8, characters beyond ASCII that are), without holding the decoded text
+    of the whole file. Real UTF-8 with a bad row has many of the second; another multi-byte encoding
+    (Shift-JIS) read as UTF-8 has a few by chance among many of the first."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
-    invalid, non_ascii = 0, False
+    invalid = non_ascii = 0
     for start in range(0, len(data), DECODE_BLOCK):
         text = decoder.decode(data[start : start + DECODE_BLOCK], final=start + DECODE_BLOCK >= len(data))
         invalid += len(UNDECODED.findall(text))
-        non_ascii = non_ascii or VALID_NON_ASCII.search(text) is not None
+        non_ascii += len(VALID_NON_ASCII.findall(text))
     return invalid, non_ascii
 
 
@@ -290,14 +296,16 @@ def _legacy(data: bytes) -> Encoding:
     best = matches.best()
     candidates: list[str] = []
     if best is not None and best.percent_chaos < 10:
-        close = [
-            m
-            for m in matches
-            if m.percent_chaos <= best.percent_chaos + 1 and m.percent_coherence >= best.percent_coherence - 5
-        ]
-        readings = {str(m) for m in close}
+        # Every encoding that reads the sample about as cleanly, and what each makes of it.
+        close = [m for m in matches if m.percent_chaos <= best.percent_chaos + CHAOS_MARGIN]
+        # Of those, the one that reads most like a language (cp949 may be cleaner, cp932 is Japanese).
+        best = max(close, key=lambda m: m.percent_coherence)
+        best_text = str(best)
+        rivals = [m for m in close if str(m) != best_text]
         candidates = list(dict.fromkeys(ENCODING_NAMES.get(m.encoding, m.encoding) for m in close))
-        if len(readings) == 1 and _decodes(data, best.encoding):
+        # Sure means: no other clean reading, or none that looks nearly as much like a language.
+        sure = all(best.percent_coherence >= m.percent_coherence + DETECTION_MARGIN for m in rivals)
+        if sure and _decodes(data, best.encoding):
             label = ENCODING_NAMES.get(best.encoding, best.encoding.replace("_", "-").upper())
             return Encoding(best.encoding, label, note="detected")
     could_be = f" (it could be {' or '.join(candidates[:3])})" if len(candidates) > 1 else ""

@@ -6,8 +6,10 @@ import csv
 import hashlib
 import io
 import json
+import tempfile
+from collections.abc import Iterator
 
-from django.core.files.base import ContentFile
+from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import connection
 
@@ -16,13 +18,25 @@ from .kinds import get_kind
 from .lookups import gc_paused
 from .models import Job, JobRow
 
+# A results file up to this size is kept in memory while it is written; a larger one goes to disk.
+SPOOL_BYTES = 4 * 1024 * 1024
+
 
 def results_name(job: Job) -> str:
     return f"jobs/{job.pk}/results-{job.pk}.csv"
 
 
 def render_results(job: Job) -> bytes:
-    """Render the results CSV (UTF-8 with BOM so spreadsheets read accents right)."""
+    """The results CSV of a job as bytes: for tests and small jobs (``write_results`` streams)."""
+    buffer = io.BytesIO()
+    for block in results_blocks(job):
+        buffer.write(block)
+    return buffer.getvalue()
+
+
+def results_blocks(job: Job) -> Iterator[bytes]:
+    """The results CSV, a few thousand rows at a time (UTF-8 with BOM so spreadsheets read accents
+    right): a job of 300,000 rows is never one string in memory."""
     kind = get_kind(job.kind)
     labels = kind.labels_for(job)
     default_messages = kind.messages_for(job)
@@ -30,6 +44,7 @@ def render_results(job: Job) -> bytes:
     width = len(header)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+    buffer.write("\ufeff")
     writer.writerow([neutralise(h) for h in header] + ["Result", "Message"])
     q = connection.ops.quote_name
     sql = (
@@ -61,16 +76,29 @@ def render_results(job: Job) -> bytes:
                     ]
                 lines.append(cells + tail)
             writer.writerows(lines)
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode("utf-8")
 
 
 def write_results(job: Job) -> None:
-    """Render and store the results file, replacing an earlier one (a resumed job writes it again)."""
-    with gc_paused():
-        content = render_results(job)
-    name = results_name(job)
-    if default_storage.exists(name):
-        default_storage.delete(name)
-    job.results_file.name = default_storage.save(name, ContentFile(content))
-    job.results_size = len(content)
-    job.results_sha256 = hashlib.sha256(content).hexdigest()
+    """Render and store the results file, replacing an earlier one (a resumed job writes it again).
+
+    It is written to a temporary file first (in memory while small), then saved through the storage."""
+    digest = hashlib.sha256()
+    size = 0
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+        with gc_paused():
+            for block in results_blocks(job):
+                digest.update(block)
+                size += len(block)
+                spool.write(block)
+        spool.seek(0)
+        name = results_name(job)
+        if default_storage.exists(name):
+            default_storage.delete(name)
+        job.results_file.name = default_storage.save(name, File(spool, name=name))
+    job.results_size = size
+    job.results_sha256 = digest.hexdigest()
