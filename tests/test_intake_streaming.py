@@ -168,7 +168,7 @@ def test_a_utf8_file_with_one_windows_1252_row_names_that_row_and_keeps_the_othe
     zoe, jose = UserFactory(username="zoë"), UserFactory(username="josé")
     enrol(activity, [zoe, jose])
     data = (
-        "Username,Activity external reference,Send unenrolment email\n".encode()
+        b"Username,Activity external reference,Send unenrolment email\n"
         + "zoë,FS-101,No\n".encode()
         + "rené,FS-101,No\n".encode("cp1252")
         + "josé,FS-101,No\n".encode()
