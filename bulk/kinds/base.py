@@ -111,6 +111,11 @@ class JobKind(ABC):
         """The most data rows a file of this kind may have (CERTDESK_*_MAX_ROWS)."""
         return int(settings.CERTDESK_MAX_ROWS.get(self.slug, 100_000))
 
+    @property
+    def max_rows_display(self) -> str:
+        """The row cap as the upload pages write it: '300,000'."""
+        return f"{self.max_rows:,}"
+
     @abstractmethod
     def validation(self, actor: User) -> Validation:
         """A new validation of one file, which the engine feeds batch by batch."""
