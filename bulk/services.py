@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
 import os
 import re
@@ -35,12 +34,11 @@ from audit.services import record
 from .formats import MAX_ROWS
 from .intake import open_upload, read_capped
 from .kinds import get_kind
-from .kinds.base import StagedRow
 from .lookups import gc_paused
 from .models import Job, JobRow
 from .problems import FileRejected, InputProblems, Problem
 from .results import write_results
-from .staging import insert_rows
+from .staging import copy_succeeded_rows, insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -304,11 +302,7 @@ def restore_job(job: Job, actor: Any) -> Job:
         )
         if earlier:
             raise refuse("already_restored", f"Job {job.pk} has already been restored by job {earlier}.")
-        done = list(
-            job.rows.filter(outcome=JobRow.Outcome.SUCCEEDED)
-            .order_by("seq")
-            .values_list("row_number", "cells", "key", "user_id", "target_id", "data")
-        )
+        done = job.rows.filter(outcome=JobRow.Outcome.SUCCEEDED).count()
         restore = Job.objects.create(
             kind=job.kind,
             title=f"Restore: {job.title}"[:TITLE_MAX],
@@ -317,26 +311,11 @@ def restore_job(job: Job, actor: Any) -> Job:
             created_by=actor,
             created_at=now,
             params={**job.params, "restore_of": job.pk},
-            total=len(done),
+            total=done,
             chunk_size=settings.CERTDESK_CHUNK_SIZE,
             original_filename=job.original_filename,
         )
-        with gc_paused():
-            insert_rows(
-                restore.pk,
-                [
-                    StagedRow(
-                        seq,
-                        row_number,
-                        cells if isinstance(cells, list) else json.loads(cells),
-                        key,
-                        user_id,
-                        target_id,
-                        data,
-                    )
-                    for seq, (row_number, cells, key, user_id, target_id, data) in enumerate(done)
-                ],
-            )
+        copy_succeeded_rows(job.pk, restore.pk)
         record("job.restore_created", actor=actor, job=restore, obj=job, after={"restore_job": restore.pk})
         return start_job(restore, actor)
 
