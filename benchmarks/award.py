@@ -59,6 +59,7 @@ from harness import (
     seed_learners,
     select_list,
     skip_deferred_fk_checks,
+    time_intake,
     timed,
 )
 
@@ -302,13 +303,8 @@ def run_engine() -> dict:
     awarding.resolve_picks = timed(marks, "resolve", awarding.resolve_picks)
     awarding._award_job = timed(marks, "job", awarding._award_job)
     services.submit = timed(marks, "submit", services.submit)
-    # submit reads the file through parse_upload (CSV, .xlsx or XML), formerly parse_csv.
-    for reader in ("parse_upload", "parse_csv"):
-        if hasattr(services, reader):
-            setattr(services, reader, timed(marks, "parse", getattr(services, reader)))
-    services.insert_rows = timed(marks, "stage", services.insert_rows)
+    time_intake(marks, services, kind)  # parse, check and stage, summed over the file's batches
     services.write_results = timed(marks, "results", services.write_results)
-    kind.validate = timed(marks, "check", kind.validate)  # type: ignore[method-assign]
 
     certification, branch, actor = _fixtures()
     issue = dt.date.today()

@@ -107,6 +107,43 @@ def timed(marks: dict[str, float], name: str, fn: Callable[..., Any]) -> Callabl
     return wrapper
 
 
+def time_intake(marks: dict[str, float], services: Any, kind: Any) -> None:
+    """Time the intake's steps in the engine as it is: ``parse`` (reading rows from the file), ``check``
+    (the kind's validation) and ``stage`` (writing the job's rows). A streaming engine reads, checks and
+    stages a batch at a time, so each step is the sum over its batches."""
+    from bulk import intake
+
+    services.insert_rows = timed(marks, "stage", services.insert_rows)
+    if not hasattr(intake, "Upload"):  # an engine that parses the whole file, then validates it
+        for reader in ("parse_upload", "parse_csv"):
+            if hasattr(services, reader):
+                setattr(services, reader, timed(marks, "parse", getattr(services, reader)))
+        kind.validate = timed(marks, "check", kind.validate)
+        return
+    services.open_upload = timed(marks, "parse", services.open_upload)
+    batches = intake.Upload.batches
+
+    def timed_batches(upload: Any, size: int | None = None) -> Any:
+        stream = batches(upload, size)
+        while True:
+            t = time.perf_counter()
+            batch = next(stream, None)
+            marks["parse"] = marks.get("parse", 0.0) + time.perf_counter() - t
+            if batch is None:
+                return
+            yield batch
+
+    intake.Upload.batches = timed_batches
+    validation = kind.validation
+
+    def timed_validation(actor: Any) -> Any:
+        checking = validation(actor)
+        checking.check = timed(marks, "check", checking.check)
+        return checking
+
+    kind.validation = timed_validation
+
+
 def skip_deferred_fk_checks() -> None:
     """On PostgreSQL, inside the seeding transaction: skip the foreign-key checks it would run at commit,
     one per row (several seconds); seeded rows are consistent by construction. Needs a superuser, as the

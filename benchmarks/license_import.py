@@ -76,6 +76,7 @@ from harness import (
     seed_learners,
     select_list,
     skip_deferred_fk_checks,
+    time_intake,
     timed,
 )
 
@@ -426,12 +427,8 @@ def run_engine(fmt: str) -> dict:
         kind.max_bytes = size  # type: ignore[misc]  # this process only
 
     marks: dict[str, float] = {}
-    # Reading the upload: parse_upload (any format) where the engine has it, else parse_csv.
-    reader = "parse_upload" if hasattr(services, "parse_upload") else "parse_csv"
-    setattr(services, reader, timed(marks, "parse", getattr(services, reader)))
-    services.insert_rows = timed(marks, "stage", services.insert_rows)
+    time_intake(marks, services, kind)  # parse, check and stage, summed over the file's batches
     services.write_results = timed(marks, "results", services.write_results)
-    kind.validate = timed(marks, "check", kind.validate)  # type: ignore[method-assign]
 
     # The email to the job's creator links to the job's page. The first reverse() in a process loads
     # the URLconf, i.e. imports every view (~0.3 s): a running worker has done that long before.

@@ -50,6 +50,7 @@ from harness import (
     seed_learners,
     select_list,
     skip_deferred_fk_checks,
+    time_intake,
     timed,
 )
 
@@ -264,12 +265,8 @@ def run_engine(path: str) -> dict:
     settings.EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
     kind = get_kind(KIND)
     marks: dict[str, float] = {}
-    # Reading the upload: parse_upload (any format) where the engine has it, else parse_csv.
-    reader = "parse_upload" if hasattr(services, "parse_upload") else "parse_csv"
-    setattr(services, reader, timed(marks, "parse", getattr(services, reader)))
-    services.insert_rows = timed(marks, "stage", services.insert_rows)
+    time_intake(marks, services, kind)  # parse, check and stage, summed over the file's batches
     services.write_results = timed(marks, "results", services.write_results)
-    kind.validate = timed(marks, "check", kind.validate)  # type: ignore[method-assign]
     kind.send_notices = lambda job: 0  # type: ignore[method-assign]
 
     actor = User.objects.get(username="bench-admin")
