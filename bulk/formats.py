@@ -414,13 +414,12 @@ def read_xml(data: bytes, *, max_cells: int, max_rows: int = MAX_ROWS) -> Iterat
     Parsed with defusedxml: a DTD, entity declarations (billion laughs) and external entities are
     refused, never expanded; nesting deeper than a spreadsheet needs is refused as it is met.
     """
-    events = _xml_events(data)
-    try:
-        _, root = next(events)
-    except StopIteration:
-        raise incorrect_format("it is not well-formed XML (no element)") from None
+    with _xml_errors():
+        root = next((element for _, element in _iterparse(data, ("start",))), None)
+    if root is None:
+        raise incorrect_format("it is not well-formed XML (no element)")
     if _local(root.tag) == "Workbook":
-        return _spreadsheet_2003(root, events, max_cells)
+        return _spreadsheet_2003(data, max_cells)
     if _local(root.tag) == "rows":
         return _plain_rows(data, max_cells)
     raise incorrect_format(
@@ -428,24 +427,17 @@ def read_xml(data: bytes, *, max_cells: int, max_rows: int = MAX_ROWS) -> Iterat
     )
 
 
-def _xml_events(data: bytes) -> Iterator[tuple[str, Any]]:
-    """(event, element) of the XML as it is parsed, its depth checked at every start."""
-    depth = 0
+def _iterparse(data: bytes, events: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
+    return SafeElementTree.iterparse(  # type: ignore[no-any-return]
+        io.BytesIO(data), events=events, forbid_dtd=True, forbid_entities=True, forbid_external=True
+    )
+
+
+@contextlib.contextmanager
+def _xml_errors() -> Iterator[None]:
+    """What the XML parser raises, as the published problem."""
     try:
-        for event, element in SafeElementTree.iterparse(
-            io.BytesIO(data),
-            events=("start", "end"),
-            forbid_dtd=True,
-            forbid_entities=True,
-            forbid_external=True,
-        ):
-            if event == "start":
-                depth += 1
-                if depth > MAX_XML_DEPTH:
-                    raise incorrect_format(f"its elements are nested more than {MAX_XML_DEPTH} deep")
-            else:
-                depth -= 1
-            yield event, element
+        yield
     except DTDForbidden:
         raise incorrect_format("the XML declares a document type (DTD), which is not accepted") from None
     except EntitiesForbidden:
@@ -474,61 +466,75 @@ def _index(value: str, what: str, at_most: int) -> int:
     return int(value)
 
 
-def _spreadsheet_2003(root: Any, events: Iterator[tuple[str, Any]], max_cells: int) -> Iterator[Record]:
+def _spreadsheet_2003(data: bytes, max_cells: int) -> Iterator[Record]:
+    """The first worksheet's rows: each <Row> as its end arrives, then dropped from its table."""
     cells_seen = 0
     number = 0
-    depth = 1
+    depth = 0
     in_sheet = False
     table: Any = None
-    for event, element in events:
-        tag = element.tag
-        if event == "start":
-            depth += 1
-            if tag == SS + "Worksheet" and depth == 2:
-                in_sheet = True
-            elif tag == SS + "Table" and in_sheet and depth == 3:
-                table = element
-            continue
-        depth -= 1
-        if tag == SS + "Worksheet" and in_sheet:
-            return  # the first worksheet only
-        if tag != SS + "Row" or table is None or depth != 3:
-            continue
-        index = element.get(SS + "Index")
-        if index is not None:
-            at = _index(index, f"row index {index.strip()[:30]}", MAX_ROWS)
-            if at <= number:
-                raise incorrect_format(f"row index {at} in the XML comes after row {number}")
-            number = at
-        else:
-            number += 1
-            if number > MAX_ROWS:
-                raise incorrect_format(f"it has more than {MAX_ROWS:,} rows")
-        cells: list[str] = []
-        for cell in element.iter(SS + "Cell"):
-            at = cell.get(SS + "Index")
-            if at is not None:
-                column = _index(at, f"cell index {at.strip()[:30]} of row {number}", MAX_XML_COLUMNS)
-                if column <= len(cells):
+    row_tag, cell_tag, data_tag, index_key, type_key = (
+        SS + "Row",
+        SS + "Cell",
+        SS + "Data",
+        SS + "Index",
+        SS + "Type",
+    )
+    with _xml_errors():
+        for event, element in _iterparse(data, ("start", "end")):
+            if event == "start":
+                depth += 1
+                if depth > MAX_XML_DEPTH:
+                    raise incorrect_format(f"its elements are nested more than {MAX_XML_DEPTH} deep")
+                if depth == 2 and element.tag == SS + "Worksheet":
+                    in_sheet = True
+                elif depth == 3 and in_sheet and element.tag == SS + "Table":
+                    table = element
+                continue
+            depth -= 1
+            if depth == 1 and in_sheet:
+                return  # the first worksheet only
+            if depth != 3 or table is None or element.tag != row_tag:
+                continue
+            index = element.get(index_key)
+            if index is not None:
+                at = _index(index, f"row index {index.strip()[:30]}", MAX_ROWS)
+                if at <= number:
+                    raise incorrect_format(f"row index {at} in the XML comes after row {number}")
+                number = at
+            else:
+                number += 1
+                if number > MAX_ROWS:
+                    raise incorrect_format(f"it has more than {MAX_ROWS:,} rows")
+            cells: list[str] = []
+            for cell in element:
+                if cell.tag != cell_tag:
+                    continue
+                at = cell.get(index_key)
+                if at is not None:
+                    column = _index(at, f"cell index {at.strip()[:30]} of row {number}", MAX_XML_COLUMNS)
+                    if column <= len(cells):
+                        raise incorrect_format(
+                            f"cell index {column} of row {number} in the XML comes after cell {len(cells)}"
+                        )
+                    cells.extend([""] * (column - 1 - len(cells)))
+                value = cell.find(data_tag)
+                if value is None:
+                    text = ""
+                else:
+                    text = "".join(value.itertext()) if len(value) else value.text or ""
+                    if value.get(type_key) == "DateTime":
+                        text = _xml_datetime(text)
+                cells.append(text)
+                if len(cells) > MAX_XML_COLUMNS:
                     raise incorrect_format(
-                        f"cell index {column} of row {number} in the XML comes after cell {len(cells)}"
+                        f"row {number} has more than {MAX_XML_COLUMNS} cells; at most {MAX_XML_COLUMNS} columns are read"
                     )
-                cells.extend([""] * (column - 1 - len(cells)))
-            data = cell.find(SS + "Data")
-            text = "".join(data.itertext()) if data is not None else ""
-            if data is not None and data.get(SS + "Type") == "DateTime":
-                text = _xml_datetime(text)
-            cells.append(text)
-            if len(cells) > MAX_XML_COLUMNS:
-                raise incorrect_format(
-                    f"row {number} has more than {MAX_XML_COLUMNS} cells; at most {MAX_XML_COLUMNS} columns are read"
-                )
-        cells_seen += len(cells)
-        if cells_seen > max_cells:
-            raise incorrect_format(f"it has more than {max_cells:,} cells")
-        table.remove(element)
-        yield number, cells
-    return
+            cells_seen += len(cells)
+            if cells_seen > max_cells:
+                raise incorrect_format(f"it has more than {max_cells:,} cells")
+            table.remove(element)
+            yield number, cells
 
 
 def _xml_datetime(text: str) -> str:
@@ -577,21 +583,29 @@ def _plain_records(data: bytes, names: dict[str, int]) -> Iterator[Record]:
 
 
 def _plain_fields(data: bytes) -> Iterator[tuple[str | None, str]]:
-    """(column name, text) of every field of every <row>, and (None, "") at the end of each row."""
+    """(column name, text) of every field of every <row>, and (None, "") at the end of each row. It runs
+    twice over every plain file, so the work per element is kept small (names converted once each)."""
     depth = 0
     root: Any = None
-    for event, element in _xml_events(data):
-        if event == "start":
-            depth += 1
-            if depth == 1:
-                root = element
-            continue
-        depth -= 1
-        if depth == 1 and _local(element.tag) == "row":
-            for field in element:
-                name = re.sub(r"[-_]+", " ", _local(field.tag)).strip()
-                yield name, "".join(field.itertext()).strip()
-            yield None, ""
-            root.clear()
-        elif depth == 1:
+    names: dict[str, str] = {}
+    with _xml_errors():
+        for event, element in _iterparse(data, ("start", "end")):
+            if event == "start":
+                depth += 1
+                if depth == 1:
+                    root = element
+                elif depth > MAX_XML_DEPTH:
+                    raise incorrect_format(f"its elements are nested more than {MAX_XML_DEPTH} deep")
+                continue
+            depth -= 1
+            if depth != 1:
+                continue
+            if _local(element.tag) == "row":
+                for field in element:
+                    tag = field.tag
+                    name = names.get(tag)
+                    if name is None:
+                        name = names[tag] = re.sub(r"[-_]+", " ", _local(tag)).strip()
+                    yield name, ("".join(field.itertext()) if len(field) else field.text or "").strip()
+                yield None, ""
             root.clear()
