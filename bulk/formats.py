@@ -136,7 +136,21 @@ def read_xlsx(data: bytes, *, max_cells: int, max_rows: int = MAX_ROWS) -> Itera
 _BLANK_ROWS_ALLOWED = 1000
 
 
+# Parts a workbook may have (Excel writes a few dozen), and the bytes of the zip's table of contents:
+# zipfile holds an object for every entry of it before a byte is decompressed.
+MAX_ZIP_ENTRIES = 10_000
+MAX_ZIP_DIRECTORY = 4 * 1024 * 1024
+
+
 def _open_zip(data: bytes) -> zipfile.ZipFile:
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if end >= 0 and len(data) >= end + 22:
+        entries, directory_size = struct.unpack("<HL", data[end + 10 : end + 16])
+        if entries > MAX_ZIP_ENTRIES or directory_size > MAX_ZIP_DIRECTORY:
+            raise incorrect_format(
+                f"it is a zip of {entries:,} parts or a table of contents of {directory_size:,} bytes; "
+                "a workbook has a few dozen"
+            )
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         names = archive.namelist()
