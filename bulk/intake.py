@@ -374,14 +374,21 @@ def sniff_delimiter(first_line: str) -> str:
 
 class _Lines:
     """The lines of the text, remembering the line number and start of the record being read, so that
-    a quote that never closes is reported where it opened, not where parsing gave up."""
+    a quote that never closes is reported where it opened, not where parsing gave up.
 
-    def __init__(self, stream: Iterable[str]) -> None:
+    Empty lines between records are counted here and not handed to the csv reader: a file of millions
+    of them costs a comparison each, and is refused once there are more than ``max_blank``."""
+
+    def __init__(self, stream: Iterable[str], max_blank: int, max_rows: int) -> None:
         self.stream = iter(stream)
         self.line = 0
         self.record_line = 1
         self.record_start = ""
         self.starting = True
+        self.skipped = 0
+        self.blank = 0
+        self.max_blank = max_blank
+        self.max_rows = max_rows
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -390,11 +397,21 @@ class _Lines:
         text = next(self.stream)
         self.line += 1
         if self.starting:
+            while text in EMPTY_LINES:
+                self.skipped += 1
+                self.blank += 1
+                if self.blank > self.max_blank:
+                    raise _too_many_rows(self.max_rows, self.line, blank=True)
+                text = next(self.stream)
+                self.line += 1
             self.record_line, self.record_start, self.starting = self.line, text[:1000], False
         return text
 
 
-def text_records(data: bytes) -> tuple[Reading, Iterator[formats.Record]]:
+EMPTY_LINES = frozenset({"\n", "\r\n", "\r"})
+
+
+def text_records(data: bytes, max_rows: int = formats.MAX_ROWS) -> tuple[Reading, Iterator[formats.Record]]:
     """The records of a CSV or tab-delimited text file, decoded as they are read."""
     if data[:4] == b"PK\x03\x04":
         raise _incorrect_format("it is a spreadsheet or archive; save it as CSV (comma-separated values)")
@@ -408,7 +425,7 @@ def text_records(data: bytes) -> tuple[Reading, Iterator[formats.Record]]:
         raise FileRejected([Problem(EMPTY_FILE, "The file is empty.")])
     delimiter = sniff_delimiter(first_line)
     reading = Reading(formats.TEXT, encoding=encoding.label, delimiter=delimiter, note=encoding.note)
-    return reading, _csv_records(_text_stream(data, encoding), delimiter)
+    return reading, _csv_records(_text_stream(data, encoding), delimiter, max_rows)
 
 
 def _text_stream(data: bytes, encoding: Encoding) -> Iterator[str]:
@@ -419,10 +436,10 @@ def _text_stream(data: bytes, encoding: Encoding) -> Iterator[str]:
         raise _incorrect_format(f"its text is not valid {encoding.label} ({exc.reason})") from None
 
 
-def _csv_records(stream: Iterator[str], delimiter: str) -> Iterator[formats.Record]:
+def _csv_records(stream: Iterator[str], delimiter: str, max_rows: int) -> Iterator[formats.Record]:
     max_cell = settings.CERTDESK_MAX_CELL_CHARS
     csv.field_size_limit(max_cell)
-    lines = _Lines(stream)
+    lines = _Lines(stream, BLANK_ROWS_PER_ROW * max_rows, max_rows)
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
     number = 0
     while True:
@@ -432,8 +449,10 @@ def _csv_records(stream: Iterator[str], delimiter: str) -> Iterator[formats.Reco
         except StopIteration:
             return
         except csv.Error as exc:
-            raise _csv_error(str(exc), number + 1, lines, max_cell) from None
-        number += 1
+            raise _csv_error(str(exc), number + lines.skipped + 1, lines, max_cell) from None
+        # Empty lines the reader never saw still count as rows, as a spreadsheet numbers them.
+        number += lines.skipped + 1
+        lines.skipped = 0
         yield number, cells
 
 
@@ -486,7 +505,7 @@ def open_upload(
         reading = Reading(formats.XML)
         records = formats.read_xml(data, max_cells=max_cells, max_rows=max_rows)
     else:
-        reading, records = text_records(data)
+        reading, records = text_records(data, max_rows)
     return records_upload(records, columns, reading=reading, max_rows=max_rows)
 
 
@@ -503,8 +522,9 @@ def parse_csv(data: bytes, columns: list[Column], *, limit: int, max_rows: int |
     """
     if len(data) > limit:
         raise too_large(limit)
-    reading, records = text_records(data)
-    return records_upload(records, columns, reading=reading, max_rows=max_rows or formats.MAX_ROWS).table()
+    max_rows = max_rows or formats.MAX_ROWS
+    reading, records = text_records(data, max_rows)
+    return records_upload(records, columns, reading=reading, max_rows=max_rows).table()
 
 
 def table_from_records(records: Iterable[formats.Record], columns: list[Column]) -> Table:
