@@ -29,7 +29,19 @@ from learning.models import Activity, Enrollment
 # CI=true, its error) rather than an ImportError here.
 from . import test_browser as shared
 from .factories import UNENROLMENT_HEADER, ActivityFactory, UserFactory, enrol, grant, make_csv
-from .test_browser import HEIGHT, NARROW, WIDE, Page, csv_file, expect, open_page, shot, sign_in
+from .test_browser import (
+    HEIGHT,
+    NARROW,
+    WIDE,
+    Page,
+    csv_file,
+    expect,
+    expect_fits_the_screen,
+    expect_scripts_ready,
+    open_page,
+    shot,
+    sign_in,
+)
 
 # Its fixtures, by name (pytest finds fixtures among a module's names): the ORM allowed beside
 # Playwright (autouse) and the one headless Chromium of the module.
@@ -152,16 +164,18 @@ def test_import_unenrolments_verify_first_read_the_results_then_run_it_for_real(
         expect(activity_row(page, "Fire Warden Workshop, 12 March")).to_contain_text("Session")
         shot(page, "catalogue")
         # The page fits the screen: a wide table scrolls inside its box, the page does not scroll sideways.
-        assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        expect_fits_the_screen(page)
 
-        # Actions, Import unenrolments: opens the dialog over the catalogue, focused on the file.
+        # Actions, Import unenrolments: opens the dialog over the catalogue, focused on the file (once
+        # the page has loaded: clicked before its scripts have run, the link opens the form as a page).
         dialog = page.locator("dialog#import-dialog")
         expect(dialog).to_be_hidden()
+        expect_scripts_ready(page)
         actions = page.get_by_role("complementary", name="Actions")
         actions.get_by_role("link", name="Import unenrolments").click()
         expect(dialog).to_be_visible()
         expect(dialog).to_have_attribute("open", "")
-        assert dialog.evaluate("d => d.matches(':modal')"), "the dialog is not modal"
+        expect(page.locator("dialog#import-dialog:modal")).to_be_visible()  # modal: the page behind is inert
         expect(page).to_have_url(f"{live_server.url}{CATALOGUE}")
         expect(dialog.get_by_role("heading", name="Import unenrolments")).to_be_visible()
         file_input = dialog.get_by_label("Import file", exact=True)

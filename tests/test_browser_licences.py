@@ -34,7 +34,7 @@ from credentials.models import License, LicenseType
 # CI=true, its error) rather than an ImportError here.
 from . import test_browser as shared
 from .factories import UserFactory, grant
-from .test_browser import NARROW, WIDE, Page, expect, open_page, shot, sign_in
+from .test_browser import NARROW, WIDE, Page, expect, expect_fits_the_screen, open_page, shot, sign_in
 
 # Its fixtures, by name (pytest finds fixtures among a module's names): the ORM allowed beside
 # Playwright (autouse) and the one headless Chromium of the module.
@@ -42,7 +42,7 @@ allow_orm_beside_playwright = shared.allow_orm_beside_playwright
 browser = shared.browser
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Download, FilePayload, Locator
+    from playwright.sync_api import Download, FilePayload, Locator, Route
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -162,10 +162,6 @@ def downloaded_csv(page: Page, link: Locator) -> tuple[Download, list[dict[str, 
     return file, list(csv.DictReader(io.StringIO(text)))
 
 
-def fits_the_screen(page: Page) -> bool:
-    return bool(page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"))
-
-
 def licence_row(page: Page, username: str, code: str) -> Locator:
     """The list's row of a user's licence of a type (Username and License columns, exactly)."""
     return (
@@ -185,7 +181,8 @@ def expect_licence(page: Page, username: str, code: str, cells: list[str]) -> No
 
 
 def choose_and_upload(page: Page, file: FilePayload, *, validate_only: bool) -> None:
-    """Import Data's form: choose the file, set Only validate the file, Upload."""
+    """Import Data's form: choose the file, see it named, set Only validate the file, Upload. The file may
+    be chosen before the page's script has run: the script then names the file already chosen."""
     page.get_by_label("Choose File").set_input_files(file)
     expect(page.locator("[data-file-status]")).to_have_text(f"Selected: {file['name']}")
     page.get_by_label("Only validate the file").set_checked(validate_only)
@@ -257,7 +254,7 @@ def test_validate_with_errors_download_the_results_fix_validate_clean_and_import
         expect(licence_row(page, "ann", "RN")).to_have_count(0)
         shot(page, "licences")
         # The page fits the screen: the wide table scrolls inside its box, the page does not scroll sideways.
-        assert fits_the_screen(page), f"{LICENCES} scrolls sideways at {width} px"
+        expect_fits_the_screen(page)
 
         # Import Data: Only validate the file is checked to begin with.
         page.get_by_role("link", name="Import Data").click()
@@ -265,7 +262,7 @@ def test_validate_with_errors_download_the_results_fix_validate_clean_and_import
         expect(page.get_by_role("heading", name="Import Data", level=1)).to_be_visible()
         validate_only = page.get_by_label("Only validate the file")
         expect(validate_only).to_be_checked()
-        assert fits_the_screen(page), f"{IMPORT} scrolls sideways at {width} px"
+        expect_fits_the_screen(page)
 
         # A file with two good rows and four bad ones, validated only.
         choose_and_upload(page, tab_file("board-march.txt", BAD_ROWS), validate_only=True)
@@ -287,7 +284,7 @@ def test_validate_with_errors_download_the_results_fix_validate_clean_and_import
         )
         expect(validate_only).to_be_checked()  # still checked for the next try
         shot(page, "licence-import-errors")
-        assert fits_the_screen(page), f"{IMPORT}?job={job.pk} scrolls sideways at {width} px"
+        expect_fits_the_screen(page)
 
         # The results file: the rows as uploaded, each with a Result and a Message.
         results_file, results = downloaded_csv(
@@ -402,7 +399,35 @@ def test_import_this_file_now_after_a_clean_validation(browser, live_server):
         page.context.close()
 
 
-# --- 3. Export Available Licenses, and the template and example files -----------------------------
+# --- 3. A file chosen before the page's script has run ---------------------------------------------
+
+
+def test_a_file_chosen_before_the_page_script_has_run_is_still_named(browser, live_server):
+    """A person may choose the file before the page's script has run (a slow connection, a busy
+    machine), so before it listens for the choice: once it runs, it names the file already chosen."""
+    Licensing()
+    page = open_page(browser, live_server)
+    file = tab_file("early.txt", GOOD_ROWS)
+    status = page.locator("[data-file-status]")
+
+    def choose_first(route: Route) -> None:
+        # The page is there, its script is not yet: choose the file, then let the script load.
+        page.get_by_label("Choose File").set_input_files(file)
+        expect(status).to_have_text("")
+        route.continue_()
+
+    try:
+        sign_in(page, "lena")
+        page.route("**/static/web/create-job.js", choose_first)
+        page.goto(IMPORT)
+        expect(status).to_have_text("Selected: early.txt")
+        page.get_by_role("button", name="Upload").click()
+        expect_clean_validation(page)
+    finally:
+        page.context.close()
+
+
+# --- 4. Export Available Licenses, and the template and example files -----------------------------
 
 
 def test_export_available_licenses_and_the_template_files_download(browser, live_server):

@@ -68,6 +68,10 @@
       input.dispatchEvent(new Event("change", { bubbles: true }));
     });
     input.addEventListener("change", show);
+    // A file may be chosen before this deferred script runs (a slow connection, a busy machine): its
+    // change event came before the listener, so show what is chosen now. Nothing chosen: the status
+    // keeps what the page says (after a rejected upload, to choose the file again).
+    if (input.files && input.files.length) show();
   }
 
   function init() {
