@@ -14,6 +14,7 @@ import codecs
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, islice
@@ -305,7 +306,7 @@ def _legacy(data: bytes) -> Encoding:
         candidates = list(dict.fromkeys(ENCODING_NAMES.get(m.encoding, m.encoding) for m in close))
         # Sure means: no other clean reading, or none that looks nearly as much like a language.
         sure = all(best.percent_coherence >= m.percent_coherence + DETECTION_MARGIN for m in rivals)
-        if sure and _decodes(data, best.encoding):
+        if sure and not _looks_garbled(best_text) and _decodes(data, best.encoding):
             label = ENCODING_NAMES.get(best.encoding, best.encoding.replace("_", "-").upper())
             return Encoding(best.encoding, label, note="detected")
     could_be = f" (it could be {' or '.join(candidates[:3])})" if len(candidates) > 1 else ""
@@ -324,6 +325,25 @@ def _legacy(data: bytes) -> Encoding:
         for row, value in listed
     ]
     raise FileRejected(problems, total=total + 1)
+
+
+def _looks_garbled(text: str) -> bool:
+    """Whether a reading puts symbols where letters belong (a superscript three for an ł): the mark of a file
+    read in the wrong single-byte encoding. Letters of any script, and punctuation between words,
+    are what names and references are made of."""
+    for found in BEYOND_ASCII.finditer(text):
+        char = found.group()
+        if unicodedata.category(char)[0] in "LM":
+            continue
+        at = found.start()
+        before = text[at - 1] if at else " "
+        after = text[at + 1] if at + 1 < len(text) else " "
+        if before.isalpha() or after.isalpha():
+            return True
+    return False
+
+
+BEYOND_ASCII = re.compile("[^\x00-\x7f]")
 
 
 def _rows_beyond_ascii(data: bytes, keep: int) -> tuple[list[tuple[int, str]], int]:
