@@ -99,7 +99,8 @@ class JobCreateSerializer(serializers.Serializer[Any]):
     kind = serializers.CharField()
     title = serializers.CharField(allow_blank=True, required=False, default="")
     comment = serializers.CharField(allow_blank=True, required=False, default="")
-    file = serializers.FileField(required=False)
+    # An empty file is the intake's to refuse, with its published message.
+    file = serializers.FileField(required=False, allow_empty_file=True)
     validate_only = serializers.BooleanField(required=False, default=False)
     start = serializers.BooleanField(required=False, default=False)
 

@@ -433,9 +433,9 @@ def read_xml(data: bytes, *, max_cells: int, max_rows: int = MAX_ROWS) -> Iterat
     if root is None:
         raise incorrect_format("it is not well-formed XML (no element)")
     if _local(root.tag) == "Workbook":
-        return _spreadsheet_2003(data, max_cells)
+        return _spreadsheet_2003(data, max_cells, max_rows)
     if _local(root.tag) == "rows":
-        return _plain_rows(data, max_cells)
+        return _plain_rows(data, max_cells, max_rows)
     raise incorrect_format(
         f"the XML's root element is <{_local(root.tag)[:50]}>; expected <rows> or an Excel XML Spreadsheet <Workbook>"
     )
@@ -462,6 +462,11 @@ def _xml_errors() -> Iterator[None]:
         raise incorrect_format("the XML refers to external files, which are not read") from None
     except SafeElementTree.ParseError as exc:
         raise incorrect_format(f"it is not well-formed XML ({exc})") from None
+    except (ValueError, LookupError) as exc:
+        # expat refuses an encoding it cannot read (UTF-7, Shift-JIS, a misspelt name) this way.
+        raise incorrect_format(
+            f"the XML declares an encoding that cannot be read ({str(exc)[:100]}); save it as UTF-8"
+        ) from None
 
 
 def _local(tag: Any) -> str:
@@ -480,10 +485,28 @@ def _index(value: str, what: str, at_most: int) -> int:
     return int(value)
 
 
-def _spreadsheet_2003(data: bytes, max_cells: int) -> Iterator[Record]:
+def _too_many_rows(rows: int, max_rows: int) -> FileRejected:
+    return FileRejected(
+        [
+            Problem(
+                TOO_MANY_ROWS,
+                f"The file has too many rows: it has more than {rows:,}; at most {max_rows:,} data rows are "
+                "read. Split it into smaller files.",
+            )
+        ]
+    )
+
+
+# Rows, blank ones included, an XML file may hold for each data row a kind reads.
+XML_ROWS_PER_ROW = 20
+
+
+def _spreadsheet_2003(data: bytes, max_cells: int, max_rows: int) -> Iterator[Record]:
     """The first worksheet's rows: each <Row> as its end arrives, then dropped from its table."""
     cells_seen = 0
     number = 0
+    seen = 0
+    most = min(MAX_ROWS, XML_ROWS_PER_ROW * max_rows + 1)
     depth = 0
     in_sheet = False
     table: Any = None
@@ -510,6 +533,9 @@ def _spreadsheet_2003(data: bytes, max_cells: int) -> Iterator[Record]:
                 return  # the first worksheet only
             if depth != 3 or table is None or element.tag != row_tag:
                 continue
+            seen += 1
+            if seen > most:
+                raise _too_many_rows(most, max_rows)
             index = element.get(index_key)
             if index is not None:
                 at = _index(index, f"row index {index.strip()[:30]}", MAX_ROWS)
@@ -561,19 +587,23 @@ def _xml_datetime(text: str) -> str:
     return text
 
 
-def _plain_rows(data: bytes, max_cells: int) -> Iterator[Record]:
+def _plain_rows(data: bytes, max_cells: int, max_rows: int) -> Iterator[Record]:
     """``<rows><row><user-id>U1</user-id>…</row></rows>``: the header is the element names, in the order
     they first appear (a first pass reads them); a row may leave any of them out."""
     names: dict[str, int] = {}
     rows = 0
+    most = min(MAX_ROWS, XML_ROWS_PER_ROW * max_rows + 1)
+    fields = 0
     for name, _ in _plain_fields(data):
         if name is None:
             rows += 1
-            if rows > MAX_ROWS:
-                raise incorrect_format(f"it has more than {MAX_ROWS:,} rows")
-            if rows * len(names) > max_cells:
-                raise incorrect_format(f"it has more than {max_cells:,} cells")
-        elif name not in names:
+            if rows > most:
+                raise _too_many_rows(most, max_rows)
+            continue
+        fields += 1
+        if fields > max_cells:
+            raise incorrect_format(f"it has more than {max_cells:,} cells")
+        if name not in names:
             names[name] = len(names)
             if len(names) > MAX_XML_COLUMNS:
                 raise incorrect_format(f"its rows name more than {MAX_XML_COLUMNS} different columns")

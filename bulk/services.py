@@ -15,6 +15,7 @@ import re
 import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -191,9 +192,11 @@ def _validate_and_stage(
     )
     validation = kind.validation(actor)
     total = 0
+    outcomes: Counter[str] = Counter()
     for batch in upload.batches():
         staged = validation.check(batch)
         total += len(staged)
+        outcomes.update(row.outcome for row in staged)
         # A strict kind's file with a problem will be refused: its rows need not be written.
         if not (kind.strict and validation.problems):
             insert_rows(job.pk, staged)
@@ -208,6 +211,9 @@ def _validate_and_stage(
     }
     job.warnings = upload.warnings
     job.total = total
+    # Until it runs, a job counts what validation found: the rows that are errors and those skipped.
+    job.failed = outcomes[JobRow.Outcome.ERROR]
+    job.skipped = outcomes[JobRow.Outcome.SKIPPED]
     job.original_file.name = default_storage.save(
         f"jobs/{job.pk}/original-{_safe_name(job.original_filename)}", ContentFile(data)
     )
@@ -251,6 +257,10 @@ def start_job(job: Job, actor: Any) -> Job:
             results_size=0,
             results_sha256="",
             notified_at=None,
+            # The counts of a verified or draft job say what would happen; a run counts what did.
+            succeeded=0,
+            failed=0,
+            skipped=0,
         )
         if not changed:
             job.refresh_from_db()
