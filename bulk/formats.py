@@ -19,7 +19,7 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -171,7 +171,8 @@ _NAME_LENGTH, _EXTRA_LENGTH = 10, 11
 
 def _raw_pieces(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: list[int]) -> Iterator[bytes]:
     """A part's bytes as they really decompress, in pieces, spending ``budget[0]`` as they come: the
-    sizes a zip declares are not trusted (a 'lying' bomb declares 1,000 bytes and holds a gigabyte)."""
+    sizes a zip declares are not trusted (a 'lying' bomb declares 1,000 bytes and holds a gigabyte).
+    ``budget`` is [bytes left, bytes in all]."""
     stream = archive.fp
     assert stream is not None
     stream.seek(info.header_offset)
@@ -204,8 +205,8 @@ def _raw_pieces(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: list[in
             budget[0] -= len(piece)
             if budget[0] < 0:
                 raise incorrect_format(
-                    "it would expand to far more than its rows need when opened (a zip bomb?); "
-                    "save it again from the spreadsheet, or as CSV"
+                    f"it would expand to more than {budget[1] // (1024 * 1024):,} MB when opened, more than a sheet within the "
+                    "row limit needs (a zip bomb?); save it again from the spreadsheet, split it, or save it as CSV"
                 )
             if piece:
                 yield piece
@@ -232,7 +233,7 @@ def _safe_tree(text: bytes) -> Any:
 
 def _first_sheet_path(archive: zipfile.ZipFile, budget: int) -> str:
     """The part of the workbook's first sheet, as workbook.xml and its relationships name it."""
-    small = [min(budget, 10 * 1024 * 1024)]
+    small = [min(budget, 10 * 1024 * 1024)] * 2
     book = _safe_tree(_read_part(archive, "xl/workbook.xml", small))
     first = book.find(f"{MAIN}sheets/{MAIN}sheet")
     if first is None:
@@ -256,7 +257,8 @@ _CELL_COLUMN = re.compile(rb'<(?:\w{1,20}:)?c\b[^>]{0,1000}?\sr="([A-Za-z]{0,10}
 _CELL_ROW = re.compile(rb'<(?:\w{1,20}:)?c\b[^>]{0,1000}?\sr="[A-Za-z]{0,10}([^"]{0,30})"')
 _CELLS = re.compile(rb"<(?:\w{1,20}:)?c[\s>/]")
 _SHARED_ITEMS = re.compile(rb"<(?:\w{1,20}:)?si[\s>/]")
-_OVERLAP = 2048
+# What of a piece may be carried to the next while no tag starts in it (whitespace, long text).
+_CARRY_MAX = 4 * 1024 * 1024
 
 
 class _Grid:
@@ -268,12 +270,12 @@ class _Grid:
         self.referenced = 0
         self.columns: set[bytes] = set()
 
-    def scan(self, text: bytes, tail: bytes) -> None:
-        """Measure ``text``, whose start ``tail`` was measured with the previous piece."""
-        self.rows += _count(_ROWS, text, tail)
-        self.cells += _count(_CELLS, text, tail)
+    def scan(self, text: bytes) -> None:
+        """Measure ``text``: whole tags only (the caller cuts pieces before a '<')."""
+        self.rows += len(_ROWS.findall(text))
+        self.cells += len(_CELLS.findall(text))
         columns = _CELL_COLUMN.findall(text)
-        self.referenced += len(columns) - (len(_CELL_COLUMN.findall(tail)) if tail else 0)
+        self.referenced += len(columns)
         self.columns.update(columns)
         numbers = set(_ROW.findall(text))
         numbers.update(_CELL_ROW.findall(text))
@@ -285,7 +287,8 @@ class _Grid:
             self.last_row = max(self.last_row, int(number))
 
     def check(self, max_cells: int) -> None:
-        for letters in self.columns:
+        # Farthest first, so that a sheet too wide is refused for its farthest column, every time.
+        for letters in sorted(self.columns, key=lambda c: (len(c), c.upper()), reverse=True):
             if not letters or len(letters) > 3:
                 raise incorrect_format(
                     f"its first sheet refers to column '{letters.decode('ascii', 'replace')}', which is out of range"
@@ -309,21 +312,35 @@ class _Grid:
             )
 
 
+def measure_sheet(pieces: Iterable[bytes]) -> _Grid:
+    """The grid of a sheet whose XML arrives in pieces cut anywhere, even inside a tag."""
+    grid = _Grid()
+    carry = b""
+    for piece in pieces:
+        text = carry + piece
+        # Measure up to the last tag's start; the tag that runs on is measured with the next piece.
+        cut = text.rfind(b"<")
+        if cut <= 0 and len(text) < _CARRY_MAX:
+            carry = text
+            continue
+        if cut <= 0:
+            cut = len(text)
+        grid.scan(text[:cut])
+        carry = text[cut:]
+    grid.scan(carry)
+    return grid
+
+
 def _scan_parts(archive: zipfile.ZipFile, budget: int, max_cells: int) -> dict[str, _Grid]:
     """Decompress every part against the budget; on the way, measure the grid of each worksheet and
     count the shared strings."""
-    left = [budget]
+    left = [budget, budget]
     grids: dict[str, _Grid] = {}
     for info in archive.infolist():
         if info.is_dir():
             continue
         if info.filename.endswith(".xml") and info.filename != "xl/sharedStrings.xml":
-            grid = grids[info.filename] = _Grid()
-            tail = b""
-            for piece in _raw_pieces(archive, info, left):
-                text = tail + piece
-                grid.scan(text, tail)
-                tail = text[-_OVERLAP:]
+            grids[info.filename] = measure_sheet(_raw_pieces(archive, info, left))
         elif info.filename == "xl/sharedStrings.xml":
             entries, size, tail = 0, 0, b""
             for piece in _raw_pieces(archive, info, left):

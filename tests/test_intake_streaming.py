@@ -311,3 +311,31 @@ def test_xlsx_dates_and_times_read_as_the_spreadsheet_shows_them(db, mac):
         table.reading is not None
         and table.reading.describe() == "Read as an Excel workbook (.xlsx), first sheet"
     )
+
+
+def test_a_sheet_is_measured_the_same_wherever_its_xml_is_cut_into_pieces():
+    from bulk.formats import measure_sheet
+
+    sheet = (
+        b'<worksheet><sheetData><row r="1" spans="1:3"><c r="A1" t="s"><v>0</v></c><c r="B1"><v>1</v></c>'
+        b'<c r="C1"><v>2</v></c></row><row r="2"><c r="A2"><v>3</v></c><c r="AB2" s="1"><v>4</v></c></row>'
+        b"</sheetData></worksheet>"
+    )
+    whole = measure_sheet([sheet])
+    assert (whole.rows, whole.last_row, whole.cells, sorted(whole.columns)) == (
+        2,
+        2,
+        5,
+        [b"A", b"AB", b"B", b"C"],
+    )
+    for cut in range(1, len(sheet)):
+        for second in (cut + 1, cut + 7):
+            pieces = [sheet[:cut], sheet[cut:second], sheet[second:]]
+            grid = measure_sheet(pieces)
+            assert (grid.rows, grid.last_row, grid.cells, grid.columns) == (
+                whole.rows,
+                whole.last_row,
+                whole.cells,
+                whole.columns,
+            ), f"cut at {cut} and {second}"
+            grid.check(max_cells=1000)
