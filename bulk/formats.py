@@ -291,7 +291,8 @@ class _Grid:
         for letters in sorted(self.columns, key=lambda c: (len(c), c.upper()), reverse=True):
             if not letters or len(letters) > 3:
                 raise incorrect_format(
-                    f"its first sheet refers to column '{letters.decode('ascii', 'replace')}', which is out of range"
+                    f"its first sheet has a value in column '{letters.decode('ascii', 'replace')}', beyond the "
+                    f"{MAX_XML_COLUMNS} columns that are read; delete the columns the job does not use, or save it as CSV"
                 )
             self.last_column = max(self.last_column, _column(letters.decode("ascii")) + 1)
         rows = max(self.last_row, self.rows)

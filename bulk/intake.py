@@ -24,6 +24,7 @@ from django.conf import settings
 
 from . import formats
 from .problems import (
+    CONTROL_CHARACTERS_CLASS,
     EMPTY_FILE,
     FILE_TOO_LARGE,
     INCORRECT_FORMAT,
@@ -54,7 +55,7 @@ CHAOS_MARGIN = 3
 BINARY_SHARE = 0.02
 # Characters no cell may hold: C0 controls but tab, line feed and carriage return; DEL; and the lone
 # surrogates that stand for bytes which are not UTF-8 (decoded with "surrogateescape").
-BAD_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\udc80-\udcff]")
+BAD_TEXT = re.compile(f"[{CONTROL_CHARACTERS_CLASS}\udc80-\udcff]")
 UNDECODED = re.compile("[\udc80-\udcff]")
 VALID_NON_ASCII = re.compile("[^\x00-\x7f\udc80-\udcff]")
 # Windows-1252 read from a file in another legacy encoding shows itself by symbols where letters

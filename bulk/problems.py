@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
+
+# The characters no text certdesk takes may hold, whether a cell, a title or a query parameter: C0
+# controls but tab, line feed and carriage return, and DEL. PostgreSQL cannot store NUL; nobody means
+# any of them. Written once here, used by the intake, the services and the request middleware.
+CONTROL_CHARACTERS_CLASS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+CONTROL_CHARACTERS = re.compile(f"[{CONTROL_CHARACTERS_CLASS}]")
 
 # The file-level errors, in the Certification Removal Tool's published wording.
 FILE_TOO_LARGE = "file_too_large"

@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import logging
 import os
-import re
 import socket
 import time
 import uuid
@@ -37,7 +36,7 @@ from .intake import open_upload, read_capped
 from .kinds import get_kind
 from .lookups import gc_paused
 from .models import Job, JobRow
-from .problems import FileRejected, InputProblems, Problem
+from .problems import CONTROL_CHARACTERS, FileRejected, InputProblems, Problem
 from .results import write_results
 from .staging import copy_succeeded_rows, insert_rows
 
@@ -58,10 +57,6 @@ class LeaseLost(RuntimeError):
 class Submission:
     job: Job
     summary: dict[str, Any] = field(default_factory=dict)
-
-
-# Characters no title or comment may hold: C0 controls but tab, line feed and carriage return, and DEL.
-CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def check_title(title: str | None) -> str:

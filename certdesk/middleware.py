@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -30,11 +29,11 @@ from django.utils.datastructures import MultiValueDict
 from rest_framework.exceptions import ParseError
 from rest_framework.negotiation import DefaultContentNegotiation
 
-from bulk.problems import Problem, report
+from bulk.problems import CONTROL_CHARACTERS, Problem, report
 
 CODE = "invalid_characters"
 # C0 controls and DEL, except tab (U+0009), line feed (U+000A) and carriage return (U+000D).
-REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+REFUSED = CONTROL_CHARACTERS
 WHAT_TO_DO = "Remove the control character and try again."
 API_PREFIX = "/api/"
 JSON_TYPES = ("application/json",)
