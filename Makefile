@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup lint typecheck migrations-check test-postgres bench clean
+.PHONY: run test setup lint imports typecheck migrations-check test-postgres bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,13 +25,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The floor plan: layers and forbidden imports (pyproject.toml, docs/architecture.md).
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
 migrations-check: $(STAMP)
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-test: $(STAMP) lint typecheck migrations-check
+test: $(STAMP) lint imports typecheck migrations-check
 	$(BIN)/pytest
 
 # The same suite against PostgreSQL (set DATABASE_URL to choose another server).

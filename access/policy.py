@@ -1,22 +1,24 @@
-"""Who may do what, and which jobs they see.
+"""Who may do what, and over whom.
 
 Every page, endpoint, download and CLI command asks here. A permission is held directly (Django's
 user permissions: unconstrained) or through a role's grant, which may be constrained to the holder's
-own org units, to chosen org units, or to groups. Constraints decide which jobs are visible: the
-holder's own, plus those created by administrators inside the units (sub-units included) or groups.
+own org units, to chosen org units, or to groups. This module knows nothing of jobs: which jobs a
+user sees is the engine's question (``bulk.visibility``), answered with ``creators_in_scope``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
-from django.db.models import Q, QuerySet
+from django.contrib.auth.models import Permission
+from django.db.models import Q
 
-if TYPE_CHECKING:
-    from bulk.models import Job
+from people.models import OrgUnit, User
+
+from .models import Grant
 
 
 class NotAllowed(PermissionError):
@@ -36,24 +38,13 @@ def require(user: Any, permission: str, *, doing: str) -> None:
 
 
 def permission_label(permission: str) -> str:
-    from django.contrib.auth.models import Permission
-
     app_label, codename = permission.split(".", 1)
     found = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
     return found.name if found else permission
 
 
-def allowed_kinds(user: Any) -> list[str]:
-    """The job kinds this user may see and submit."""
-    from bulk.kinds import KINDS
-
-    return [slug for slug, kind in KINDS.items() if has_permission(user, kind.permission)]
-
-
 def subtree_ids(root_ids: Iterable[int]) -> set[int]:
     """The given org units and all their sub-units (one query per level of the tree)."""
-    from people.models import OrgUnit
-
     ids = set(root_ids)
     frontier = set(ids)
     while frontier:
@@ -75,8 +66,6 @@ class Scope:
 def scope_of(user: Any, permission: str) -> Scope:
     """The reach of ``permission`` for ``user``: unconstrained when held directly, as a superuser, or
     through any grant without a constraint; else the union of the constrained grants' units and groups."""
-    from access.models import Grant
-
     if user.is_superuser or ModelBackend().has_perm(user, permission):
         return Scope(everywhere=True)
     app_label, codename = permission.split(".", 1)
@@ -107,8 +96,6 @@ def people_in(scope: Scope) -> Q | None:
     """A condition on users: those inside the scope's units or groups; None when it reaches everyone."""
     if scope.everywhere:
         return None
-    from people.models import User
-
     condition = Q(pk__in=[])
     if scope.units:
         condition |= Q(pk__in=User.objects.filter(org_units__in=scope.units).values("pk"))
@@ -123,21 +110,4 @@ def creators_in_scope(user: Any, permission: str) -> Q | None:
     people = people_in(scope_of(user, permission))
     if people is None:
         return None
-    from people.models import User
-
     return Q(created_by=user) | Q(created_by__in=User.objects.filter(people).values("pk"))
-
-
-def jobs_visible_to(user: Any) -> QuerySet[Job]:
-    """The jobs this user may see: per kind they hold the permission for, within its constraints.
-
-    A job outside this queryset is answered with 404 everywhere, never 403, so it does not leak.
-    """
-    from bulk.kinds import KINDS
-    from bulk.models import Job
-
-    visible = Q(pk__in=[])
-    for slug in allowed_kinds(user):
-        scope = creators_in_scope(user, KINDS[slug].permission)
-        visible |= Q(kind=slug) if scope is None else Q(kind=slug) & scope
-    return Job.objects.filter(visible)

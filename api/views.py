@@ -19,15 +19,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.permissions import IMPORT_UNENROLMENTS, VIEW_CATALOGUE, VIEW_CERTIFICATIONS
-from access.policy import NotAllowed, allowed_kinds, has_permission, jobs_visible_to
-from bulk import services
+from access.policy import NotAllowed, has_permission
+from base.problems import EMPTY_FILE, FileRejected, Problem, report
+from bulk import results, services
 from bulk.intake import too_large
-from bulk.kinds import KINDS, UnknownKind, get_kind
 from bulk.models import Job, JobRow
-from bulk.problems import EMPTY_FILE, FileRejected, Problem, report
 from bulk.queries import BadFilter, filter_jobs, parse_date
+from bulk.registry import UnknownKind, get_kind, registry
 from bulk.samples import SAMPLE_FORMATS, sample_file, sample_formats
 from bulk.uploads import FORM_OVERHEAD, CappedUploadHandler, largest_limit
+from bulk.visibility import allowed_kinds, jobs_visible_to
 from credentials.exports import awarded_users_csv, awarded_users_filename
 from credentials.models import Certification
 from credentials.services import awarded_users, search_awards
@@ -211,7 +212,7 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
                 "This job has no results file yet: it is written when the job ends or is verified."
             )
         return FileResponse(
-            services.open_results(job),
+            results.open_results(job),
             as_attachment=True,
             filename=f"job-{job.pk}-results.csv",
             content_type="text/csv",
@@ -228,16 +229,16 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
 
 class JobKindListView(APIView):
     def get(self, request: Request) -> Response:
-        return Response([KINDS[slug].describe() for slug in allowed_kinds(request.user)])
+        return Response([get_kind(slug).describe() for slug in allowed_kinds(request.user)])
 
 
 class _KindFileView(APIView):
     def kind_or_404(self, request: Request, kind: str) -> Any:
-        if kind not in KINDS:
+        if kind not in registry():
             raise NotFound(f"Unknown job kind '{kind}'.")
         if kind not in allowed_kinds(request.user):
-            raise PermissionDenied(f"You do not have permission to use {KINDS[kind].tool_name}.")
-        return KINDS[kind]
+            raise PermissionDenied(f"You do not have permission to use {get_kind(kind).tool_name}.")
+        return get_kind(kind)
 
     def sample(self, request: Request, kind: str, *, example: bool) -> HttpResponse:
         """The kind's template or example, as CSV or in ``?file_format=`` txt, xml, xml-2003 or xlsx."""

@@ -16,19 +16,12 @@ from rest_framework.views import APIView
 
 from access.permissions import AWARD_CERTIFICATIONS, COMPLETE_ENROLMENTS, RECORD_EXTERNAL_TRAINING
 from access.policy import has_permission
-from bulk.problems import Problem
-from credentials.awarding import (
-    AwardInputError,
-    AwardTerms,
-    Picks,
-    association_type_named,
-    award_picked,
-    awards_in_reach,
-    default_terms,
-    edit_award,
-    unassign_award,
-)
+from base.problems import Problem
+from bulk.kinds.certification_award import award_users
+from credentials.awarding import AwardInputError, AwardTerms, association_type_named, default_terms
+from credentials.edits import awards_in_reach, edit_award, unassign_award
 from credentials.models import Award, Certification
+from credentials.picks import Picks
 from learning.models import Enrollment, ExternalActivity
 from learning.services import complete_enrollment, record_external_training
 from people.models import User
@@ -135,7 +128,7 @@ class AwardUsersMixin:
             )
         try:
             terms = terms_from(data, certification)
-            outcome = award_picked(
+            outcome = award_users(
                 certification,
                 Picks(
                     tuple(found[k] for k in keys),

@@ -10,6 +10,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import Model
 
+from base.sql import execute, table, value_set
+
 from .models import Event
 
 
@@ -51,8 +53,6 @@ def record_bulk(
     now: dt.datetime,
 ) -> None:
     """Record one event per object in a single INSERT … SELECT over the list of ids."""
-    from bulk.lookups import execute, table, value_set
-
     ids_sql, ids_param = value_set(list(object_ids))
     json_param = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
     q = connection.ops.quote_name

@@ -165,7 +165,7 @@ def seed_learners(count: int, *, user_id_offset: int = 0) -> None:
 
     from django.db import connection
 
-    from bulk.lookups import execute, table
+    from base.sql import execute, table
     from people.models import User
 
     columns, values, params = select_list(

@@ -138,8 +138,8 @@ def seed() -> dict:
 
     from django.db import connection, transaction
 
-    from bulk.kinds import KINDS
-    from bulk.lookups import execute, table
+    from base.sql import execute, table
+    from bulk.registry import registry
     from credentials.models import Award, Certification, LicenseType
     from learning.models import Activity, Enrollment
     from people.models import User
@@ -196,7 +196,7 @@ def seed() -> dict:
             "columns": [c.name for c in kind.columns],
             "required": [c.name for c in kind.columns if c.required],
         }
-        for slug, kind in KINDS.items()
+        for slug, kind in registry().items()
     }
     return {
         "migrate_s": migrate_s,
@@ -220,9 +220,9 @@ def run_case(kind_slug: str, path: str, filename: str) -> dict:
     from django.db.models import Count
     from django.urls import reverse
 
+    from base.problems import FileRejected
     from bulk import services
     from bulk.models import JobRow
-    from bulk.problems import FileRejected
     from people.models import User
 
     actor = User.objects.get(username="admin")

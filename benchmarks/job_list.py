@@ -122,8 +122,8 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
 
-    from access.policy import jobs_visible_to
     from bulk.queries import filter_jobs
+    from bulk.visibility import jobs_visible_to
     from people.models import User
 
     params = {"q": "audit", "start": "2025-01-01", "end": "2025-06-30"}

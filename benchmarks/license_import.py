@@ -17,7 +17,7 @@ named with an empty Number. The same rows are written in every format the kind t
 
 and measures, per format, the whole job as certdesk runs it, on SQLite and, when it answers,
 PostgreSQL: ``bulk.services.submit("license-import", upload, "bench.<ext>", start=True)`` (read,
-parse, validate, stage the rows, store the upload), then ``bulk.services.run_next`` to the end (apply,
+parse, validate, stage the rows, store the upload), then ``bulk.worker.run_next`` to the end (apply,
 row outcomes, results file, the creator's email to Django's dummy backend). Each measurement runs in
 a fresh process, so that its peak memory (ru_maxrss) is the job's own, not the seeding's; the formats
 take turns, run after run. After every run it checks that all 50,000 rows succeeded and that the
@@ -144,7 +144,7 @@ def seed(users: int) -> dict:
 
     from django.db import connection, transaction
 
-    from bulk.lookups import execute, table
+    from base.sql import execute, table
     from credentials.models import License, LicenseType
     from people.models import User
 
@@ -240,9 +240,9 @@ def build_files(rows: int, users: int) -> dict:
     import io
     import random
 
+    from base.sql import fetch, table
     from bulk import samples
-    from bulk.kinds import get_kind
-    from bulk.lookups import fetch, table
+    from bulk.registry import get_kind
     from credentials.models import License, LicenseType
     from people.models import User
 
@@ -321,7 +321,7 @@ def build_files(rows: int, users: int) -> dict:
 
 
 def _seed_max() -> int:
-    from bulk.lookups import fetch
+    from base.sql import fetch
 
     return int(fetch(f"SELECT MAX(id) FROM {SNAPSHOT}", [])[0][0])
 
@@ -332,7 +332,7 @@ def reset() -> dict:
     from django.db import connection, transaction
 
     from audit.models import Event
-    from bulk.lookups import execute, table
+    from base.sql import execute, table
     from bulk.models import Job
     from credentials.models import License
 
@@ -405,9 +405,9 @@ def run_engine(fmt: str) -> dict:
     from django.conf import settings
     from django.urls import reverse
 
-    from bulk import services
-    from bulk.kinds import get_kind
-    from bulk.problems import FILE_TOO_LARGE, FileRejected
+    from base.problems import FILE_TOO_LARGE, FileRejected
+    from bulk import services, worker
+    from bulk.registry import get_kind
     from people.models import User
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
@@ -440,7 +440,7 @@ def run_engine(fmt: str) -> dict:
         submission = services.submit(KIND, stream, filename, actor=actor, title="Benchmark", start=True)
     t1 = time.perf_counter()
     peak_submit_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    job = services.run_next("bench-worker")
+    job = worker.run_next("bench-worker")
     t2 = time.perf_counter()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert job is not None and job.pk == submission.job.pk, "the benchmark job was not the one claimed"

@@ -5,7 +5,7 @@ enrolments (each activity x 5,000 users, a quarter of them completed), builds a 
 distinct (username, activity) pairs that are currently enrolled, 250 per activity, in random order,
 with "Send unenrolment email" a random mix of Yes and No, and measures the whole job on SQLite and,
 when it answers, PostgreSQL: submit with start=True (parse, validate, stage the rows), then
-``bulk.services.run_next`` to the end (apply, row outcomes, results file). Each measurement runs in
+``bulk.worker.run_next`` to the end (apply, row outcomes, results file). Each measurement runs in
 a fresh process so that its peak memory (ru_maxrss) is the job's own, not the seeding's.
 
 Learner emails are not part of the timing. The kind sends them from ``send_notices`` once the job
@@ -77,7 +77,7 @@ def seed(users: int, activities: int, enrolments: int) -> dict:
 
     from django.db import connection, transaction
 
-    from bulk.lookups import execute, table
+    from base.sql import execute, table
     from learning.models import Activity, Enrollment
     from people.models import User
 
@@ -155,7 +155,7 @@ def _secondary_indexes(table_name: str) -> list[tuple[str, str]]:
     UNIQUE constraint (a conditional unique constraint is a plain unique index, and is included)."""
     from django.db import connection
 
-    from bulk.lookups import fetch
+    from base.sql import fetch
 
     if connection.vendor == "postgresql":
         return [
@@ -180,7 +180,7 @@ def build_file(rows: int, path: str) -> dict:
     """``rows`` distinct currently-enrolled pairs spread evenly over every activity, shuffled."""
     import random
 
-    from bulk.lookups import fetch, table
+    from base.sql import fetch, table
     from learning.models import Activity, Enrollment
     from people.models import User
 
@@ -256,8 +256,8 @@ def run_engine(path: str) -> dict:
     from django.urls import reverse
 
     from audit.models import Event
-    from bulk import services
-    from bulk.kinds import get_kind
+    from bulk import services, worker
+    from bulk.registry import get_kind
     from learning.models import Enrollment
     from learning.notices import send_unenrolment_emails
     from people.models import User
@@ -280,7 +280,7 @@ def run_engine(path: str) -> dict:
         submission = services.submit(KIND, stream, "bench.csv", actor=actor, title="Benchmark", start=True)
     t1 = time.perf_counter()
     peak_validate_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    job = services.run_next("bench-worker")
+    job = worker.run_next("bench-worker")
     t2 = time.perf_counter()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert job is not None and job.pk == submission.job.pk, "the benchmark job was not the one claimed"

@@ -5,7 +5,7 @@ streamed through defusedxml's iterparse, shared strings and date styles resolved
 ``benchmarks/intake_memory.py`` can time it against the current ``bulk.formats.read_xlsx`` on the same
 workbook. Nothing in certdesk imports it. The code below is the old code unchanged, except that a refusal
 is raised as this module's own ``FileRejected`` (a ValueError carrying the message) instead of
-``bulk.problems.FileRejected``, so that the copy keeps working whatever becomes of ``bulk``.
+``base.problems.FileRejected``, so that the copy keeps working whatever becomes of ``bulk``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ Record = tuple[int, list[str]]
 
 
 class FileRejected(ValueError):
-    """A workbook the old reader refused (the old code raised bulk.problems.FileRejected)."""
+    """A workbook the old reader refused (the old code raised base.problems.FileRejected)."""
 
 
 def incorrect_format(why: str, value: str | None = None) -> FileRejected:

@@ -27,7 +27,7 @@ from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidd
 from defusedxml import ElementTree as SafeElementTree
 from django.conf import settings
 
-from .problems import INCORRECT_FORMAT, TOO_MANY_ROWS, FileRejected, Problem
+from base.problems import INCORRECT_FORMAT, TOO_MANY_ROWS, FileRejected, Problem
 
 XLSX, XML, TEXT = "xlsx", "xml", "text"
 FORMAT_NAMES = {

@@ -22,8 +22,7 @@ from typing import IO, Any
 
 from django.conf import settings
 
-from . import formats
-from .problems import (
+from base.problems import (
     CONTROL_CHARACTERS_CLASS,
     EMPTY_FILE,
     FILE_TOO_LARGE,
@@ -35,6 +34,8 @@ from .problems import (
     Problem,
     format_size,
 )
+
+from . import formats
 
 DELIMITERS = (",", ";", "\t")
 DELIMITER_NAMES = {",": "comma-separated", ";": "semicolon-separated", "\t": "tab-separated"}
@@ -117,6 +118,10 @@ class Row:
     problems: list[Problem] = field(default_factory=list)
 
 
+# The "format" of rows certdesk built itself (``services.submit_rows``): no file was read.
+BUILT = "rows"
+
+
 @dataclass
 class Reading:
     """How a file was read: its format and, for text, the encoding and delimiter used."""
@@ -128,7 +133,9 @@ class Reading:
 
     def describe(self) -> str:
         """'Read as Windows-1252, semicolon-separated', as the job page and the API say it."""
-        if self.format == formats.XLSX:
+        if self.format == BUILT:
+            text = "Built by certdesk from the users picked; no file was uploaded"
+        elif self.format == formats.XLSX:
             text = "Read as an Excel workbook (.xlsx), first sheet"
         elif self.format == formats.XML:
             text = "Read as XML"
@@ -795,13 +802,3 @@ def _match_columns(
     if problems:
         raise FileRejected(problems)
     return positions, warnings
-
-
-FORMULA_STARTS = frozenset("=+-@\t\r")
-
-
-def neutralise(cell: str) -> str:
-    """Keep a spreadsheet from running a cell as a formula (CSV injection)."""
-    if cell and cell[0] in FORMULA_STARTS:
-        return "'" + cell
-    return cell

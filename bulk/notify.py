@@ -11,8 +11,8 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
-from .kinds import get_kind
 from .models import Job
+from .registry import get_kind
 
 log = logging.getLogger(__name__)
 

@@ -8,15 +8,17 @@ import io
 import json
 import tempfile
 from collections.abc import Iterator
+from typing import IO
 
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import connection
 
-from .intake import FORMULA_STARTS, neutralise
-from .kinds import get_kind
-from .lookups import gc_paused
+from base.cells import FORMULA_STARTS, neutralise
+from base.sql import gc_paused
+
 from .models import Job, JobRow
+from .registry import get_kind
 
 # A results file up to this size is kept in memory while it is written; a larger one goes to disk.
 SPOOL_BYTES = 4 * 1024 * 1024
@@ -102,3 +104,7 @@ def write_results(job: Job) -> None:
         job.results_file.name = default_storage.save(name, File(spool, name=name))
     job.results_size = size
     job.results_sha256 = digest.hexdigest()
+
+
+def open_results(job: Job) -> IO[bytes]:
+    return default_storage.open(str(job.results_file.name), "rb")

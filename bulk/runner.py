@@ -15,9 +15,9 @@ from typing import Protocol
 from django.conf import settings
 from django.db import close_old_connections
 
-from .kinds import KINDS
 from .notify import send_unsent_notices
-from .services import run_next, worker_id
+from .registry import all_kinds
+from .worker import run_next, worker_id
 
 NOTICE_SWEEP_SECONDS = 60
 
@@ -52,7 +52,7 @@ class WorkerLoop:
         self._last_notice_sweep = time.monotonic()
         try:
             send_unsent_notices()
-            for kind in KINDS.values():
+            for kind in all_kinds():
                 kind.send_notices(None)
         except Exception:
             log.exception("Worker %s: sending unsent notices failed", self.owner)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from .kinds.base import JobKind
+from .kind import JobKind
 
 
 def _csv(rows: list[list[str]]) -> bytes:

@@ -1,21 +1,16 @@
-"""The job engine: submit, start, claim, run and finish jobs of every kind.
+"""A job's lifecycle: submit a file (or rows certdesk built), start, restore.
 
-The job row is the source of truth. A worker claims a job with one conditional UPDATE and holds
-it by a lease; every chunk is fenced by that lease, so a worker that lost its job cannot commit,
-and a job whose worker died is resumed at its first unfinished chunk by whoever claims it next.
+Running a job is the worker's (``bulk.worker``); a started job is handed to the runner
+(``bulk.runner``) once its transaction commits.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
-import os
-import socket
-import time
-import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import IO, Any
@@ -23,21 +18,21 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import Count, F, Q
-from django.db.models.functions import Coalesce
+from django.db import transaction
 from django.utils import timezone
 
 from access.policy import require
 from audit.services import record
+from base.problems import CONTROL_CHARACTERS, FileRejected, InputProblems, Problem
+from base.sql import gc_paused
 
-from .formats import MAX_ROWS
-from .intake import open_upload, read_capped
-from .kinds import get_kind
-from .lookups import gc_paused
+from .intake import BUILT, Reading, Upload, open_upload, read_capped, records_upload, too_large
+from .kind import JobKind
 from .models import Job, JobRow
-from .problems import CONTROL_CHARACTERS, FileRejected, InputProblems, Problem
+from .notify import notify_job_finished
+from .registry import get_kind
 from .results import write_results
+from .runner import enqueue
 from .staging import copy_succeeded_rows, insert_rows
 
 log = logging.getLogger(__name__)
@@ -47,10 +42,6 @@ TITLE_MAX = 100
 
 class JobInputError(InputProblems):
     """Bad input that is not about the file's contents (title, state)."""
-
-
-class LeaseLost(RuntimeError):
-    """Another worker owns the job now; this one must stop without committing."""
 
 
 @dataclass
@@ -104,7 +95,6 @@ def submit(
     comment: str = "",
     validate_only: bool = False,
     start: bool = False,
-    generated: bool = False,
 ) -> Submission:
     """Validate a file and make it a job: verified (validate-only), draft, or queued (``start``).
 
@@ -119,20 +109,68 @@ def submit(
     title = check_title(title)
     comment = check_text(comment or "", "Comment")
     name = PurePath(filename or "").name
-    try:
+    with _recording_rejection(kind, actor, title, filename):
         data = upload if isinstance(upload, bytes) else read_capped(upload, kind.max_bytes)
         with transaction.atomic(), gc_paused():
-            return _validate_and_stage(
-                kind,
+            opened = open_upload(
                 data,
-                name,
+                kind.columns,
+                limit=kind.max_bytes,
+                filename=name,
+                extensions=kind.extensions,
+                max_rows=kind.max_rows,
+            )
+            return _stage(
+                kind,
+                opened,
                 actor,
                 title,
                 comment,
+                original=(name, data),
                 validate_only=validate_only,
                 start=start,
-                generated=generated,
             )
+    raise AssertionError("unreachable: a rejection is re-raised")  # pragma: no cover
+
+
+def submit_rows(
+    kind_slug: str,
+    rows: Iterable[Sequence[str]],
+    *,
+    actor: Any,
+    title: str | None,
+    comment: str = "",
+    validate_only: bool = False,
+    start: bool = False,
+) -> Submission:
+    """Make a job of rows certdesk built itself (Award Users above the immediate limit), in the kind's
+    column order: no file is written or read back, and the rows meet the same validation, row cap and
+    size limit as an upload of them would."""
+    kind = get_kind(kind_slug)
+    require(actor, kind.permission, doing=f"submit {kind.label.lower()} jobs")
+    title = check_title(title)
+    comment = check_text(comment or "", "Comment")
+    header = [column.name for column in kind.columns]
+    records = [(1, header), *((number, list(cells)) for number, cells in enumerate(rows, start=2))]
+    size = sum(len(",".join(cells).encode()) + 2 for _, cells in records)
+    with _recording_rejection(kind, actor, title, "rows"):
+        if size > kind.max_bytes:
+            raise too_large(kind.max_bytes)
+        with transaction.atomic(), gc_paused():
+            built = records_upload(
+                iter(records), kind.columns, reading=Reading(BUILT), max_rows=kind.max_rows
+            )
+            return _stage(
+                kind, built, actor, title, comment, original=None, validate_only=validate_only, start=start
+            )
+    raise AssertionError("unreachable: a rejection is re-raised")  # pragma: no cover
+
+
+@contextmanager
+def _recording_rejection(kind: JobKind, actor: Any, title: str, filename: str) -> Iterator[None]:
+    """A refused file changes nothing but the audit trail, which says what was refused and why."""
+    try:
+        yield
     except FileRejected as rejected:
         record(
             "job.rejected",
@@ -150,28 +188,20 @@ def submit(
         raise
 
 
-def _validate_and_stage(
-    kind: Any,
-    data: bytes,
-    name: str,
+def _stage(
+    kind: JobKind,
+    upload: Upload,
     actor: Any,
     title: str,
     comment: str,
     *,
+    original: tuple[str, bytes] | None,
     validate_only: bool,
     start: bool,
-    generated: bool,
 ) -> Submission:
-    # A file certdesk wrote itself (Award Users above 100) is not held to the upload limits.
-    upload = open_upload(
-        data,
-        kind.columns,
-        limit=len(data) if generated else kind.max_bytes,
-        filename=name,
-        extensions=kind.extensions,
-        max_rows=MAX_ROWS if generated else kind.max_rows,
-    )
+    """Validate the upload batch by batch, staging each batch, and make the job."""
     now = timezone.now()
+    name, data = original or ("", b"")
     job = Job.objects.create(
         kind=kind.slug,
         title=title,
@@ -181,9 +211,9 @@ def _validate_and_stage(
         created_by=actor,
         created_at=now,
         chunk_size=settings.CERTDESK_CHUNK_SIZE,
-        original_filename=(name or "upload.csv")[:255],
+        original_filename=(name or "upload.csv")[:255] if original else "",
         original_size=len(data),
-        original_sha256=hashlib.sha256(data).hexdigest(),
+        original_sha256=hashlib.sha256(data).hexdigest() if original else "",
     )
     validation = kind.validation(actor)
     total = 0
@@ -209,9 +239,10 @@ def _validate_and_stage(
     # Until it runs, a job counts what validation found: the rows that are errors and those skipped.
     job.failed = outcomes[JobRow.Outcome.ERROR]
     job.skipped = outcomes[JobRow.Outcome.SKIPPED]
-    job.original_file.name = default_storage.save(
-        f"jobs/{job.pk}/original-{_safe_name(job.original_filename)}", ContentFile(data)
-    )
+    if original:
+        job.original_file.name = default_storage.save(
+            f"jobs/{job.pk}/original-{_safe_name(job.original_filename)}", ContentFile(data)
+        )
     if validate_only:
         job.status = Job.Status.VERIFIED
         write_results(job)
@@ -226,8 +257,6 @@ def _validate_and_stage(
 
 
 def _notify_verified(job_id: int) -> None:
-    from .notify import notify_job_finished
-
     job = Job.objects.select_related("created_by").filter(pk=job_id, status=Job.Status.VERIFIED).first()
     if job is not None:  # started meanwhile: the real run's email says it all
         notify_job_finished(job)
@@ -267,8 +296,6 @@ def start_job(job: Job, actor: Any) -> Job:
                 ]
             )
         record("job.queued", actor=actor, job=job, obj=job, after={"status": Job.Status.QUEUED})
-        from .runner import enqueue
-
         transaction.on_commit(lambda: enqueue(job.pk))
     job.refresh_from_db()
     return job
@@ -323,177 +350,3 @@ def restore_job(job: Job, actor: Any) -> Job:
         copy_succeeded_rows(job.pk, restore.pk)
         record("job.restore_created", actor=actor, job=restore, obj=job, after={"restore_job": restore.pk})
         return start_job(restore, actor)
-
-
-def worker_id(role: str = "worker") -> str:
-    return f"{role}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def claim_job(owner: str, job_id: int | None = None) -> Job | None:
-    """Claim the oldest claimable job (or ``job_id``) with one conditional UPDATE; None if none."""
-    now = timezone.now()
-    claimable = Q(status=Job.Status.QUEUED) | Q(status=Job.Status.IN_PROGRESS, lease_expires_at__lt=now)
-    candidates = Job.objects.filter(claimable)
-    if job_id is not None:
-        candidates = candidates.filter(pk=job_id)
-    for pk in candidates.order_by("created_at", "pk").values_list("pk", flat=True)[:5]:
-        claimed = Job.objects.filter(claimable, pk=pk).update(
-            status=Job.Status.IN_PROGRESS,
-            lease_owner=owner,
-            lease_expires_at=now + dt.timedelta(seconds=settings.CERTDESK_LEASE_SECONDS),
-            started_at=Coalesce(F("started_at"), now),
-            attempts=F("attempts") + 1,
-        )
-        if claimed != 1:
-            continue
-        job = Job.objects.get(pk=pk)
-        if job.attempts > settings.CERTDESK_MAX_ATTEMPTS:
-            # A job that kills its worker every time must not take the next one down with it.
-            _finish(
-                job,
-                owner,
-                Job.Status.FAILED,
-                reason=f"The job was started {job.attempts - 1} times and never finished; it was stopped. "
-                "Rows already processed keep their changes; the results file lists them.",
-            )
-            continue
-        return job
-    return None
-
-
-def renew_lease(job: Job, owner: str) -> None:
-    """Extend the lease, or raise LeaseLost when another worker has taken the job."""
-    until = timezone.now() + dt.timedelta(seconds=settings.CERTDESK_LEASE_SECONDS)
-    if not Job.objects.filter(pk=job.pk, lease_owner=owner, status=Job.Status.IN_PROGRESS).update(
-        lease_expires_at=until
-    ):
-        raise LeaseLost(f"job {job.pk} is no longer held by {owner}")
-
-
-ProgressCallback = Callable[[Job], None]
-
-
-def run_job(job: Job, owner: str, on_progress: ProgressCallback | None = None) -> Job:
-    """Run a claimed job from its first unfinished chunk to the end, then finish it."""
-    kind = get_kind(job.kind)
-    try:
-        while job.chunks_done < job.chunk_count:
-            _run_chunk(job, owner, kind)
-            _report_progress(job, on_progress)
-            if settings.CERTDESK_CHUNK_PAUSE_SECONDS:
-                time.sleep(settings.CERTDESK_CHUNK_PAUSE_SECONDS)
-    except LeaseLost:
-        log.warning("Job %s: lease lost by %s; leaving it to its new owner", job.pk, owner)
-        job.refresh_from_db()
-        return job
-    except (OperationalError, InterfaceError):
-        # A lock wait that timed out or a dropped connection says nothing about the job: release it
-        # so that it is claimed again (and resumed at its first unfinished chunk), up to the cap.
-        log.exception("Job %s: database error; releasing it to be retried", job.pk)
-        _release(job, owner)
-        job.refresh_from_db()
-        return job
-    except Exception as exc:
-        log.exception("Job %s failed", job.pk)
-        return _finish(job, owner, Job.Status.FAILED, reason=f"{type(exc).__name__}: {exc}")
-    return _finish(job, owner, Job.Status.PROCESSED)
-
-
-def _report_progress(job: Job, on_progress: ProgressCallback | None) -> None:
-    if on_progress is None:
-        return
-    try:
-        on_progress(job)
-    except Exception:  # a broken progress display must not fail the job
-        log.exception("Job %s: progress callback failed", job.pk)
-
-
-def _release(job: Job, owner: str) -> None:
-    try:
-        with transaction.atomic():
-            Job.objects.filter(pk=job.pk, lease_owner=owner, status=Job.Status.IN_PROGRESS).update(
-                lease_expires_at=timezone.now()
-            )
-    except (OperationalError, InterfaceError):
-        log.exception("Job %s: could not release it; its lease will expire", job.pk)
-
-
-def _run_chunk(job: Job, owner: str, kind: Any) -> None:
-    """Apply one chunk; its changes, row outcomes and the job's counters commit together."""
-    index = job.chunks_done
-    lo, hi = index * job.chunk_size, (index + 1) * job.chunk_size
-    now = timezone.now()
-    with transaction.atomic():
-        # Fence first: this also locks the job row, so a worker that lost the job waits, then fails.
-        fenced = Job.objects.filter(
-            pk=job.pk, lease_owner=owner, status=Job.Status.IN_PROGRESS, chunks_done=index
-        ).update(lease_expires_at=now + dt.timedelta(seconds=settings.CERTDESK_LEASE_SECONDS))
-        if not fenced:
-            raise LeaseLost(f"job {job.pk} chunk {index} is no longer this worker's")
-        apply = kind.apply_restore_chunk if job.params.get("restore_of") else kind.apply_chunk
-        apply(job, lo, hi, now)
-        counts = dict(
-            JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi)
-            .values_list("outcome")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        done = sum(counts.values())
-        Job.objects.filter(pk=job.pk).update(
-            chunks_done=index + 1,
-            rows_done=F("rows_done") + done,
-            succeeded=F("succeeded") + counts.get(JobRow.Outcome.SUCCEEDED, 0),
-            skipped=F("skipped") + counts.get(JobRow.Outcome.SKIPPED, 0),
-            failed=F("failed") + counts.get(JobRow.Outcome.ERROR, 0),
-        )
-    job.chunks_done = index + 1
-    job.rows_done += done
-    job.succeeded += counts.get(JobRow.Outcome.SUCCEEDED, 0)
-    job.skipped += counts.get(JobRow.Outcome.SKIPPED, 0)
-    job.failed += counts.get(JobRow.Outcome.ERROR, 0)
-
-
-def _finish(job: Job, owner: str, status: str, reason: str = "") -> Job:
-    """Write the results file and close the job, if this worker still holds it; then notify."""
-    job.refresh_from_db()
-    if job.lease_owner != owner or job.status != Job.Status.IN_PROGRESS:
-        return job
-    job.status = status
-    write_results(job)
-    now = timezone.now()
-    with transaction.atomic():
-        closed = Job.objects.filter(pk=job.pk, lease_owner=owner, status=Job.Status.IN_PROGRESS).update(
-            status=status,
-            processed_at=now,
-            failure_reason=reason,
-            results_file=job.results_file.name,
-            results_size=job.results_size,
-            results_sha256=job.results_sha256,
-            lease_owner="",
-            lease_expires_at=None,
-        )
-        if not closed:
-            job.refresh_from_db()
-            return job
-        record(f"job.{status}", job=job, obj=job, after={"status": status, "reason": reason})
-    job.refresh_from_db()
-    from .notify import notify_job_finished
-
-    notify_job_finished(job)
-    try:
-        get_kind(job.kind).send_notices(job)
-    except Exception:  # the job has ended; what was not sent is swept up by an idle worker later
-        log.exception("Job %s: sending its notices failed", job.pk)
-    return job
-
-
-def run_next(owner: str) -> Job | None:
-    """Claim and run one job; None when nothing is waiting."""
-    job = claim_job(owner)
-    if job is None:
-        return None
-    return run_job(job, owner)
-
-
-def open_results(job: Job) -> IO[bytes]:
-    return default_storage.open(str(job.results_file.name), "rb")

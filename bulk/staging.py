@@ -10,8 +10,9 @@ from typing import Any
 
 from django.db import connection
 
-from .kinds.base import StagedRow
-from .lookups import execute, in_values, table
+from base.sql import execute, in_values, table
+
+from .kind import StagedRow
 from .models import Job, JobRow
 
 # Rows per INSERT statement: on PostgreSQL the whole batch travels as one parameter; on SQLite each

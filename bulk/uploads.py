@@ -8,14 +8,14 @@ from typing import Any
 from django.core.files.uploadedfile import InMemoryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
-from .kinds import KINDS
+from .registry import all_kinds
 
 # Room for the multipart envelope and the other form fields around the file.
 FORM_OVERHEAD = 64 * 1024
 
 
 def largest_limit() -> int:
-    return max(kind.max_bytes for kind in KINDS.values())
+    return max(kind.max_bytes for kind in all_kinds())
 
 
 class CappedUploadHandler(FileUploadHandler):

@@ -29,7 +29,7 @@ from django.utils.datastructures import MultiValueDict
 from rest_framework.exceptions import ParseError
 from rest_framework.negotiation import DefaultContentNegotiation
 
-from bulk.problems import CONTROL_CHARACTERS, Problem, report
+from base.problems import CONTROL_CHARACTERS, Problem, report
 
 CODE = "invalid_characters"
 # C0 controls and DEL, except tab (U+0009), line feed (U+000A) and carriage return (U+000D).

@@ -186,6 +186,15 @@ CERTDESK_WORKER_POLL_SECONDS = env.float("CERTDESK_WORKER_POLL_SECONDS", default
 CERTDESK_CHUNK_PAUSE_SECONDS = env.float("CERTDESK_CHUNK_PAUSE_SECONDS", default=0.0)
 CERTDESK_MAX_LISTED_PROBLEMS = env.int("CERTDESK_MAX_LISTED_PROBLEMS", default=1000)
 
+# --- Job kinds ------------------------------------------------------------------------------------
+# The kinds of bulk job, one class each, imported on first use (docs/architecture.md: adding a kind).
+CERTDESK_JOB_KINDS = [
+    "bulk.kinds.certification_removal.CertificationRemoval",
+    "bulk.kinds.unenrolment.Unenrolment",
+    "bulk.kinds.certification_award.CertificationAward",
+    "bulk.kinds.license_import.LicenseImport",
+]
+
 # --- Intake: what an upload may be ----------------------------------------------------------------
 # Each kind's upload size and data rows. The rows are chosen so that real files at the size limit fit
 # (about 25 bytes a row for a removal, 35 for an unenrolment, 70 for an award or a licence) and so

@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Iterator
 
-from bulk.intake import neutralise
+from base.cells import neutralise
 
 from .models import Certification
 from .services import awarded_users

@@ -6,7 +6,9 @@ Deleting keeps the licence as history (``deleted_at``), so it still shows in the
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,9 +17,13 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from access.permissions import IMPORT_LICENSES, MANAGE_LICENSES
+from access.policy import has_permission, people_in, scope_of
 from audit.services import record, record_bulk
-from bulk.lookups import fetch, table, tuple_set
-from bulk.problems import InputProblems, Problem
+from base.cells import neutralise
+from base.problems import InputProblems, Problem
+from base.sql import fetch, table, tuple_set
+from people.models import User
 
 from .models import License, LicenseType
 
@@ -253,11 +259,6 @@ def delete_license(license: License, *, actor: Any) -> bool:
 def available_licences_csv() -> bytes:
     """Export Available Licenses: the licence types as CSV (UTF-8 with BOM, formulas neutralised), with
     the codes an import file uses."""
-    import csv
-    import io
-
-    from bulk.intake import neutralise
-
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["License code", "Name", "Issuing authority", "Number required"])
@@ -276,10 +277,6 @@ def available_licences_csv() -> bytes:
 def licences_in_reach(user: Any) -> QuerySet[License]:
     """The current licences this user may see and manage: those of the learners in their reach for
     "Manage licences" (or, holding only "Import licences", for that)."""
-    from access.permissions import IMPORT_LICENSES, MANAGE_LICENSES
-    from access.policy import has_permission, people_in, scope_of
-    from people.models import User
-
     permission = MANAGE_LICENSES if has_permission(user, MANAGE_LICENSES) else IMPORT_LICENSES
     people = people_in(scope_of(user, permission))
     licences: QuerySet[License] = License.objects.current().select_related("user", "license_type")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from django.core.mail import EmailMessage, get_connection
 from django.db.models import F, Q, QuerySet
 
-from bulk.lookups import execute, fetch, in_values, table
+from base.sql import execute, fetch, in_values, table
 from learning.models import EmailTemplate
 from learning.notices import email_template, learner_values, render
 

@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audit.services import record_bulk
-from bulk.lookups import fetch, in_values, table, tuple_set
+from base.sql import fetch, in_values, table, tuple_set
 
 from .models import Award
 

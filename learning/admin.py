@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from .models import Activity, EmailTemplate, Enrollment, ExternalActivity, ExternalTrainingRecord
-from .services import complete_enrollment
+from .services import complete_enrollment, record_external_training
 
 
 @admin.register(Activity)
@@ -57,8 +57,6 @@ class ExternalTrainingRecordAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        from .services import record_external_training
-
         # A new record goes through the service, which awards the certifications assigned to it.
         done = record_external_training(
             obj.user_id, obj.external_activity_id, obj.completed_on, actor=request.user

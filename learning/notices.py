@@ -15,7 +15,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
 from django.utils import timezone
 
-from bulk.lookups import fetch, in_values, table
+from base.sql import fetch, in_values, table
 from people.models import User
 
 from .models import Activity, EmailTemplate, Enrollment

@@ -11,9 +11,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.services import record, record_bulk
-from bulk.lookups import fetch, table, tuple_set
+from base.sql import fetch, table, tuple_set
 
-from .models import Enrollment
+from .models import Enrollment, ExternalActivity, ExternalTrainingRecord
+from .signals import completion_recorded
 
 
 def unenrol(
@@ -181,9 +182,6 @@ def complete_enrollment(enrollment_id: int, completed_on: dt.date, *, actor: Any
     completion; the other changes nothing. The award itself is protected again by the partial unique
     index on active awards.
     """
-    from credentials.awarding import award_for_completion
-    from credentials.models import Award, Certification
-
     with transaction.atomic():
         recorded = Enrollment.objects.filter(pk=enrollment_id, status=Enrollment.Status.ENROLLED).update(
             status=Enrollment.Status.COMPLETED, completed_on=completed_on
@@ -198,15 +196,8 @@ def complete_enrollment(enrollment_id: int, completed_on: dt.date, *, actor: Any
             before={"status": "enrolled"},
             after={"status": "completed", "completed_on": completed_on.isoformat()},
         )
-        certifications = list(
-            Certification.objects.filter(activities=enrollment.activity_id).order_by("code")
-        )
-        awarded = award_for_completion(
-            enrollment.user_id,
-            certifications,
-            completed_on,
-            association_type=Award.AssociationType.ACTIVITY_COMPLETION,
-            actor_id=actor.pk if actor is not None else None,
+        awarded = _announce(
+            user_id=enrollment.user_id, completed_on=completed_on, actor=actor, activity=enrollment.activity
         )
     return Completion(recorded=True, awarded=awarded)
 
@@ -217,11 +208,6 @@ def record_external_training(
     """Record an external training activity a learner completed, and award the certifications it is
     assigned to (association type "external training activity", with its name). Recording the same
     completion twice is one record and awards once."""
-    from credentials.awarding import award_for_completion
-    from credentials.models import Award, Certification
-
-    from .models import ExternalActivity, ExternalTrainingRecord
-
     activity = ExternalActivity.objects.get(pk=external_activity_id)
     with transaction.atomic():
         try:
@@ -237,13 +223,16 @@ def record_external_training(
             obj=entry,
             after={"completed_on": completed_on.isoformat()},
         )
-        certifications = list(Certification.objects.filter(external_activities=activity).order_by("code"))
-        awarded = award_for_completion(
-            user_id,
-            certifications,
-            completed_on,
-            association_type=Award.AssociationType.EXTERNAL_TRAINING,
-            external_activity=activity.title,
-            actor_id=actor.pk if actor is not None else None,
+        awarded = _announce(
+            user_id=user_id, completed_on=completed_on, actor=actor, external_activity=activity
         )
     return Completion(recorded=True, awarded=awarded)
+
+
+def _announce(**completion: Any) -> list[Any]:
+    """Tell the apps that act on completions (credentials awards what it earns), inside the
+    completion's transaction, so that a failure there records nothing; what they awarded."""
+    awarded: list[Any] = []
+    for _receiver, response in completion_recorded.send(sender=Enrollment, **completion):
+        awarded.extend(response or [])
+    return awarded

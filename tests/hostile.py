@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bulk.kinds import get_kind
+from bulk.registry import get_kind
 
 REMOVAL, UNENROLMENT, AWARD, LICENCES = (
     "certification-removal",

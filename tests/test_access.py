@@ -13,8 +13,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from access.models import Grant, Role
-from access.policy import jobs_visible_to
-from bulk import services
+from bulk import services, worker
+from bulk.visibility import jobs_visible_to
 from people.models import User
 
 from .factories import GroupFactory, OrgUnitFactory, UserFactory, make_csv, removal_rows
@@ -138,7 +138,7 @@ def test_a_constrained_admin_may_still_name_any_user_in_a_file(organisation, cer
         title="Outside my division",
         start=True,
     ).job
-    assert services.run_next("w").succeeded == 3
+    assert worker.run_next("w").succeeded == 3
     assert job.pk in set(jobs_visible_to(people["alice"]).values_list("pk", flat=True))
 
 

@@ -13,7 +13,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
-from bulk import services
+from bulk import services, worker
 from bulk.models import Job
 from credentials.models import Award
 
@@ -72,7 +72,7 @@ def csv_rows(content: bytes) -> list[list[str]]:
 
 
 def run_worker() -> Job:
-    job = services.run_next("test")
+    job = worker.run_next("test")
     assert job is not None
     return job
 

@@ -15,18 +15,13 @@ from django.db import connection, connections
 
 from access.models import Grant, Role
 from access.permissions import AWARD_CERTIFICATIONS, VIEW_CERTIFICATIONS
-from bulk import services
+from bulk import services, worker
+from bulk.kinds.certification_award import award_users
 from bulk.models import Job
-from credentials.awarding import (
-    AwardInputError,
-    AwardTerms,
-    Picks,
-    award_picked,
-    edit_award,
-    reinstate_award,
-    unassign_award,
-)
+from credentials.awarding import AwardInputError, AwardTerms
+from credentials.edits import edit_award, reinstate_award, unassign_award
 from credentials.models import Award, Certification
+from credentials.picks import Picks
 from learning.models import Enrollment, ExternalActivity
 from learning.services import complete_enrollment, record_external_training
 
@@ -84,7 +79,7 @@ def run_file(actor, rows, **kwargs) -> Job:
         start=True,
         **kwargs,
     ).job
-    ran = services.run_next("test-worker")
+    ran = worker.run_next("test-worker")
     assert ran is not None and ran.pk == job.pk
     return ran
 
@@ -165,7 +160,7 @@ def test_an_award_job_can_be_undone_and_only_its_own_awards_go(ada, bls):
     job = run_file(ada, [["CERT-001", u.user_id, "", "", "", "", ""] for u in (earlier, named)])
 
     undo = services.restore_job(job, ada)
-    undo = services.run_next("test-worker")
+    undo = worker.run_next("test-worker")
 
     assert undo.succeeded == 1
     assert active_award(named, bls) is None
@@ -198,7 +193,7 @@ def test_a_constrained_awarder_may_award_only_inside_their_units(db, bls):
     # Award Users counts the picked users it may not reach, and leaves them out.
     both = GroupFactory()
     both.members.add(inside, outside, UserFactory())
-    outcome = award_picked(bls, Picks(groups=(both.pk,)), AwardTerms(TODAY, None, True), actor=nadia)
+    outcome = award_users(bls, Picks(groups=(both.pk,)), AwardTerms(TODAY, None, True), actor=nadia)
     assert (outcome.awarded, outcome.skipped, outcome.outside_scope) == (0, 1, 2)
 
 
@@ -211,7 +206,7 @@ def test_award_users_for_100_users_runs_at_once_and_counts_the_holders_it_skippe
     unit.members.add(*users)
     award_many(bls, users[:7])
 
-    outcome = award_picked(
+    outcome = award_users(
         bls, Picks(org_units=(unit.pk,)), AwardTerms(TODAY, TODAY + dt.timedelta(days=30)), actor=ada
     )
 
@@ -230,7 +225,7 @@ def test_award_users_for_101_users_runs_as_a_background_job(ada, bls):
     sub_unit.members.add(*users[50:])
     award_many(bls, users[:1])
 
-    outcome = award_picked(
+    outcome = award_users(
         bls, Picks(org_units=(unit.pk,), include_sub_units=True), AwardTerms(TODAY, None, True), actor=ada
     )
 
@@ -238,7 +233,7 @@ def test_award_users_for_101_users_runs_as_a_background_job(ada, bls):
     assert job is not None and job.kind == "certification-award" and job.status == Job.Status.QUEUED
     assert job.total == 101
     assert Award.objects.filter(certification=bls, status="active").count() == 1  # nothing yet
-    job = services.run_next("test-worker")
+    job = worker.run_next("test-worker")
     assert (job.status, job.succeeded, job.skipped) == (Job.Status.PROCESSED, 100, 1)
     assert Award.objects.filter(certification=bls, status="active", always_valid=True).count() == 100
 
@@ -249,7 +244,7 @@ def test_without_sub_units_an_org_unit_pick_is_that_unit_only(ada, bls):
     sub_unit.save()
     unit.members.add(UserFactory())
     sub_unit.members.add(UserFactory())
-    outcome = award_picked(
+    outcome = award_users(
         bls, Picks(org_units=(unit.pk,), include_sub_units=False), AwardTerms(TODAY, None, True), actor=ada
     )
     assert outcome.awarded == 1

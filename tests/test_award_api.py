@@ -13,7 +13,7 @@ from access.permissions import (
     RECORD_EXTERNAL_TRAINING,
     VIEW_CERTIFICATIONS,
 )
-from bulk import services
+from bulk import worker
 from credentials.models import Award
 from learning.models import ExternalActivity
 
@@ -74,7 +74,7 @@ def test_award_users_above_100_answers_202_with_the_queued_job(ada, bls):
     assert response.status_code == 202, response.content
     job = response.json()
     assert (job["kind"], job["status"], job["counts"]["total"]) == ("certification-award", "queued", 101)
-    services.run_next("test-worker")
+    worker.run_next("test-worker")
     assert Award.objects.filter(certification=bls, always_valid=True).count() == 101
 
 

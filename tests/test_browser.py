@@ -45,7 +45,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError  # noqa: E402
 
 from access.models import Grant, Role  # noqa: E402
-from bulk import services  # noqa: E402
+from bulk import services, worker  # noqa: E402
 from bulk.models import Job  # noqa: E402
 from people.models import User  # noqa: E402
 
@@ -256,7 +256,7 @@ def test_a_removal_from_sign_in_to_the_downloaded_results(
 
         # The live server runs no worker: this test is the worker. The page polls every second and
         # reloads itself once the job has ended; nobody reloads it here.
-        processed = services.run_next("browser-test")
+        processed = worker.run_next("browser-test")
         assert processed is not None and processed.pk == job.pk
         expect(status).to_have_text("Processed", timeout=15_000)
         expect(page.get_by_role("link", name="Results file")).to_be_visible(timeout=15_000)

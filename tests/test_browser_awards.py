@@ -19,8 +19,8 @@ import pytest
 from django.utils import timezone
 
 from access.permissions import AWARD_CERTIFICATIONS, VIEW_CERTIFICATIONS
-from credentials.awarding import IMMEDIATE_LIMIT
 from credentials.models import Award
+from credentials.picks import IMMEDIATE_LIMIT
 from people.models import User
 
 # Playwright's names come through test_browser too, so that a missing Playwright is its skip (or, under

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from access.permissions import IMPORT_UNENROLMENTS, VIEW_CATALOGUE
-from bulk import services
+from bulk import worker
 from bulk.models import Job
 from learning.models import Activity, Enrollment
 
@@ -255,7 +255,7 @@ def test_import_unenrolments_verify_first_read_the_results_then_run_it_for_real(
         assert data.statuses() == before
         assert Enrollment.objects.current().count() == 4
         assert [m.to for m in mailoutbox] == [["cara@example.test"]]
-        assert services.run_next("browser-test") is None  # nothing was queued
+        assert worker.run_next("browser-test") is None  # nothing was queued
 
         # Run this import for real: the same file, not uploaded again.
         page.get_by_role("link", name="Run this import for real").click()
@@ -272,7 +272,7 @@ def test_import_unenrolments_verify_first_read_the_results_then_run_it_for_real(
 
         # The live server runs no worker: this test is the worker. The page polls every second and
         # reloads itself once the job has ended; nobody reloads it here.
-        processed = services.run_next("browser-test")
+        processed = worker.run_next("browser-test")
         assert processed is not None and processed.pk == job.pk
         expect(status).to_have_text("Processed", timeout=15_000)
         expect(results_link).to_be_visible(timeout=15_000)

@@ -26,7 +26,7 @@ from defusedxml import ElementTree
 from openpyxl import load_workbook
 
 from access.permissions import IMPORT_LICENSES, MANAGE_LICENSES
-from bulk import services
+from bulk import worker
 from bulk.models import Job
 from credentials.models import License, LicenseType
 
@@ -203,7 +203,7 @@ def expect_clean_validation(page: Page) -> None:
 
 def expect_processed(page: Page, job: Job) -> None:
     """The job page, left alone, polls itself to Processed and shows what was imported."""
-    processed = services.run_next("browser-test")
+    processed = worker.run_next("browser-test")
     assert processed is not None and processed.pk == job.pk
     status = page.locator("#job-progress .status")
     expect(status).to_have_text("Processed", timeout=15_000)
@@ -304,7 +304,7 @@ def test_validate_with_errors_download_the_results_fix_validate_clean_and_import
 
         # Validating changed nothing, and queued nothing.
         assert data.licences() == before
-        assert services.run_next("browser-test") is None
+        assert worker.run_next("browser-test") is None
 
         # The fixed file (the bad rows removed), validated again: clean, with the honest note.
         choose_and_upload(page, tab_file("board-march.txt", GOOD_ROWS), validate_only=True)
@@ -313,7 +313,7 @@ def test_validate_with_errors_download_the_results_fix_validate_clean_and_import
         expect(page.get_by_text("Errors were found in the file")).to_have_count(0)
         shot(page, "licence-import-clean")
         assert data.licences() == before
-        assert services.run_next("browser-test") is None
+        assert worker.run_next("browser-test") is None
 
         # The same file uploaded with Only validate the file unchecked: it is imported.
         choose_and_upload(page, tab_file("board-march.txt", GOOD_ROWS), validate_only=False)

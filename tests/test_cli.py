@@ -26,7 +26,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from bulk import services
+from bulk import services, worker
 from bulk.models import Job
 from credentials.models import Award, Certification
 from people.models import User
@@ -181,7 +181,7 @@ def test_validate_only_changes_nothing_and_the_verified_job_can_be_started_later
 
 def test_starting_a_processed_job_again_is_a_usage_error(alice, certification, holders):
     job = submit_in_process(alice, certification, holders[:2], "Done already", start=True)
-    services.run_next("test-worker")
+    worker.run_next("test-worker")
 
     run = run_cli("job", "start", str(job.pk), "--as", "alice")
 
@@ -500,7 +500,7 @@ def test_job_results_writes_the_results_file_with_a_result_for_every_row(
 ):
     named = [holders[0], holders[1], holders[0]]  # the repeat is skipped
     job = submit_in_process(alice, certification, named, "Audit clean-up", start=True)
-    services.run_next("test-worker")
+    worker.run_next("test-worker")
     output = tmp_path / "results.csv"
 
     run = run_cli("job", "results", str(job.pk), "--as", "alice", "-o", str(output))

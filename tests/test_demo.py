@@ -11,7 +11,7 @@ from django.db import transaction
 
 from access.models import Role
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL
-from bulk import services
+from bulk import services, worker
 from bulk.models import Job
 from credentials.models import Award, Certification, LicenseType
 from learning.models import Activity, Enrollment, ExternalActivity
@@ -125,7 +125,7 @@ def test_alice_can_remove_demo_users_from_a_demo_certification(demo):
     submission = services.submit(
         "certification-removal", data, "demo.csv", actor=alice, title="Demo clean-up", start=True
     )
-    job = services.run_next("test-worker")
+    job = worker.run_next("test-worker")
 
     assert job is not None and job.pk == submission.job.pk
     assert job.status == Job.Status.PROCESSED
@@ -135,7 +135,7 @@ def test_alice_can_remove_demo_users_from_a_demo_certification(demo):
 
 
 def test_demo_roles_show_off_the_constraints(demo):
-    from access.policy import jobs_visible_to
+    from bulk.visibility import jobs_visible_to
 
     people = {u.username: u for u in User.objects.filter(username__in=["alice", "bob", "carol", "dan"])}
     holders = list(
@@ -200,13 +200,15 @@ def test_erin_the_content_administrator_can_import_unenrolments_and_dan_too(demo
 def test_demo_division_administrators_award_only_in_their_division_and_completions_award(demo):
     import datetime as dt
 
-    from credentials.awarding import AwardTerms, Picks, award_picked
+    from bulk.kinds.certification_award import award_users
+    from credentials.awarding import AwardTerms
+    from credentials.picks import Picks
     from learning.services import complete_enrollment
 
     alice = User.objects.get(username="alice")
     everyone = OrgUnit.objects.filter(parent__isnull=True)
     certification = Certification.objects.get(code="CERT-010")
-    outcome = award_picked(
+    outcome = award_users(
         certification,
         Picks(org_units=tuple(everyone.values_list("pk", flat=True))),
         AwardTerms(dt.date.today(), None, True),

@@ -7,7 +7,7 @@ import datetime as dt
 from django.test import Client
 
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL
-from bulk import services
+from bulk import services, worker
 from bulk.models import Job
 from bulk.notify import notify_job_finished, send_unsent_notices
 
@@ -20,7 +20,7 @@ def run_removal(actor, users, certification, title: str = "Audit clean-up") -> J
     submitted = services.submit(
         "certification-removal", data, "removal.csv", actor=actor, title=title, start=True
     ).job
-    job = services.run_next("test")
+    job = worker.run_next("test")
     assert job is not None and job.pk == submitted.pk
     return job
 
@@ -118,7 +118,7 @@ def test_failed_job_email_says_it_failed_and_why(smtp_server, alice, certificati
     broken = {k: v for k, v in submitted.params.items() if k != "certification_id"}
     Job.objects.filter(pk=submitted.pk).update(params=broken)
 
-    job = services.run_next("test")
+    job = worker.run_next("test")
 
     assert job.status == Job.Status.FAILED
     [delivered] = smtp_server.messages

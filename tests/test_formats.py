@@ -13,10 +13,10 @@ import zipfile
 import pytest
 
 from access.permissions import IMPORT_LICENSES, IMPORT_UNENROLMENTS
-from bulk import services
-from bulk.kinds import get_kind
+from base.problems import FileRejected
+from bulk import services, worker
 from bulk.models import Job
-from bulk.problems import FileRejected
+from bulk.registry import get_kind
 from bulk.samples import _plain_xml, _spreadsheet_2003, _xlsx, sample_file, sample_formats
 from credentials.models import License, LicenseType
 
@@ -110,7 +110,7 @@ def test_the_same_file_in_every_format_gives_the_same_validation(importer, rows)
 def test_running_an_import_adds_edits_and_deletes_keeping_history(importer, rows):
     data, name = as_format("xlsx", rows)
     job = services.submit("license-import", data, name, actor=importer, title="Board list", start=True).job
-    job = services.run_next("test-worker")
+    job = worker.run_next("test-worker")
 
     assert (job.succeeded, job.failed) == (4, 7)
     assert License.objects.current().filter(user__username="ann").count() == 2
@@ -239,7 +239,7 @@ def test_a_verified_licence_import_rechecks_nothing_changed_meanwhile(importer, 
     )
 
     services.start_job(job, importer)
-    job = services.run_next("test-worker")
+    job = worker.run_next("test-worker")
 
     [(_, outcome, message)] = outcomes(job)
     assert outcome == "error" and "changed after the file was checked" in message

@@ -35,8 +35,8 @@ from access.permissions import (
     VIEW_CERTIFICATIONS,
 )
 from audit.models import Event
+from base.problems import PUBLISHED_MESSAGES
 from bulk.models import Job, JobRow
-from bulk.problems import PUBLISHED_MESSAGES
 from credentials.models import Award, Certification, License, LicenseType
 from learning.models import Enrollment
 from people.models import User

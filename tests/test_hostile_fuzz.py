@@ -16,9 +16,9 @@ import zipfile
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
+from base.problems import PUBLISHED_MESSAGES, FileRejected
 from bulk.intake import parse_upload
-from bulk.kinds import get_kind
-from bulk.problems import PUBLISHED_MESSAGES, FileRejected
+from bulk.registry import get_kind
 
 from .hostile import (
     DATE_STYLE,

@@ -9,11 +9,7 @@ import io
 import pytest
 
 from audit.models import Event
-from bulk import services
-from bulk.intake import parse_csv
-from bulk.kinds import get_kind
-from bulk.models import Job, JobRow
-from bulk.problems import (
+from base.problems import (
     EMPTY_FILE,
     FILE_TOO_LARGE,
     INCORRECT_FORMAT,
@@ -25,6 +21,10 @@ from bulk.problems import (
     FileRejected,
     report,
 )
+from bulk import services, worker
+from bulk.intake import parse_csv
+from bulk.models import Job, JobRow
+from bulk.registry import get_kind
 from credentials.models import Award
 
 from .factories import CertificationFactory, UserFactory, award_many, make_csv, removal_rows
@@ -388,7 +388,7 @@ def test_accented_user_id_from_a_windows_1252_file_is_removed(alice, certificati
     assert "é".encode() not in data  # really a Windows-1252 file
 
     submit(data, alice, start=True)
-    job = services.run_next("test")
+    job = worker.run_next("test")
 
     assert job.status == Job.Status.PROCESSED
     assert Award.objects.get(user=accented).status == Award.Status.REMOVED

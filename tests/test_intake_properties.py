@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from base.problems import PUBLISHED_MESSAGES, FileRejected
 from bulk.intake import Column, parse_csv
-from bulk.problems import PUBLISHED_MESSAGES, FileRejected
 
 from .factories import make_csv
 

@@ -13,10 +13,10 @@ import pytest
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from access.permissions import IMPORT_LICENSES, IMPORT_UNENROLMENTS
+from base.problems import INCORRECT_FORMAT, INVALID_DATA_FORMATS, TOO_MANY_ROWS, FileRejected
 from bulk import services
 from bulk.intake import Column, parse_upload
 from bulk.models import Job, JobRow
-from bulk.problems import INCORRECT_FORMAT, INVALID_DATA_FORMATS, TOO_MANY_ROWS, FileRejected
 from credentials.models import Award, LicenseType
 
 from .factories import (

@@ -11,9 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import Event
-from bulk import services
+from base.problems import FileRejected
+from bulk import services, worker
 from bulk.models import Job, JobRow
-from bulk.problems import FileRejected
 from credentials.models import Award
 
 from .factories import CertificationFactory, UserFactory, award_many, make_csv, removal_rows
@@ -27,7 +27,7 @@ def submit(actor, data: bytes, **kwargs) -> Job:
 
 
 def run_to_end(job: Job) -> Job:
-    ran = services.run_next("test-worker")
+    ran = worker.run_next("test-worker")
     assert ran is not None and ran.pk == job.pk
     return ran
 
@@ -130,7 +130,7 @@ def test_validate_only_changes_nothing_and_says_what_would_happen(alice, certifi
     assert job.status == Job.Status.VERIFIED
     assert Award.objects.filter(status=Award.Status.REMOVED).count() == 0
     assert [r[2] for r in results_table(job)[1:]] == ["Would remove"] * 3
-    assert services.run_next("test-worker") is None  # nothing is queued
+    assert worker.run_next("test-worker") is None  # nothing is queued
 
     services.start_job(job, alice)
     job = run_to_end(job)
@@ -155,10 +155,10 @@ def test_the_original_upload_is_kept_byte_for_byte(alice, certification, holders
 
 def _queries_for_one_chunk(actor, certification, users) -> int:
     job = submit(actor, make_csv(removal_rows(certification, users)), start=True)
-    claimed = services.claim_job("counting-worker", job_id=job.pk)
+    claimed = worker.claim_job("counting-worker", job_id=job.pk)
     assert claimed is not None
     with CaptureQueriesContext(connection) as queries:
-        services._run_chunk(claimed, "counting-worker", services.get_kind(claimed.kind))
+        worker._run_chunk(claimed, "counting-worker", worker.get_kind(claimed.kind))
     claimed.refresh_from_db()
     assert claimed.rows_done == len(users)
     return len(queries)

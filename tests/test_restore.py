@@ -10,7 +10,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from audit.models import Event
-from bulk import services
+from bulk import services, worker
 from bulk.models import Job
 from credentials.models import Award
 
@@ -26,7 +26,7 @@ def removal(actor, certification, users) -> Job:
         title="Audit clean-up",
         start=True,
     )
-    return services.run_next("test-worker")
+    return worker.run_next("test-worker")
 
 
 def active_user_ids(certification) -> set[int]:
@@ -44,7 +44,7 @@ def test_restore_puts_back_exactly_the_awards_the_job_removed(alice, certificati
     restore = services.restore_job(job, alice)
     assert restore.status == Job.Status.QUEUED
     assert restore.params["restore_of"] == job.pk and restore.title == "Restore: Audit clean-up"
-    restore = services.run_next("test-worker")
+    restore = worker.run_next("test-worker")
 
     assert restore.status == Job.Status.PROCESSED
     assert (restore.total, restore.succeeded, restore.skipped) == (5, 5, 0)
@@ -61,7 +61,7 @@ def test_a_user_awarded_again_since_is_skipped_not_doubled(alice, certification,
     AwardFactory(user=holders[1], certification=certification)  # awarded again meanwhile
 
     services.restore_job(job, alice)
-    restore = services.run_next("test-worker")
+    restore = worker.run_next("test-worker")
 
     assert (restore.succeeded, restore.skipped) == (2, 1)
     assert Award.objects.active().filter(user=holders[1], certification=certification).count() == 1
@@ -117,14 +117,14 @@ def test_a_failed_job_can_be_restored_for_the_rows_it_did_change(settings, alice
         title="Interrupted",
         start=True,
     )
-    job = services.claim_job("w")
-    services._run_chunk(job, "w", services.get_kind(job.kind))  # first two rows applied
+    job = worker.claim_job("w")
+    worker._run_chunk(job, "w", worker.get_kind(job.kind))  # first two rows applied
     job.refresh_from_db()
-    failed = services._finish(job, "w", Job.Status.FAILED, reason="stopped by hand")
+    failed = worker._finish(job, "w", Job.Status.FAILED, reason="stopped by hand")
     assert failed.status == Job.Status.FAILED and failed.succeeded == 2
 
     services.restore_job(failed, alice)
-    restore = services.run_next("w")
+    restore = worker.run_next("w")
 
     assert (restore.total, restore.succeeded) == (2, 2)
     assert Award.objects.filter(certification=certification, status="removed").count() == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bulk import services
+from bulk import services, worker
 from bulk.models import Job
 from credentials.models import Award
 
@@ -16,7 +16,7 @@ def test_processed_job_removes_the_named_holders_and_reports_each_row(alice, cer
     submission = services.submit(
         "certification-removal", data, "removal.csv", actor=alice, title="Audit clean-up", start=True
     )
-    job = services.run_next("test-worker")
+    job = worker.run_next("test-worker")
 
     assert job is not None and job.pk == submission.job.pk
     assert job.status == Job.Status.PROCESSED

@@ -13,9 +13,9 @@ from django.test.utils import CaptureQueriesContext
 
 from access.permissions import IMPORT_UNENROLMENTS
 from audit.models import Event
-from bulk import services
+from base.problems import FileRejected
+from bulk import services, worker
 from bulk.models import Job
-from bulk.problems import FileRejected
 from learning.models import Activity, Enrollment
 
 from .factories import UNENROLMENT_HEADER, ActivityFactory, UserFactory, enrol, grant, make_csv
@@ -56,7 +56,7 @@ def submit(actor, data: bytes, **kwargs) -> Job:
 
 
 def run(job: Job) -> Job:
-    ran = services.run_next("test-worker")
+    ran = worker.run_next("test-worker")
     assert ran is not None and ran.pk == job.pk
     return ran
 
@@ -177,7 +177,7 @@ def test_verify_only_changes_nothing_sends_nothing_and_says_what_would_happen(
     assert [m.to for m in mail.outbox] == [["cara@example.test"]]
     assert "verification only" in mail.outbox[0].body
     assert "Would unenrol: 2" in mail.outbox[0].body
-    assert services.run_next("test-worker") is None  # nothing was queued
+    assert worker.run_next("test-worker") is None  # nothing was queued
 
 
 def test_a_verified_file_is_started_for_real_without_uploading_it_again(cara, fire_safety):
@@ -252,7 +252,7 @@ def test_file_level_errors_reject_the_file_and_change_nothing(cara, fire_safety,
 
 
 def test_a_file_over_the_limit_is_refused(cara, settings):
-    from bulk.kinds import get_kind
+    from bulk.registry import get_kind
 
     limit = get_kind(UNENROLMENT).max_bytes
     data = upload([["u" * 20, "FS-101", "Yes"]] * (limit // 30 + 10))
@@ -313,10 +313,10 @@ def test_every_unenrolment_gets_one_audit_event(cara, fire_safety, session):
 def _apply_queries(actor, users, activity) -> int:
     enrol(activity, users)
     job = submit(actor, upload([[u.username, activity.external_reference, "Yes"] for u in users]), start=True)
-    claimed = services.claim_job("test-worker", job.pk)
+    claimed = worker.claim_job("test-worker", job.pk)
     assert claimed is not None
     with CaptureQueriesContext(connection) as queries:
-        services._run_chunk(claimed, "test-worker", services.get_kind(UNENROLMENT))
+        worker._run_chunk(claimed, "test-worker", worker.get_kind(UNENROLMENT))
     claimed.refresh_from_db()
     assert claimed.succeeded == len(users)
     return len(queries)
@@ -331,7 +331,7 @@ def test_applying_a_chunk_costs_the_same_few_queries_whatever_its_size(cara):
 
 def test_validation_costs_the_same_few_queries_whatever_the_file_size(cara):
     from bulk.intake import parse_csv
-    from bulk.kinds import get_kind
+    from bulk.registry import get_kind
 
     kind = get_kind(UNENROLMENT)
 

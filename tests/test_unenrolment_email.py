@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from access.permissions import IMPORT_UNENROLMENTS
-from bulk import services
+from bulk import services, worker
 from bulk.models import Job
 from learning.models import Enrollment
 from learning.notices import send_unenrolment_emails
@@ -30,7 +30,7 @@ def import_file(actor, rows, **kwargs) -> Job:
         "unenrolment", make_csv(rows, UNENROLMENT_HEADER), "unenrol.csv", actor=actor, title="March", **kwargs
     ).job
     if job.status == Job.Status.QUEUED:
-        job = services.run_next("test-worker")
+        job = worker.run_next("test-worker")
     return job
 
 
@@ -131,14 +131,14 @@ def test_restoring_before_the_emails_went_cancels_them(settings, cara):
         title="Oops",
         start=True,
     ).job
-    claimed = services.claim_job("w1", job.pk)
+    claimed = worker.claim_job("w1", job.pk)
     assert claimed is not None
-    services._run_chunk(claimed, "w1", services.get_kind("unenrolment"))  # applied, emails not yet sent
+    worker._run_chunk(claimed, "w1", worker.get_kind("unenrolment"))  # applied, emails not yet sent
     Job.objects.filter(pk=job.pk).update(status=Job.Status.PROCESSED, lease_owner="")
     job.refresh_from_db()
 
     services.restore_job(job, cara)
-    services.run_next("test-worker")
+    worker.run_next("test-worker")
 
     assert Enrollment.objects.get(user=learner).status == Enrollment.Status.ENROLLED
     assert send_unenrolment_emails() == 0
@@ -179,7 +179,7 @@ def test_verify_and_start_in_one_request_sends_the_admin_the_real_results(
             validate_only=True,
             start=True,
         )
-    services.run_next("test-worker")
+    worker.run_next("test-worker")
 
     [to_admin] = smtp_server.messages
     assert "Processed" in to_admin.message["Subject"]

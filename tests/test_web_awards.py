@@ -10,7 +10,7 @@ from django.test import Client
 
 from access.models import Grant, Role
 from access.permissions import AWARD_CERTIFICATIONS, VIEW_CERTIFICATIONS
-from bulk import services
+from bulk import worker
 from bulk.models import Job
 from credentials.models import Award
 
@@ -145,7 +145,7 @@ def test_award_users_above_100_lands_on_the_background_job(ada_client, bls):
     job = Job.objects.get()
     assert response.status_code == 204 and response["HX-Redirect"] == f"/jobs/{job.pk}/"
     assert job.status == Job.Status.QUEUED and job.total == 101
-    services.run_next("test-worker")
+    worker.run_next("test-worker")
     assert Award.objects.filter(certification=bls, always_valid=True).count() == 101
     page = ada_client.get(f"/jobs/{job.pk}/").content.decode()
     assert "101</strong> awarded" in page
@@ -387,7 +387,7 @@ def test_certifications_can_be_awarded_from_a_file_validated_first(ada_client, b
     html = checked.content.decode()
     assert "nothing was awarded" in html and "User ID not recognised" in html
     ada_client.post(f"/jobs/{job.pk}/start/")
-    services.run_next("test-worker")
+    worker.run_next("test-worker")
     assert Award.objects.get().user == users[0]
 
 

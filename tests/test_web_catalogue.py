@@ -19,7 +19,7 @@ from access.permissions import (
     MANAGE_CERTIFICATION_REMOVAL,
     VIEW_CATALOGUE,
 )
-from bulk import services
+from bulk import services, worker
 from bulk.models import Job
 from learning.models import Activity, EmailTemplate, Enrollment
 
@@ -192,7 +192,7 @@ def test_verify_then_run_for_real_without_uploading_again(
 
     started = cara_client.post(f"/jobs/{job.pk}/start/", follow=True)
     assert "The job is queued" in started.content.decode()
-    services.run_next("test-worker")
+    worker.run_next("test-worker")
 
     job.refresh_from_db()
     assert job.status == Job.Status.PROCESSED
@@ -210,7 +210,7 @@ def test_unchecking_verify_queues_the_import_at_once(cara_client, course):
     )
     job = Job.objects.get()
     assert job.status == Job.Status.QUEUED
-    services.run_next("test-worker")
+    worker.run_next("test-worker")
     assert Enrollment.objects.get(user=learner).status == Enrollment.Status.UNENROLLED
 
 
@@ -310,7 +310,7 @@ def test_the_unenrolment_email_can_be_edited_and_learners_get_the_new_wording(ca
     cara_client.post(
         "/catalogue/import-unenrolments/", {"file": upload_file([[learner.username, "FS-101", "Yes"]])}
     )
-    services.run_next("test-worker")
+    worker.run_next("test-worker")
 
     [to_learner] = [m for m in mail.outbox if m.to == [learner.email]]
     assert to_learner.subject == "Unenrolled: Fire Safety Awareness"
@@ -322,14 +322,14 @@ def test_a_processed_import_can_be_undone_from_its_page(cara, cara_client, cours
     cara_client.post(
         "/catalogue/import-unenrolments/", {"file": upload_file([[learner.username, "FS-101", "No"]])}
     )
-    job = services.run_next("test-worker")
+    job = worker.run_next("test-worker")
     assert "Undo this job" in cara_client.get(f"/jobs/{job.pk}/").content.decode()
     assert "Undo job" in cara_client.get(f"/jobs/{job.pk}/restore/").content.decode()
 
     response = cara_client.post(f"/jobs/{job.pk}/restore/", follow=True)
 
     assert "it undoes job" in response.content.decode()
-    services.run_next("test-worker")
+    worker.run_next("test-worker")
     assert Enrollment.objects.get(user=learner).status == Enrollment.Status.ENROLLED
     again = cara_client.post(f"/jobs/{job.pk}/restore/", follow=True)
     assert "has already been restored" in again.content.decode()
@@ -345,7 +345,7 @@ def test_undo_is_not_offered_to_someone_who_cannot_see_the_job(cara, course, mal
         title="t",
         start=True,
     )
-    job = services.run_next("test-worker")
+    job = worker.run_next("test-worker")
     client = Client()
     client.force_login(mallory)
     assert client.post(f"/jobs/{job.pk}/restore/").status_code == 403

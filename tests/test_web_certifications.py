@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from access.permissions import VIEW_CERTIFICATIONS
-from bulk import services
+from bulk import services, worker
 from bulk.models import Job
 from credentials.models import Award, Certification
 from people.models import User
@@ -300,7 +300,7 @@ def test_exported_file_uploaded_unchanged_removes_exactly_those_holders(
     data = b"".join(response.streaming_content)
 
     services.submit("certification-removal", data, "export.csv", actor=alice, title="x", start=True)
-    job = services.run_next("w")
+    job = worker.run_next("w")
 
     assert job is not None
     assert job.status == Job.Status.PROCESSED

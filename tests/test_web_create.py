@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from access.models import Grant, Role
-from bulk import services
+from bulk import services, worker
 from bulk.models import Job
 from credentials.models import Award
 from people.models import User
@@ -265,7 +265,7 @@ def test_create_then_remove_queues_the_job_and_a_worker_processes_it(alice, cert
     assert removed.redirect_chain == [(reverse("web:job", args=[job.pk]), 302)]
     assert "The removal job is queued; it will process shortly." in text(removed)
 
-    assert services.run_next("w").pk == job.pk
+    assert worker.run_next("w").pk == job.pk
     job.refresh_from_db()
     assert job.status == Job.Status.PROCESSED
     assert job.succeeded == 5

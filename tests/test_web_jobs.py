@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from access.models import Grant, Role
 from access.permissions import VIEW_CERTIFICATIONS
-from bulk import services
+from bulk import services, worker
 from bulk.models import Job
 
 from .factories import OrgUnitFactory, UserFactory, grant, make_csv, removal_rows
@@ -116,7 +116,7 @@ def test_job_details_show_the_job_its_rows_and_its_files(alice, certification, h
         comment="HR list",
         start=True,
     ).job
-    services.run_next("w")
+    worker.run_next("w")
     client = signed_in(alice)
 
     page = client.get(f"/jobs/{job.pk}/")
@@ -147,7 +147,7 @@ def test_progress_is_polled_while_the_job_runs_and_the_page_refreshes_when_it_en
     assert b'hx-trigger="every 1s"' in queued.content
     assert "HX-Refresh" not in queued
 
-    services.run_next("w")
+    worker.run_next("w")
     done = client.get(f"/jobs/{job.pk}/progress/", HTTP_HX_REQUEST="true")
     assert done["HX-Refresh"] == "true"
     assert b"hx-trigger" not in done.content

@@ -12,7 +12,7 @@ from django.test import Client
 
 from access.models import Grant, Role
 from access.permissions import IMPORT_LICENSES, MANAGE_LICENSES
-from bulk import services
+from bulk import worker
 from bulk.models import Job
 from credentials.models import License, LicenseType
 
@@ -143,7 +143,7 @@ def test_validate_with_errors_then_fix_validate_clean_and_import(admin_client, r
 
     imported = admin_client.post("/licences/import/", {"file": upload("board.csv", good)}, follow=True)
     assert "The file is being imported" in imported.content.decode()
-    services.run_next("test-worker")
+    worker.run_next("test-worker")
     assert License.objects.current().get().number == "RN-1"
 
 
@@ -155,7 +155,7 @@ def test_a_validated_file_can_be_imported_without_uploading_it_again(admin_clien
     )
     job = Job.objects.get()
     admin_client.post(f"/jobs/{job.pk}/start/")
-    services.run_next("test-worker")
+    worker.run_next("test-worker")
     assert License.objects.current().count() == 1
 
 

@@ -15,7 +15,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from audit.models import Event
-from bulk import services
+from bulk import services, worker
 from bulk.models import Job, JobRow
 from credentials.models import Award
 
@@ -109,9 +109,9 @@ def test_a_worker_killed_mid_job_is_resumed_at_its_first_unfinished_chunk(queued
 def test_two_workers_racing_for_one_job_run_it_once(queued_job):
     workers = [start_worker("--once") for _ in range(2)]
     outputs = []
-    for worker in workers:
-        out, _ = worker.communicate(timeout=WAIT_SECONDS)
-        assert worker.returncode == 0, out
+    for process in workers:
+        out, _ = process.communicate(timeout=WAIT_SECONDS)
+        assert process.returncode == 0, out
         outputs.append(out.decode())
 
     assert sorted(outputs) == ["Ran 0 job(s).\n", "Ran 1 job(s).\n"]
@@ -127,7 +127,7 @@ def test_many_threads_claiming_at_once_get_the_job_exactly_once(queued_job):
     def claim(n: int) -> None:
         try:
             barrier.wait()
-            if services.claim_job(f"thread-{n}") is not None:
+            if worker.claim_job(f"thread-{n}") is not None:
                 winners.append(f"thread-{n}")
         finally:
             close_old_connections()
@@ -144,40 +144,40 @@ def test_many_threads_claiming_at_once_get_the_job_exactly_once(queued_job):
 
 
 def test_a_worker_whose_lease_was_taken_over_commits_nothing_more(queued_job):
-    stale = services.claim_job("stale-worker")
+    stale = worker.claim_job("stale-worker")
     assert stale is not None
-    services._run_chunk(stale, "stale-worker", services.get_kind(stale.kind))
+    worker._run_chunk(stale, "stale-worker", worker.get_kind(stale.kind))
     # The stale worker stalls past its lease; another worker claims the job and finishes it.
     Job.objects.filter(pk=stale.pk).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
-    fresh = services.claim_job("fresh-worker")
+    fresh = worker.claim_job("fresh-worker")
     assert fresh is not None and fresh.pk == stale.pk and fresh.chunks_done == 1
-    services.run_job(fresh, "fresh-worker")
+    worker.run_job(fresh, "fresh-worker")
 
     # The stale worker wakes up and tries to go on: it is fenced off and changes nothing.
-    with pytest.raises(services.LeaseLost):
-        services._run_chunk(stale, "stale-worker", services.get_kind(stale.kind))
-    assert services.run_job(stale, "stale-worker").status == Job.Status.PROCESSED
+    with pytest.raises(worker.LeaseLost):
+        worker._run_chunk(stale, "stale-worker", worker.get_kind(stale.kind))
+    assert worker.run_job(stale, "stale-worker").status == Job.Status.PROCESSED
 
     assert_every_row_applied_once(queued_job)
 
 
 def test_only_the_owner_renews_a_lease(queued_job):
-    job = services.claim_job("owner")
+    job = worker.claim_job("owner")
     assert job is not None
-    services.renew_lease(job, "owner")
-    with pytest.raises(services.LeaseLost):
-        services.renew_lease(job, "somebody-else")
+    worker.renew_lease(job, "owner")
+    with pytest.raises(worker.LeaseLost):
+        worker.renew_lease(job, "somebody-else")
 
 
 def test_a_job_that_never_finishes_is_failed_after_the_last_attempt_not_retried_forever(settings, queued_job):
     settings.CERTDESK_MAX_ATTEMPTS = 2
     for attempt in (1, 2):
-        job = services.claim_job(f"doomed-{attempt}")
+        job = worker.claim_job(f"doomed-{attempt}")
         assert job is not None and job.attempts == attempt
         # The worker dies without a trace; its lease runs out.
         Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
 
-    assert services.claim_job("third") is None
+    assert worker.claim_job("third") is None
 
     job = Job.objects.get(pk=queued_job.pk)
     assert job.status == Job.Status.FAILED

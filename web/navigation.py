@@ -16,7 +16,8 @@ from access.permissions import (
     VIEW_CATALOGUE,
     VIEW_CERTIFICATIONS,
 )
-from access.policy import allowed_kinds, has_permission
+from access.policy import has_permission
+from bulk.visibility import allowed_kinds
 
 
 @dataclass(frozen=True)

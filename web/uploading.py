@@ -9,11 +9,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from access.policy import NotAllowed
+from base.problems import EMPTY_FILE, FileRejected, Problem
 from bulk import services
 from bulk.intake import too_large
-from bulk.kinds import get_kind
 from bulk.models import Job
-from bulk.problems import EMPTY_FILE, FileRejected, Problem
+from bulk.registry import get_kind
 from bulk.uploads import CappedUploadHandler
 
 FILE_FIELD = "file"

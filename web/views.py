@@ -18,12 +18,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
-from access.policy import NotAllowed, allowed_kinds, has_permission, jobs_visible_to
-from bulk import services
-from bulk.kinds import get_kind
+from access.policy import NotAllowed, has_permission
+from bulk import results, services
 from bulk.models import Job, JobRow
 from bulk.queries import BadFilter, filter_jobs, parse_date
-from credentials.awarding import expiring_soon
+from bulk.registry import get_kind
+from bulk.samples import sample_file, sample_formats
+from bulk.visibility import allowed_kinds, jobs_visible_to
+from credentials.dashboard import expiring_soon
 
 from .navigation import nav_items, tool_for
 
@@ -243,7 +245,7 @@ def job_results(request: HttpRequest, pk: int) -> FileResponse:
     if not job.results_file:
         raise_not_found()
     return FileResponse(
-        services.open_results(job),
+        results.open_results(job),
         as_attachment=True,
         filename=f"job-{job.pk}-results.csv",
         content_type="text/csv",
@@ -288,8 +290,6 @@ def job_restore(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def kind_sample(request: HttpRequest, kind: str, which: str, fmt: str) -> HttpResponse:
     """A kind's template or example in one of the formats it takes, for those who may use the kind."""
-    from bulk.samples import sample_file, sample_formats
-
     if kind not in allowed_kinds(request.user) or which not in ("template", "example"):
         raise_not_found()
     job_kind = get_kind(kind)

@@ -21,22 +21,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from access.permissions import AWARD_CERTIFICATIONS
 from access.policy import NotAllowed, has_permission, people_in, scope_of
-from credentials.awarding import (
-    IMMEDIATE_LIMIT,
-    AwardInputError,
-    AwardTerms,
-    Picks,
-    award_picked,
-    awards_in_reach,
-    edit_award,
-    holders_among,
-    reinstate_award,
-    resolve_picks,
-    unassign_award,
-)
+from base.problems import format_size
+from bulk.kinds import certification_award
+from bulk.registry import get_kind
+from bulk.samples import sample_formats
+from credentials.awarding import AwardInputError, AwardTerms, holders_among
+from credentials.edits import awards_in_reach, edit_award, reinstate_award, unassign_award
 from credentials.models import Award, Certification
+from credentials.picks import IMMEDIATE_LIMIT, Picks, resolve_picks
 from people.models import Group, OrgUnit, User
 
+from .navigation import tool_for
 from .uploading import cap_upload, submit_upload
 from .views_create import rejection_context
 
@@ -167,7 +162,7 @@ def award_users(request: HttpRequest, pk: int) -> HttpResponse:
     context["form"] = form
     if form.is_valid():
         try:
-            outcome = award_picked(certification, picks, form.terms(), actor=request.user)
+            outcome = certification_award.award_users(certification, picks, form.terms(), actor=request.user)
         except NotAllowed as exc:
             raise PermissionDenied(str(exc)) from exc
         except AwardInputError as exc:
@@ -350,12 +345,6 @@ def _award_file(request: HttpRequest) -> HttpResponse:
 
 
 def _upload_context(**extra: Any) -> dict[str, Any]:
-    from bulk.kinds import get_kind
-    from bulk.problems import format_size
-    from bulk.samples import sample_formats
-
-    from .navigation import tool_for
-
     kind = get_kind(AWARD_KIND)
     return {
         "heading": "Award certifications from a file",

@@ -24,9 +24,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from access.permissions import EDIT_ACTIVITIES, EDIT_EMAIL_TEMPLATES, IMPORT_UNENROLMENTS, VIEW_CATALOGUE
 from access.policy import has_permission
 from audit.services import record
+from base.problems import format_size
 from bulk import services
-from bulk.kinds import get_kind
-from bulk.problems import format_size
+from bulk.registry import get_kind
 from bulk.samples import sample_formats
 from learning.models import Activity, EmailTemplate, Enrollment
 from learning.notices import PLACEHOLDERS, email_template, unknown_placeholders

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET
 
 from access.permissions import AWARD_CERTIFICATIONS, MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
 from access.policy import has_permission
-from credentials.awarding import awards_in_reach
+from credentials.edits import awards_in_reach
 from credentials.exports import awarded_users_csv, awarded_users_filename
 from credentials.models import Award, Certification
 from credentials.services import search_awards

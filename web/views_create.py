@@ -19,10 +19,10 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from access.policy import NotAllowed
+from base.problems import FileRejected, Problem, format_size
 from bulk import services
-from bulk.kinds import get_kind
 from bulk.models import Job
-from bulk.problems import FileRejected, Problem, format_size
+from bulk.registry import get_kind
 from bulk.samples import example_csv, example_filename, template_csv, template_filename
 from credentials.models import Certification
 

@@ -21,10 +21,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from access.permissions import IMPORT_LICENSES, MANAGE_LICENSES
 from access.policy import has_permission, people_in, scope_of, subtree_ids
-from bulk.kinds import get_kind
+from base.problems import format_size
 from bulk.models import Job, JobRow
-from bulk.problems import format_size
+from bulk.registry import get_kind
 from bulk.samples import SAMPLE_FORMATS, sample_file, sample_formats
+from bulk.visibility import jobs_visible_to
 from credentials.licences import (
     LicenseDetails,
     LicenseInputError,
@@ -276,8 +277,6 @@ def licence_import(request: HttpRequest) -> HttpResponse:
         return _import(request)
     job = None
     if "job" in request.GET:
-        from access.policy import jobs_visible_to
-
         job_id = _number(request.GET["job"], upto=2**62)
         job = jobs_visible_to(request.user).filter(pk=job_id, kind=LICENSE_IMPORT).first() if job_id else None
         if job is None:

@@ -18,17 +18,19 @@ from django.utils import timezone
 
 from access.permissions import AWARD_CERTIFICATIONS
 from access.policy import scope_of
+from base.sql import fetch, in_values
+from base.sql import table as db_table
 from credentials.awarding import AwardTerms, association_type_named, create_awards, holders_among
 from credentials.models import Award, Certification
+from credentials.picks import PickedOutcome, Picks, award_picked
 from credentials.services import withdraw_awards
 from people.models import Group, User
 
 from ..intake import Column, Row, Table
-from ..lookups import fetch, in_values
-from ..lookups import table as db_table
+from ..kind import JobKind, Plan, StagedRow, Validation
 from ..models import JobRow
+from ..services import submit_rows
 from ..staging import mark_seqs
-from .base import JobKind, Plan, StagedRow, Validation
 from .unenrolment import NO, YES
 
 if TYPE_CHECKING:
@@ -376,3 +378,31 @@ class AwardValidation(Validation):
     def finish(self) -> Plan:
         self.summary = {**self.counts, "certifications": len(self.certifications)}
         return super().finish()
+
+
+def award_users(
+    certification: Certification, picks: Picks, terms: AwardTerms, *, actor: Any
+) -> PickedOutcome:
+    """Award Users, as the dialog and the API do it: up to IMMEDIATE_LIMIT users at once, more as a
+    certification-award job of the rows the picks stand for (no file is written for it)."""
+    outcome = award_picked(certification, picks, terms, actor=actor)
+    if not outcome.deferred:
+        return outcome
+    named, param = in_values("id", outcome.deferred)
+    keys = sorted(key for (key,) in fetch(f"SELECT user_id FROM {db_table(User)} WHERE {named}", [param]))
+    fixed = [
+        terms.issue_date.isoformat(),
+        terms.expiration_date.isoformat() if terms.expiration_date else "",
+        "Yes" if terms.always_valid else "No",
+        Award.AssociationType(terms.association_type).label,
+        terms.external_activity,
+    ]
+    outcome.job = submit_rows(
+        CertificationAward.slug,
+        ([certification.code, key, *fixed] for key in keys),
+        actor=actor,
+        title=f"Award {certification.code} to {len(outcome.deferred):,} users",
+        comment="Started from Award Users.",
+        start=True,
+    ).job
+    return outcome

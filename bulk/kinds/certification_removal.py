@@ -11,17 +11,17 @@ from itertools import islice
 from typing import TYPE_CHECKING
 
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL
+from base.problems import INVALID_CERTIFICATION, INVALID_USERS, Problem
+from base.sql import fetch, in_values
+from base.sql import table as db_table
 from credentials.models import Award, Certification
 from credentials.services import remove_awards, restore_awards
 from people.models import User
 
 from ..intake import Column, Row
-from ..lookups import fetch, in_values
-from ..lookups import table as db_table
+from ..kind import JobKind, Plan, StagedRow, Validation
 from ..models import JobRow
-from ..problems import INVALID_CERTIFICATION, INVALID_USERS, Problem
 from ..staging import mark_rows
-from .base import JobKind, Plan, StagedRow, Validation
 
 if TYPE_CHECKING:
     from ..models import Job

@@ -12,15 +12,15 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from access.permissions import IMPORT_LICENSES
+from base.sql import table as db_table
 from credentials.licences import LicenseDetails, add_licenses, current_keys, delete_licenses, edit_licenses
 from credentials.models import LicenseType
 from people.models import User
 
 from ..intake import Column, Row
-from ..lookups import table as db_table
+from ..kind import JobKind, Plan, StagedRow, Validation
 from ..models import JobRow
 from ..staging import mark_seqs
-from .base import JobKind, Plan, StagedRow, Validation
 from .certification_award import parse_date
 from .unenrolment import _match
 

@@ -15,16 +15,17 @@ from typing import TYPE_CHECKING, Any
 from django.db import connection
 
 from access.permissions import IMPORT_UNENROLMENTS
+from base.sql import fetch, gc_paused, in_values, value_set
+from base.sql import table as db_table
 from learning.models import Activity, Enrollment
+from learning.notices import send_unenrolment_emails
 from learning.services import enrolment_states, restore_enrolments, unenrol
 from people.models import User
 
 from ..intake import Column, Row
-from ..lookups import fetch, gc_paused, in_values, value_set
-from ..lookups import table as db_table
+from ..kind import JobKind, Plan, StagedRow, Validation
 from ..models import JobRow
 from ..staging import mark_seqs
-from .base import JobKind, Plan, StagedRow, Validation
 
 if TYPE_CHECKING:
     from ..models import Job
@@ -195,8 +196,6 @@ class Unenrolment(JobKind):
         """
         if job is not None and (job.params.get("restore_of") or not job.is_finished):
             return 0
-        from learning.notices import send_unenrolment_emails
-
         return send_unenrolment_emails(job.pk if job is not None else None, limit=EMAILS_PER_TURN)
 
     def example_rows(self) -> list[list[str]]:

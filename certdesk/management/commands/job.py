@@ -16,13 +16,14 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from access.policy import NotAllowed, allowed_kinds, jobs_visible_to, permission_label
+from access.policy import NotAllowed, permission_label
 from api.serializers import JobSerializer
-from bulk import services
-from bulk.kinds import KINDS, get_kind
-from bulk.models import Job
-from bulk.problems import FileRejected, Problem, report
+from base.problems import FileRejected, Problem, report
+from bulk import results, services, worker
+from bulk.models import Job, JobRow
 from bulk.queries import BadFilter, filter_jobs, parse_date
+from bulk.registry import all_kinds, get_kind, registry
+from bulk.visibility import allowed_kinds, jobs_visible_to
 from certdesk.cli import EXIT_JOB_FAILED, EXIT_NOT_ALLOWED, EXIT_REJECTED, EXIT_USAGE
 from people.models import User
 
@@ -47,7 +48,9 @@ class Command(BaseCommand):
             return p
 
         submit = with_actor(sub.add_parser("submit", help="Validate a file and queue it as a job."))
-        submit.add_argument("kind", choices=sorted(KINDS), metavar="KIND", help=", ".join(sorted(KINDS)))
+        submit.add_argument(
+            "kind", choices=sorted(registry()), metavar="KIND", help=", ".join(sorted(registry()))
+        )
         submit.add_argument("file", metavar="FILE")
         submit.add_argument("--title", required=True, help="Job Title (required, up to 100 characters).")
         submit.add_argument("--comment", default="", help="Shown to other administrators on the job.")
@@ -63,7 +66,7 @@ class Command(BaseCommand):
         )
 
         listing = with_actor(sub.add_parser("list", help="List the jobs you may see."))
-        listing.add_argument("--kind", choices=sorted(KINDS))
+        listing.add_argument("--kind", choices=sorted(registry()))
         listing.add_argument("--status", choices=Job.Status.values)
         listing.add_argument("--search", help="Text in the job title.")
         listing.add_argument("--since", help="Created on or after this date (YYYY-MM-DD).")
@@ -101,7 +104,7 @@ class Command(BaseCommand):
         """Exit 3, naming the permissions that would help, when the user may manage no kind of job."""
         if allowed_kinds(user):
             return
-        needed = sorted({permission_label(kind.permission) for kind in KINDS.values()})
+        needed = sorted({permission_label(kind.permission) for kind in all_kinds()})
         raise CommandError(
             f"{user.username} may not manage any kind of bulk job: the permission "
             + " or ".join(f"'{name}'" for name in needed)
@@ -139,8 +142,6 @@ class Command(BaseCommand):
             lines.append(f"  Certification: {cert['code']} — {cert['title']}")
         lines.append(f"  Rows:        {job.total} ({job.rows_done} processed, {job.progress:.0%})")
         if job.status == Job.Status.VERIFIED:
-            from bulk.models import JobRow
-
             counts = {o: job.rows.filter(outcome=o).count() for o in JobRow.Outcome.values}
             lines.append(
                 "  Would be:    " + ", ".join(f"{labels.get(o, o)} {n}" for o, n in counts.items() if n)
@@ -181,7 +182,7 @@ class Command(BaseCommand):
         raise SystemExit(code)
 
     def wait(self, job: Job, as_json: bool) -> Job:
-        owner = services.worker_id("cli")
+        owner = worker.worker_id("cli")
         bar = ProgressBar(
             self.stderr._out if hasattr(self.stderr, "_out") else sys.stderr, enabled=not as_json
         )
@@ -189,9 +190,9 @@ class Command(BaseCommand):
             job.refresh_from_db()
             if job.is_finished:
                 break
-            claimed = services.claim_job(owner, job_id=job.pk)
+            claimed = worker.claim_job(owner, job_id=job.pk)
             if claimed is not None:
-                job = services.run_job(claimed, owner, on_progress=bar.update)
+                job = worker.run_job(claimed, owner, on_progress=bar.update)
                 continue
             bar.update(job)
             time.sleep(WAIT_POLL_SECONDS)
@@ -327,7 +328,7 @@ class Command(BaseCommand):
                 f"(status now: {job.get_status_display()}).",
                 returncode=EXIT_USAGE,
             )
-        with services.open_results(job) as stream:
+        with results.open_results(job) as stream:
             content = stream.read()
         if output:
             Path(output).write_bytes(content)

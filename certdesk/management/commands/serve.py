@@ -6,12 +6,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.core.wsgi import get_wsgi_application
 from gunicorn.app.base import BaseApplication
+
+from bulk.runner import ThreadRunner, install
 
 
 def _start_worker_thread(worker: Any) -> None:
-    from bulk.runner import ThreadRunner, install
-
     runner = ThreadRunner()
     install(runner)
     runner.start()
@@ -27,9 +28,8 @@ class EmbeddedServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from certdesk.wsgi import application
-
-        return application
+        # Loaded in the server's worker process, after it forks, as gunicorn expects.
+        return get_wsgi_application()
 
 
 class Command(BaseCommand):

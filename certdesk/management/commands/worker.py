@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from bulk.runner import WorkerLoop
-from bulk.services import run_next
+from bulk.worker import run_next
 
 
 class Command(BaseCommand):

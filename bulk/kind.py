@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 
-from ..intake import Column, Row, Table
-from ..problems import Problem, ProblemLog
+from base.problems import Problem, ProblemLog
+from base.sql import fetch, table
+
+from .intake import Column, Row, Table
+from .models import Job, JobRow
 
 if TYPE_CHECKING:
     from people.models import User
-
-    from ..models import Job
 
 
 @dataclass(slots=True)
@@ -169,9 +170,6 @@ class JobKind(ABC):
 
     def pending_rows(self, job: Job, lo: int, hi: int) -> list[tuple[int, int, int, Any]]:
         """(seq, user, target, data) of the chunk's rows still to apply, their data decoded: one query."""
-        from ..lookups import fetch, table
-        from ..models import JobRow
-
         rows = fetch(
             f"SELECT seq, user_id, target_id, data FROM {table(JobRow)} WHERE job_id = %s "
             "AND seq >= %s AND seq < %s AND outcome = 'pending' AND user_id IS NOT NULL",

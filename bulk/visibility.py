@@ -1,0 +1,31 @@
+"""Which jobs a user sees and may submit: per kind they hold the permission for, within its constraints.
+
+A job outside ``jobs_visible_to`` is answered with 404 everywhere, never 403, so it does not leak.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from access.policy import creators_in_scope, has_permission
+
+from .models import Job
+from .registry import all_kinds
+
+
+def allowed_kinds(user: Any) -> list[str]:
+    """The job kinds this user may see and submit."""
+    return [kind.slug for kind in all_kinds() if has_permission(user, kind.permission)]
+
+
+def jobs_visible_to(user: Any) -> QuerySet[Job]:
+    """The jobs this user may see: their own and those of creators within the kind's constraints."""
+    visible = Q(pk__in=[])
+    for kind in all_kinds():
+        if not has_permission(user, kind.permission):
+            continue
+        scope = creators_in_scope(user, kind.permission)
+        visible |= Q(kind=kind.slug) if scope is None else Q(kind=kind.slug) & scope
+    return Job.objects.filter(visible)
