@@ -1,36 +1,58 @@
-"""REST API for awarding: Award Users (POST /certifications/{id}/awards/), editing and unassigning an
-award, and the completions that award certifications automatically."""
+"""Certifications and their awards: list, awarded users (with Award Users), export; edit and unassign an award."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Count, Q, QuerySet
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.permissions import AWARD_CERTIFICATIONS, COMPLETE_ENROLMENTS, RECORD_EXTERNAL_TRAINING
+from access.permissions import AWARD_CERTIFICATIONS, VIEW_CERTIFICATIONS
 from access.policy import has_permission
 from base.problems import Problem
 from bulk.kinds.certification_award import award_users
 from credentials.awarding import AwardInputError, AwardTerms, association_type_named, default_terms
 from credentials.edits import awards_in_reach, edit_award, unassign_award
+from credentials.exports import awarded_users_csv, awarded_users_filename
 from credentials.models import Award, Certification
 from credentials.picks import Picks
-from learning.models import Enrollment, ExternalActivity
-from learning.services import complete_enrollment, record_external_training
+from credentials.services import awarded_users, search_awards
 from people.models import User
 
-from .serializers import AwardSerializer, JobSerializer
+from .responses import problems_400
+from .serializers import (
+    AwardSerializer,
+    CertificationSerializer,
+    JobSerializer,
+)
 
 
-def problems_400(problems: list[Problem]) -> Response:
-    return Response({"errors": [p.as_dict() for p in problems]}, status=status.HTTP_400_BAD_REQUEST)
+class _ViewCertificationsMixin:
+    def check_view_certifications(self, request: Request) -> None:
+        if not has_permission(request.user, VIEW_CERTIFICATIONS):
+            raise PermissionDenied("You do not have permission to view certifications.")
+
+
+class CertificationListView(_ViewCertificationsMixin, generics.ListAPIView[Certification]):
+    serializer_class = CertificationSerializer
+
+    def get_queryset(self) -> QuerySet[Certification]:
+        self.check_view_certifications(self.request)
+        certifications = Certification.objects.annotate(
+            holders=Count("awards", filter=Q(awards__status="active"))
+        )
+        search = self.request.query_params.get("search")
+        if search:
+            certifications = certifications.filter(Q(code__icontains=search) | Q(title__icontains=search))
+        return certifications.order_by("code")
 
 
 def require_award_permission(request: Request) -> None:
@@ -151,6 +173,29 @@ class AwardUsersMixin:
         )
 
 
+class AwardedUsersView(AwardUsersMixin, _ViewCertificationsMixin, generics.ListAPIView[Any]):
+    """GET: the awarded users of a certification. POST: Award Users."""
+
+    serializer_class = AwardSerializer
+
+    def get_queryset(self) -> Any:
+        self.check_view_certifications(self.request)
+        certification = get_object_or_404(Certification, pk=self.kwargs["pk"])
+        return search_awards(awarded_users(certification.pk), self.request.query_params.get("search", ""))
+
+
+class AwardedUsersExportView(_ViewCertificationsMixin, APIView):
+    @extend_schema(responses={(200, "text/csv"): bytes})
+    def get(self, request: Request, pk: int) -> StreamingHttpResponse:
+        self.check_view_certifications(request)
+        certification = get_object_or_404(Certification, pk=pk)
+        response = StreamingHttpResponse(
+            awarded_users_csv(certification), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{awarded_users_filename(certification)}"'
+        return response
+
+
 class AwardEditSerializer(serializers.Serializer[Any]):
     issue_date = serializers.DateField(required=False)
     expiration_date = serializers.DateField(required=False, allow_null=True)
@@ -189,80 +234,3 @@ class AwardDetailView(APIView):
             return problems_400([Problem("not_active", "This award has already been unassigned.")])
         unassign_award(award, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class CompletionSerializer(serializers.Serializer[Any]):
-    completed_on = serializers.DateField(required=False)
-
-
-COMPLETION_ANSWER = inline_serializer(
-    "CompletionAnswer",
-    {"recorded": serializers.BooleanField(), "awarded": serializers.ListField(child=serializers.CharField())},
-)
-
-
-class CompleteEnrollmentView(APIView):
-    """Mark an enrolment completed; certifications assigned to its activity are awarded, once."""
-
-    @extend_schema(request=CompletionSerializer, responses={200: COMPLETION_ANSWER})
-    def post(self, request: Request, pk: int) -> Response:
-        if not has_permission(request.user, COMPLETE_ENROLMENTS):
-            raise PermissionDenied("You do not have permission to record completions.")
-        enrollment = get_object_or_404(Enrollment, pk=pk)
-        form = CompletionSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        if enrollment.status == Enrollment.Status.UNENROLLED:
-            return problems_400([Problem("unenrolled", "This enrolment has ended; it cannot be completed.")])
-        done = complete_enrollment(
-            enrollment.pk, form.validated_data.get("completed_on") or timezone.localdate(), actor=request.user
-        )
-        return Response({"recorded": done.recorded, "awarded": [c.code for c in done.awarded]})
-
-
-class ExternalTrainingSerializer(serializers.Serializer[Any]):
-    user_id = serializers.CharField(max_length=100)
-    external_activity = serializers.CharField(max_length=200, help_text="Its title")
-    completed_on = serializers.DateField()
-
-
-class ExternalTrainingView(APIView):
-    """Record a completed external training activity; certifications assigned to it are awarded, once."""
-
-    @extend_schema(
-        request=ExternalTrainingSerializer, responses={201: COMPLETION_ANSWER, 200: COMPLETION_ANSWER}
-    )
-    def post(self, request: Request) -> Response:
-        if not has_permission(request.user, RECORD_EXTERNAL_TRAINING):
-            raise PermissionDenied("You do not have permission to record external training.")
-        form = ExternalTrainingSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        data = form.validated_data
-        user = User.objects.filter(user_id=data["user_id"]).first()
-        activity = ExternalActivity.objects.filter(title=data["external_activity"]).first()
-        problems = []
-        if user is None:
-            problems.append(
-                Problem(
-                    "unknown_user",
-                    f"No user has the User ID '{data['user_id']}'.",
-                    column="user_id",
-                    value=data["user_id"],
-                )
-            )
-        if activity is None:
-            problems.append(
-                Problem(
-                    "unknown_external_activity",
-                    f"No external activity is called '{data['external_activity']}'.",
-                    column="external_activity",
-                    value=data["external_activity"],
-                )
-            )
-        if problems:
-            return problems_400(problems)
-        assert user is not None and activity is not None
-        done = record_external_training(user.pk, activity.pk, data["completed_on"], actor=request.user)
-        return Response(
-            {"recorded": done.recorded, "awarded": [c.code for c in done.awarded]},
-            status=status.HTTP_201_CREATED if done.recorded else status.HTTP_200_OK,
-        )

@@ -1,0 +1,216 @@
+"""The catalogue: activities and enrolments, completions and external training."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from access.permissions import (
+    COMPLETE_ENROLMENTS,
+    IMPORT_UNENROLMENTS,
+    RECORD_EXTERNAL_TRAINING,
+    VIEW_CATALOGUE,
+)
+from access.policy import has_permission
+from base.problems import Problem
+from learning.models import Activity, Enrollment, ExternalActivity
+from learning.services import complete_enrollment, record_external_training
+from people.models import User
+
+from .responses import problems_400
+from .serializers import (
+    ActivitySerializer,
+    EnrollmentSerializer,
+)
+
+
+class MayViewCatalogue(BasePermission):
+    """The catalogue is listed for those who view it or import unenrolments."""
+
+    message = "You do not have permission to view the catalogue."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated) and (
+            has_permission(user, VIEW_CATALOGUE) or has_permission(user, IMPORT_UNENROLMENTS)
+        )
+
+
+class ActivityListView(generics.ListAPIView[Activity]):
+    """Courses, sessions and learning plans with their external references and enrolment counts."""
+
+    serializer_class = ActivitySerializer
+    permission_classes = [MayViewCatalogue]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("search", str, description="Title or external reference contains"),
+            OpenApiParameter("type", str, enum=Activity.Type.values),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Activity]:
+        activities = Activity.objects.all()
+        search = self.request.query_params.get("search")
+        if search:
+            activities = activities.filter(
+                Q(title__icontains=search) | Q(external_reference__icontains=search)
+            )
+        activity_type = self.request.query_params.get("type")
+        if activity_type:
+            activities = activities.filter(type=activity_type)
+        return activities.order_by("title", "pk")
+
+    def paginate_queryset(self, queryset: Any) -> Any:
+        """Count enrolments for the page's activities only: one grouped query, however many there are."""
+        page = super().paginate_queryset(queryset)
+        activities = list(page if page is not None else queryset)
+        counts: dict[int, Any] = {
+            row["activity_id"]: row
+            for row in Enrollment.objects.filter(activity__in=[a.pk for a in activities])
+            .values("activity_id")
+            .annotate(
+                enrolled=Count("pk", filter=~Q(status=Enrollment.Status.UNENROLLED)),
+                completed=Count("pk", filter=Q(completed_on__isnull=False)),
+            )
+            .order_by()
+        }
+        for activity in activities:
+            found = counts.get(activity.pk, {})
+            activity.enrolled = found.get("enrolled", 0)  # type: ignore[attr-defined]
+            activity.completed = found.get("completed", 0)  # type: ignore[attr-defined]
+        return activities
+
+
+class EnrollmentListView(generics.ListAPIView[Enrollment]):
+    """Enrolments, filtered by activity, user, status or the job that unenrolled them."""
+
+    serializer_class = EnrollmentSerializer
+    permission_classes = [MayViewCatalogue]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("activity", int),
+            OpenApiParameter("activity_reference", str),
+            OpenApiParameter("username", str),
+            OpenApiParameter("status", str, enum=Enrollment.Status.values),
+            OpenApiParameter("unenrolled_by_job", int),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Enrollment]:
+        params = self.request.query_params
+        enrollments = Enrollment.objects.select_related("user", "activity").order_by("pk")
+        filters = {
+            "activity": "activity_id",
+            "activity_reference": "activity__external_reference",
+            "username": "user__username",
+            "status": "status",
+            "unenrolled_by_job": "unenrolled_by_job_id",
+        }
+        for param, field in filters.items():
+            value = params.get(param)
+            if value is None:
+                continue
+            wanted: str | int = _positive_id(param, value) if field.endswith("_id") else value
+            enrollments = enrollments.filter(**{field: wanted})
+        return enrollments
+
+
+class CompletionSerializer(serializers.Serializer[Any]):
+    completed_on = serializers.DateField(required=False)
+
+
+COMPLETION_ANSWER = inline_serializer(
+    "CompletionAnswer",
+    {"recorded": serializers.BooleanField(), "awarded": serializers.ListField(child=serializers.CharField())},
+)
+
+
+class CompleteEnrollmentView(APIView):
+    """Mark an enrolment completed; certifications assigned to its activity are awarded, once."""
+
+    @extend_schema(request=CompletionSerializer, responses={200: COMPLETION_ANSWER})
+    def post(self, request: Request, pk: int) -> Response:
+        if not has_permission(request.user, COMPLETE_ENROLMENTS):
+            raise PermissionDenied("You do not have permission to record completions.")
+        enrollment = get_object_or_404(Enrollment, pk=pk)
+        form = CompletionSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        if enrollment.status == Enrollment.Status.UNENROLLED:
+            return problems_400([Problem("unenrolled", "This enrolment has ended; it cannot be completed.")])
+        done = complete_enrollment(
+            enrollment.pk, form.validated_data.get("completed_on") or timezone.localdate(), actor=request.user
+        )
+        return Response({"recorded": done.recorded, "awarded": [c.code for c in done.awarded]})
+
+
+class ExternalTrainingSerializer(serializers.Serializer[Any]):
+    user_id = serializers.CharField(max_length=100)
+    external_activity = serializers.CharField(max_length=200, help_text="Its title")
+    completed_on = serializers.DateField()
+
+
+class ExternalTrainingView(APIView):
+    """Record a completed external training activity; certifications assigned to it are awarded, once."""
+
+    @extend_schema(
+        request=ExternalTrainingSerializer, responses={201: COMPLETION_ANSWER, 200: COMPLETION_ANSWER}
+    )
+    def post(self, request: Request) -> Response:
+        if not has_permission(request.user, RECORD_EXTERNAL_TRAINING):
+            raise PermissionDenied("You do not have permission to record external training.")
+        form = ExternalTrainingSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        user = User.objects.filter(user_id=data["user_id"]).first()
+        activity = ExternalActivity.objects.filter(title=data["external_activity"]).first()
+        problems = []
+        if user is None:
+            problems.append(
+                Problem(
+                    "unknown_user",
+                    f"No user has the User ID '{data['user_id']}'.",
+                    column="user_id",
+                    value=data["user_id"],
+                )
+            )
+        if activity is None:
+            problems.append(
+                Problem(
+                    "unknown_external_activity",
+                    f"No external activity is called '{data['external_activity']}'.",
+                    column="external_activity",
+                    value=data["external_activity"],
+                )
+            )
+        if problems:
+            return problems_400(problems)
+        assert user is not None and activity is not None
+        done = record_external_training(user.pk, activity.pk, data["completed_on"], actor=request.user)
+        return Response(
+            {"recorded": done.recorded, "awarded": [c.code for c in done.awarded]},
+            status=status.HTTP_201_CREATED if done.recorded else status.HTTP_200_OK,
+        )
+
+
+def _positive_id(param: str, value: str) -> int:
+    """A query parameter naming a row by its id; anything else is answered 400, never 500."""
+    number = int(value) if value.isascii() and value.isdigit() else 0
+    if not 0 < number < 2**63:
+        raise ValidationError({param: [f"'{value}' is not an id (a whole number from 1)."]})
+    return number

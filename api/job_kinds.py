@@ -1,0 +1,61 @@
+"""Job kinds: what each takes (columns, limits), with templates and examples to download."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bulk.registry import get_kind, registry
+from bulk.samples import SAMPLE_FORMATS, sample_file, sample_formats
+from bulk.visibility import allowed_kinds
+
+
+class JobKindListView(APIView):
+    def get(self, request: Request) -> Response:
+        return Response([get_kind(slug).describe() for slug in allowed_kinds(request.user)])
+
+
+class _KindFileView(APIView):
+    def kind_or_404(self, request: Request, kind: str) -> Any:
+        if kind not in registry():
+            raise NotFound(f"Unknown job kind '{kind}'.")
+        if kind not in allowed_kinds(request.user):
+            raise PermissionDenied(f"You do not have permission to use {get_kind(kind).tool_name}.")
+        return get_kind(kind)
+
+    def sample(self, request: Request, kind: str, *, example: bool) -> HttpResponse:
+        """The kind's template or example, as CSV or in ``?file_format=`` txt, xml, xml-2003 or xlsx."""
+        job_kind = self.kind_or_404(request, kind)
+        fmt = request.query_params.get("file_format", "csv")
+        offered = sample_formats(job_kind)
+        if fmt not in offered:
+            raise ValidationError(
+                {"file_format": [f"'{fmt}' is not offered for {kind}: use one of {', '.join(offered)}."]}
+            )
+        content, filename, content_type = sample_file(job_kind, fmt, example=example)
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+SAMPLE_PARAMETERS = [
+    OpenApiParameter("file_format", str, enum=list(SAMPLE_FORMATS), description="csv (default)")
+]
+
+
+class JobKindTemplateView(_KindFileView):
+    @extend_schema(parameters=SAMPLE_PARAMETERS, responses={(200, "text/csv"): bytes})
+    def get(self, request: Request, kind: str) -> HttpResponse:
+        return self.sample(request, kind, example=False)
+
+
+class JobKindExampleView(_KindFileView):
+    @extend_schema(parameters=SAMPLE_PARAMETERS, responses={(200, "text/csv"): bytes})
+    def get(self, request: Request, kind: str) -> HttpResponse:
+        return self.sample(request, kind, example=True)

@@ -1,0 +1,196 @@
+"""Jobs: list, submit, show, start, restore; their rows, results and original files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from access.policy import NotAllowed, has_permission
+from base.problems import EMPTY_FILE, FileRejected, Problem, report
+from bulk import results, services
+from bulk.intake import too_large
+from bulk.models import Job, JobRow
+from bulk.queries import BadFilter, filter_jobs, parse_date
+from bulk.registry import UnknownKind, get_kind
+from bulk.uploads import FORM_OVERHEAD, CappedUploadHandler, largest_limit
+from bulk.visibility import allowed_kinds, jobs_visible_to
+
+from .responses import problems_response
+from .serializers import (
+    JobCreateSerializer,
+    JobRowSerializer,
+    JobSerializer,
+)
+
+
+class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
+    """Bulk jobs of every kind the caller may manage."""
+
+    serializer_class = JobSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def initialize_request(self, request: Any, *args: Any, **kwargs: Any) -> Request:
+        # Files are capped while they stream in, before the body is read to its end.
+        request.upload_handlers = [CappedUploadHandler(request, largest_limit())]
+        return super().initialize_request(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Job]:
+        if not allowed_kinds(self.request.user):
+            raise PermissionDenied("You do not have permission to manage any kind of bulk job.")
+        jobs = jobs_visible_to(self.request.user)
+        if self.action != "list":
+            return jobs
+        params = self.request.query_params
+        try:
+            return filter_jobs(
+                jobs,
+                kind=params.get("kind"),
+                status=params.get("status"),
+                search=params.get("search"),
+                since=parse_date(params.get("created_after"), "created_after"),
+                until=parse_date(params.get("created_before"), "created_before"),
+            )
+        except BadFilter as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str),
+            OpenApiParameter("status", str),
+            OpenApiParameter("search", str),
+            OpenApiParameter("created_after", str, description="YYYY-MM-DD, inclusive"),
+            OpenApiParameter("created_before", str, description="YYYY-MM-DD, inclusive"),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
+    def create(self, request: Request) -> Response:
+        # Permission first: someone who may not submit jobs gets 403 whatever the form holds.
+        if not allowed_kinds(request.user):
+            raise PermissionDenied("You do not have permission to manage any kind of bulk job.")
+        if int(request.META.get("CONTENT_LENGTH") or 0) > largest_limit() + FORM_OVERHEAD:
+            rejected = too_large(largest_limit())
+            return problems_response(rejected.problems, rejected.headlines)
+        form = JobCreateSerializer(data=request.data)
+        if not form.is_valid():
+            problems = [
+                Problem("invalid_request", f"{field}: {message}", column=field)
+                for field, messages in form.errors.items()
+                for message in messages
+            ]
+            return problems_response(problems, [p.message for p in problems])
+        try:
+            kind = get_kind(form.validated_data["kind"])
+        except UnknownKind as exc:
+            problem = Problem("unknown_kind", str(exc), column="kind", value=form.validated_data["kind"])
+            return problems_response([problem], [problem.message])
+        if not has_permission(request.user, kind.permission):
+            raise PermissionDenied(f"You do not have permission to use {kind.tool_name}.")
+        upload = form.validated_data.get("file")
+        handler = request._request.upload_handlers[0]
+        try:
+            if "file" in getattr(handler, "too_large", ()):
+                raise too_large(kind.max_bytes)
+            if upload is None:
+                raise FileRejected(
+                    [Problem(EMPTY_FILE, "The file is empty: no file was uploaded.", column="file")]
+                )
+            submission = services.submit(
+                kind.slug,
+                upload.file,
+                upload.name,
+                actor=request.user,
+                title=form.validated_data["title"],
+                comment=form.validated_data["comment"],
+                validate_only=form.validated_data["validate_only"],
+                start=form.validated_data["start"],
+            )
+        except NotAllowed as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except services.JobInputError as exc:
+            return problems_response(exc.problems, [p.message for p in exc.problems])
+        except FileRejected as exc:
+            return problems_response(exc.problems, exc.headlines, exc.total)
+        data = JobSerializer(submission.job, context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: JobSerializer})
+    @action(detail=True, methods=["post"])
+    def start(self, request: Request, pk: str | None = None) -> Response:
+        """Queue a draft or verified job."""
+        return self._queue(request, services.start_job, status.HTTP_200_OK)
+
+    @extend_schema(request=None, responses={201: JobSerializer})
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, pk: str | None = None) -> Response:
+        """Queue a new job that undoes exactly what this processed job changed."""
+        return self._queue(request, services.restore_job, status.HTTP_201_CREATED)
+
+    def _queue(self, request: Request, queue: Any, success: int) -> Response:
+        """Call ``queue(job, user)`` on the job of the URL; 409 with the reason when its state forbids it."""
+        try:
+            job = queue(self.get_object(), request.user)
+        except NotAllowed as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except services.JobInputError as exc:
+            return Response(
+                report(exc.problems, [exc.problems[0].message], 100), status=status.HTTP_409_CONFLICT
+            )
+        return Response(JobSerializer(job, context=self.get_serializer_context()).data, status=success)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("outcome", str, enum=JobRow.Outcome.values)],
+        responses={200: JobRowSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"])
+    def rows(self, request: Request, pk: str | None = None) -> Response:
+        job = self.get_object()
+        rows = job.rows.order_by("seq")
+        outcome = request.query_params.get("outcome")
+        if outcome:
+            rows = rows.filter(outcome=outcome)
+        kind = get_kind(job.kind)
+        page = self.paginate_queryset(rows)  # type: ignore[arg-type]  # rows of the job, not jobs
+        serializer = JobRowSerializer(
+            page,  # type: ignore[arg-type]
+            many=True,
+            context={
+                "labels": kind.labels_for(job),
+                "messages": kind.messages_for(job),
+            },
+        )
+        return self.get_paginated_response(serializer.data)
+
+    @extend_schema(responses={(200, "text/csv"): bytes})
+    @action(detail=True, methods=["get"])
+    def results(self, request: Request, pk: str | None = None) -> FileResponse:
+        job = self.get_object()
+        if not job.results_file:
+            raise NotFound(
+                "This job has no results file yet: it is written when the job ends or is verified."
+            )
+        return FileResponse(
+            results.open_results(job),
+            as_attachment=True,
+            filename=f"job-{job.pk}-results.csv",
+            content_type="text/csv",
+        )
+
+    @extend_schema(responses={(200, "text/csv"): bytes})
+    @action(detail=True, methods=["get"])
+    def original(self, request: Request, pk: str | None = None) -> FileResponse:
+        job = self.get_object()
+        if not job.original_file:
+            raise NotFound("This job has no original file.")
+        return FileResponse(job.original_file.open("rb"), as_attachment=True, filename=job.original_filename)
