@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,6 +34,16 @@ class StagedRow:
     data: Any = None
     outcome: str = "pending"
     message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Leftover:
+    """What the rows of a chunk that an apply step did not succeed on get: the rows ``seqs`` (still
+    pending), or with None every row of the chunk still pending, the outcome and message given."""
+
+    outcome: str
+    message: str
+    seqs: Sequence[int] | None = None
 
 
 @dataclass
@@ -130,8 +141,9 @@ class JobKind(ABC):
         return plan
 
     @abstractmethod
-    def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
-        """Apply the pending rows with ``lo <= seq < hi`` and give each one its outcome.
+    def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> Sequence[Leftover]:
+        """Apply the pending rows with ``lo <= seq < hi``, mark those that succeeded, and say what the
+        others get: the engine marks them, in the order given, in the same transaction.
 
         Runs inside the chunk's transaction; must cost a constant number of queries.
         """
@@ -146,8 +158,9 @@ class JobKind(ABC):
     }
     restore_messages: ClassVar[dict[str, str]] = {}
 
-    def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
-        """Undo, for the pending rows of a chunk, what the job ``job.params["restore_of"]`` did."""
+    def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> Sequence[Leftover]:
+        """Undo, for the pending rows of a chunk, what the job ``job.params["restore_of"]`` did; marks
+        and returns as ``apply_chunk`` does."""
         raise TypeError(f"{self.label} jobs cannot be restored")
 
     def send_notices(self, job: Job | None) -> int:

@@ -134,15 +134,43 @@ def copy_succeeded_rows(from_job_id: int, to_job_id: int) -> int:
     )
 
 
-def mark_rows(job: Job, lo: int, hi: int, user_ids: Sequence[int], outcome: str, message: str = "") -> int:
-    """Give the pending rows of a chunk that name one of ``user_ids`` their outcome, in one UPDATE."""
+def mark_rows(job: Job, lo: int, hi: int, user_ids: Sequence[int], outcome: str) -> int:
+    """Give the pending rows of a chunk that name one of ``user_ids`` their outcome, in one UPDATE; a
+    row keeps its message (a note, or none for the kind's default)."""
     if not user_ids:
         return 0
     named, users_param = in_values("user_id", user_ids)
     return execute(
-        f"UPDATE {table(JobRow)} SET outcome = %s, message = %s WHERE job_id = %s AND seq >= %s AND seq < %s "
+        f"UPDATE {table(JobRow)} SET outcome = %s WHERE job_id = %s AND seq >= %s AND seq < %s "
         f"AND outcome = 'pending' AND {named}",
-        [outcome, message, job.pk, lo, hi, users_param],
+        [outcome, job.pk, lo, hi, users_param],
+    )
+
+
+def mark_chunk(
+    job: Job,
+    lo: int,
+    hi: int,
+    outcome: str,
+    message: str | None = None,
+    *,
+    named_only: bool = False,
+    except_seqs: Sequence[int] = (),
+) -> int:
+    """Give every pending row of a chunk its outcome, in one UPDATE: with ``named_only`` only the rows
+    that name a user, and none of ``except_seqs``. A row keeps its message unless one is given."""
+    conditions = ["job_id = %s", "seq >= %s", "seq < %s", "outcome = 'pending'"]
+    params: list[Any] = [job.pk, lo, hi]
+    if named_only:
+        conditions.append("user_id IS NOT NULL")
+    if except_seqs:
+        named, seqs_param = in_values("seq", except_seqs, "integer")
+        conditions.append(f"NOT ({named})")
+        params.append(seqs_param)
+    assignments = "outcome = %s" if message is None else "outcome = %s, message = %s"
+    return execute(
+        f"UPDATE {table(JobRow)} SET {assignments} WHERE {' AND '.join(conditions)}",
+        [outcome, *([] if message is None else [message]), *params],
     )
 
 

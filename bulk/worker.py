@@ -28,6 +28,7 @@ from .models import Job, JobRow
 from .notify import notify_job_finished
 from .registry import get_kind
 from .results import write_results
+from .staging import mark_chunk, mark_seqs
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,12 @@ def _run_chunk(job: Job, owner: str, kind: Any) -> None:
         if not fenced:
             raise LeaseLost(f"job {job.pk} chunk {index} is no longer this worker's")
         apply = kind.apply_restore_chunk if job.params.get("restore_of") else kind.apply_chunk
-        apply(job, lo, hi, now)
+        # The kind marks what succeeded; what it did not succeed on is marked here, before the count.
+        for leftover in apply(job, lo, hi, now):
+            if leftover.seqs is None:
+                mark_chunk(job, lo, hi, leftover.outcome, leftover.message)
+            else:
+                mark_seqs(job, leftover.seqs, leftover.outcome, leftover.message)
         counts = dict(
             JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi)
             .values_list("outcome")

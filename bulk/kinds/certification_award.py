@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import re
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from access.permissions import AWARD_CERTIFICATIONS
 from access.policy import scope_of
+from base.cells import parse_date, yes_no_blank
+from base.keys import Matches, match_keys
 from base.sql import fetch, in_values
 from base.sql import table as db_table
 from credentials.awarding import AwardTerms, association_type_named, create_awards, holders_among
@@ -27,11 +28,10 @@ from credentials.services import withdraw_awards
 from people.models import Group, User
 
 from ..intake import Column, Row, Table
-from ..kind import JobKind, Plan, StagedRow, Validation
+from ..kind import JobKind, Leftover, Plan, StagedRow, Validation
 from ..models import JobRow
 from ..services import submit_rows
 from ..staging import mark_seqs
-from .unenrolment import NO, YES
 
 if TYPE_CHECKING:
     from ..models import Job
@@ -43,43 +43,6 @@ EXPIRATION_DATE = "Expiration date"
 ALWAYS_VALID = "Always valid"
 ASSOCIATION_TYPE = "Association type"
 EXTERNAL_ACTIVITY = "External activity"
-MONTHS = {
-    m: n
-    for n, m in enumerate(
-        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1
-    )
-}
-WORDY_DATE = re.compile(r"^(\d{1,2})[ -]([A-Za-z]{3})[A-Za-z]*[ ,-]*(\d{4})$")
-
-
-@functools.lru_cache(maxsize=4096)
-def parse_date(text: str) -> dt.date:
-    """YYYY-MM-DD (also with / or a time after it, as spreadsheets save it) or "12 Mar 2026".
-
-    Day and month written as numbers in another order (03/12/2026) are refused: they read differently
-    in different countries.
-    """
-    text = text.strip()
-    iso = re.match(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$", text)
-    wordy = WORDY_DATE.match(text)
-    try:
-        if iso:
-            return dt.date(int(iso[1]), int(iso[2]), int(iso[3]))
-        if wordy and wordy[2].lower() in MONTHS:
-            return dt.date(int(wordy[3]), MONTHS[wordy[2].lower()], int(wordy[1]))
-    except ValueError:
-        raise ValueError(f"'{text}' is not a date in the calendar.") from None
-    raise ValueError(f"'{text}' is not a date: write it as YYYY-MM-DD, e.g. 2026-03-12.")
-
-
-@functools.lru_cache(maxsize=64)
-def parse_yes_no_blank(text: str) -> bool:
-    folded = text.strip().casefold()
-    if folded in YES:
-        return True
-    if folded in NO:
-        return False
-    raise ValueError(f"{ALWAYS_VALID} must be Yes, No or empty, not '{text}'.")
 
 
 @functools.lru_cache(maxsize=64)
@@ -127,7 +90,7 @@ class CertificationAward(JobKind):
             required=False,
             blank_ok=True,
             max_length=20,
-            parse=parse_yes_no_blank,
+            parse=yes_no_blank(ALWAYS_VALID),
             help="Yes for an award that never expires.",
         ),
         Column(
@@ -183,21 +146,24 @@ class CertificationAward(JobKind):
             external_activity=values[EXTERNAL_ACTIVITY] or "",
         )
 
-    def _certifications(self, table: Table) -> dict[str, Certification]:
-        codes = sorted({row.values[CERTIFICATION_ID] for row in table.rows if row.values[CERTIFICATION_ID]})
-        return {c.code: c for c in Certification.objects.filter(code__in=codes)} if codes else {}
+    def _certifications(self, table: Table, known: dict[int, Certification]) -> Matches[Certification]:
+        """Certification ID -> certification, matched as base.keys says; ``known`` keeps the
+        certifications already read, so that a file's few are read once, not once a batch."""
+        codes = {row.values[CERTIFICATION_ID] for row in table.rows if row.values[CERTIFICATION_ID]}
+        matches = match_keys(codes, f"SELECT {{column}}, id FROM {db_table(Certification)}", "code")
+        unread = {pk for (pk,) in matches.found.values()} - known.keys()
+        if unread:
+            known.update(Certification.objects.in_bulk(sorted(unread)))
+        return Matches(
+            {code: known[pk] for code, (pk,) in matches.found.items() if pk in known},
+            matches.taken_as,
+            matches.ambiguous,
+        )
 
-    def _users(self, table: Table) -> dict[str, tuple[int, str]]:
-        keys = sorted({row.values[USER_ID] for row in table.rows if row.values[USER_ID]})
-        if not keys:
-            return {}
-        named, param = in_values("user_id", keys, "text")
-        return {
-            key: (pk, username)
-            for key, pk, username in fetch(
-                f"SELECT user_id, id, username FROM {db_table(User)} WHERE {named}", [param]
-            )
-        }
+    def _users(self, table: Table) -> Matches[tuple[Any, ...]]:
+        """User ID -> (user pk, username), matched as base.keys says."""
+        keys = {row.values[USER_ID] for row in table.rows if row.values[USER_ID]}
+        return match_keys(keys, f"SELECT {{column}}, id, username FROM {db_table(User)}", "user_id")
 
     def _outside_scope(self, actor: User, user_ids: list[int]) -> set[int]:
         """The users of the file the actor may not award to (constrained grants only): two queries."""
@@ -228,7 +194,7 @@ class CertificationAward(JobKind):
             }
         return set(user_ids) - inside
 
-    def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
+    def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> list[Leftover]:
         pending = self.pending_rows(job, lo, hi)
         awards = []
         for _, user_id, certification_id, data in pending:
@@ -244,12 +210,14 @@ class CertificationAward(JobKind):
         done = set(create_awards(awards, actor_id=job.created_by_id, job_id=job.pk, now=now))
         mark_seqs(job, [seq for seq, u, c, _ in pending if (u, c) in done], JobRow.Outcome.SUCCEEDED)
         # Still pending: the user was awarded the certification since the file was checked.
-        JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING).update(
-            outcome=JobRow.Outcome.SKIPPED,
-            message="The user holds the certification already (awarded since the file was checked); left as it is.",
-        )
+        return [
+            Leftover(
+                JobRow.Outcome.SKIPPED,
+                "The user holds the certification already (awarded since the file was checked); left as it is.",
+            )
+        ]
 
-    def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
+    def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> list[Leftover]:
         pending = self.pending_rows(job, lo, hi)
         done = set(
             withdraw_awards(
@@ -261,10 +229,12 @@ class CertificationAward(JobKind):
             )
         )
         mark_seqs(job, [seq for seq, u, c, _ in pending if (u, c) in done], JobRow.Outcome.SUCCEEDED)
-        JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING).update(
-            outcome=JobRow.Outcome.SKIPPED,
-            message=f"Not removed: the award made by job {job.params['restore_of']} has been changed or removed since.",
-        )
+        return [
+            Leftover(
+                JobRow.Outcome.SKIPPED,
+                f"Not removed: the award made by job {job.params['restore_of']} has been changed or removed since.",
+            )
+        ]
 
     def example_rows(self) -> list[list[str]]:
         return [
@@ -294,12 +264,16 @@ class AwardValidation(Validation):
         self.checked: dict[tuple[Any, ...], tuple[AwardTerms, list[str], list[Any]]] = {}
         self.counts = {"would_award": 0, "skipped": 0, "errors": 0}
         self.certifications: set[int] = set()
+        self.read: dict[int, Certification] = {}
 
     def check(self, rows: list[Row]) -> list[StagedRow]:
         kind = self.kind
         batch = Table(header=[], rows=rows, warnings=[])
-        certifications = kind._certifications(batch)
-        users = kind._users(batch)
+        certification_matches = kind._certifications(batch, self.read)
+        user_matches = kind._users(batch)
+        certifications, users = certification_matches.found, user_matches.found
+        # Keys typed in another case get a note on each of their rows; there are seldom any.
+        taken = bool(certification_matches.taken_as or user_matches.taken_as)
         outside = kind._outside_scope(self.actor, [pk for pk, _ in users.values()])
         today = self.today
 
@@ -319,9 +293,19 @@ class AwardValidation(Validation):
             certification = certifications.get(code or "")
             user = users.get(user_key or "")
             if code and certification is None:
-                errors.append(f"Certification ID not recognised: no certification has the ID '{code}'.")
+                errors.append(
+                    f"Certification ID not recognised: '{code}' could be any of "
+                    f"{certification_matches.candidates(code)}, which differ only in case; write it exactly."
+                    if code in certification_matches.ambiguous
+                    else f"Certification ID not recognised: no certification has the ID '{code}'."
+                )
             if user_key and user is None:
-                errors.append(f"User ID not recognised: no user has the User ID '{user_key}'.")
+                errors.append(
+                    f"User ID not recognised: '{user_key}' could be any of {user_matches.candidates(user_key)}, "
+                    "which differ only in case; write it exactly."
+                    if user_key in user_matches.ambiguous
+                    else f"User ID not recognised: no user has the User ID '{user_key}'."
+                )
             elif user is not None and user[0] in outside:
                 errors.append(
                     f"'{user_key}' is outside the organisation units and groups you may award certifications in."
@@ -358,6 +342,12 @@ class AwardValidation(Validation):
                 continue
             first_row[pair] = row.row_number
             staged.data = stored
+            if taken:
+                notes = (
+                    user_matches.note(user_key, "User ID"),
+                    certification_matches.note(code, "Certification ID"),
+                )
+                staged.message = " ".join(n for n in notes if n)
             wanted.append((staged, *pair))
 
         held = holders_among((user_id, certification_id) for _, user_id, certification_id in wanted)

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL
+from base.keys import Matches, exact_keys, match_keys, taken_note
 from base.problems import INVALID_CERTIFICATION, INVALID_USERS, Problem
-from base.sql import fetch, in_values
 from base.sql import table as db_table
 from credentials.models import Award, Certification
 from credentials.services import remove_awards, restore_awards
 from people.models import User
 
 from ..intake import Column, Row
-from ..kind import JobKind, Plan, StagedRow, Validation
+from ..kind import JobKind, Leftover, Plan, StagedRow, Validation
 from ..models import JobRow
 from ..staging import mark_rows
 
@@ -59,7 +59,7 @@ class CertificationRemoval(JobKind):
     def validation(self, actor: User) -> RemovalValidation:
         return RemovalValidation(actor)
 
-    def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
+    def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> list[Leftover]:
         certification_id = job.params["certification_id"]
         code = job.params["certification_code"]
         pending = JobRow.objects.filter(
@@ -75,12 +75,13 @@ class CertificationRemoval(JobKind):
         # The message of a removed row is the kind's default; storing it 50,000 times costs writes.
         mark_rows(job, lo, hi, removed, JobRow.Outcome.SUCCEEDED)
         # What is still pending was valid when the file was checked, but the world moved on.
-        pending.update(
-            outcome=JobRow.Outcome.SKIPPED,
-            message=f"The user no longer holds certification {code}; nothing to remove.",
-        )
+        return [
+            Leftover(
+                JobRow.Outcome.SKIPPED, f"The user no longer holds certification {code}; nothing to remove."
+            )
+        ]
 
-    def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
+    def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> list[Leftover]:
         certification_id = job.params["certification_id"]
         pending = JobRow.objects.filter(
             job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING
@@ -94,13 +95,13 @@ class CertificationRemoval(JobKind):
             now=now,
         )
         mark_rows(job, lo, hi, restored, JobRow.Outcome.SUCCEEDED)
-        pending.update(
-            outcome=JobRow.Outcome.SKIPPED,
-            message=(
+        return [
+            Leftover(
+                JobRow.Outcome.SKIPPED,
                 f"Not restored: the user holds certification {job.params['certification_code']} again, or the "
-                f"award has changed since job {job.params['restore_of']} removed it."
-            ),
-        )
+                f"award has changed since job {job.params['restore_of']} removed it.",
+            )
+        ]
 
     def example_rows(self) -> list[list[str]]:
         return [["CERT-001", "U000123"], ["CERT-001", "U000456"], ["CERT-001", "U000789"]]
@@ -115,6 +116,7 @@ class RemovalValidation(Validation):
         self.certification: Certification | None = None
         self.first: tuple[int, str] | None = None  # the row and code of the first Certification ID
         self.same: set[str] = set()  # the spellings that name the file's certification
+        self.candidates = ""  # the certifications the first Certification ID could mean, if several
         self.first_row_of_user: dict[str, int] = {}
         self.rows_seen = 0
 
@@ -125,6 +127,7 @@ class RemovalValidation(Validation):
         self._certification(rows)
         certification = self.certification
         holders = self._holders(rows)
+        found_of, taken_as = holders.found.get, holders.taken_as
         first_row_of_user = self.first_row_of_user
         staged_rows: list[StagedRow] = []
         for row in rows:
@@ -133,19 +136,26 @@ class RemovalValidation(Validation):
             staged_rows.append(staged)
             if user_key is None:
                 continue  # already reported as a data format problem
-            if user_key in first_row_of_user:
+            # A User ID typed in another case is the same user as the one it was taken as.
+            user = taken_as.get(user_key, user_key)
+            if user in first_row_of_user:
                 staged.outcome = JobRow.Outcome.SKIPPED
-                staged.message = f"User ID '{user_key}' repeats row {first_row_of_user[user_key]}; the user is removed once."
+                staged.message = (
+                    f"User ID '{user_key}' repeats row {first_row_of_user[user]}; the user is removed once."
+                )
                 continue
-            first_row_of_user[user_key] = row.row_number
+            first_row_of_user[user] = row.row_number
             if certification is None:
                 continue
-            found = holders.get(user_key)
+            found = found_of(user_key)
             if found is None:
                 self.problems.add(
                     Problem(
                         INVALID_USERS,
-                        f"No user has the User ID '{user_key}'.",
+                        f"User ID '{user_key}' could be any of {holders.candidates(user_key)}, which differ only "
+                        "in case; write it exactly."
+                        if user_key in holders.ambiguous
+                        else f"No user has the User ID '{user_key}'.",
                         row.row_number,
                         USER_ID,
                         user_key,
@@ -164,6 +174,15 @@ class RemovalValidation(Validation):
             else:
                 staged.user_id = found[0]
                 staged.target_id = certification.pk
+                code = row.values[CERTIFICATION_ID]
+                # Keys typed in another case get a note on each of their rows; there are seldom any.
+                code_taken = code != certification.code and code in self.same
+                if code_taken or user_key in taken_as:
+                    notes = (
+                        holders.note(user_key, "User ID"),
+                        taken_note(code, "Certification ID", certification.code) if code_taken else "",
+                    )
+                    staged.message = " ".join(n for n in notes if n)
         return staged_rows
 
     def finish(self) -> Plan:
@@ -188,27 +207,26 @@ class RemovalValidation(Validation):
         named = [(row, row.values[CERTIFICATION_ID]) for row in rows if row.values[CERTIFICATION_ID]]
         if not named:
             return
+        select = f"SELECT {{column}}, id FROM {db_table(Certification)}"
         if self.first is None:
             first_row, code = named[0]
             self.first = (first_row.row_number, code)
             self.same = {code}
-            certification = Certification.objects.filter(code=code).first()
-            if certification is None:
-                # IDs typed by hand may differ in case; accept that only when it is unambiguous.
-                matches = list(Certification.objects.filter(code__iexact=code)[:2])
-                certification = matches[0] if len(matches) == 1 else None
-            self.certification = certification
+            matches = match_keys({code}, select, "code")
+            found = matches.found.get(code)
+            self.certification = Certification.objects.filter(pk=found[0]).first() if found else None
+            self.candidates = matches.candidates(code)
         first_number, code = self.first
         certification = self.certification
         spellings = {other for _, other in named}
         if certification is not None and spellings <= self.same:
             return  # the usual file: one ID, written one way
-        folded = code.casefold()
+        folded = code.lower()
         # A spelling that differs only in case names the same certification, unless another
         # certification has exactly that code.
-        variants = {other for other in spellings - self.same if other.casefold() == folded}
+        variants = {other for other in spellings - self.same if other.lower() == folded}
         if variants:
-            taken = set(Certification.objects.filter(code__in=variants).values_list("code", flat=True))
+            taken = set(exact_keys(variants, select, "code"))
             if certification is not None:
                 taken.discard(certification.code)
             self.same |= variants - taken
@@ -218,7 +236,10 @@ class RemovalValidation(Validation):
                     self.problems.add(
                         Problem(
                             INVALID_CERTIFICATION,
-                            f"No certification has the Certification ID '{other}'.",
+                            f"Certification ID '{other}' could be any of {self.candidates}, which differ only "
+                            "in case; write it exactly."
+                            if self.candidates
+                            else f"No certification has the Certification ID '{other}'.",
                             row.row_number,
                             CERTIFICATION_ID,
                             other,
@@ -237,18 +258,16 @@ class RemovalValidation(Validation):
                     )
                 )
 
-    def _holders(self, rows: list[Row]) -> dict[str, tuple[int, bool]]:
-        """User ID -> (user pk, holds an active award) for every User ID of the batch that exists."""
+    def _holders(self, rows: list[Row]) -> Matches[tuple[Any, ...]]:
+        """User ID -> (user pk, holds an active award) for the User IDs of the batch, matched as base.keys
+        says."""
         if self.certification is None:
-            return {}
-        keys = sorted({row.values[USER_ID] for row in rows if row.values[USER_ID]})
-        if not keys:
-            return {}
-        named, keys_param = in_values("u.user_id", keys, "text")
-        found = fetch(
-            f"SELECT u.user_id, u.id, EXISTS (SELECT 1 FROM {db_table(Award)} a WHERE a.user_id = u.id "
-            f"AND a.certification_id = %s AND a.status = 'active') "
-            f"FROM {db_table(User)} u WHERE {named}",
-            [self.certification.pk, keys_param],
+            return Matches()
+        keys = {row.values[USER_ID] for row in rows if row.values[USER_ID]}
+        return match_keys(
+            keys,
+            f"SELECT {{column}}, u.id, EXISTS (SELECT 1 FROM {db_table(Award)} a WHERE a.user_id = u.id "
+            f"AND a.certification_id = %s AND a.status = 'active') FROM {db_table(User)} u",
+            "u.user_id",
+            [self.certification.pk],
         )
-        return {user_key: (pk, bool(holder)) for user_key, pk, holder in found}

@@ -12,17 +12,17 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from access.permissions import IMPORT_LICENSES
+from base.cells import parse_date
+from base.keys import match_among, match_keys
 from base.sql import table as db_table
 from credentials.licences import LicenseDetails, add_licenses, current_keys, delete_licenses, edit_licenses
 from credentials.models import LicenseType
 from people.models import User
 
 from ..intake import Column, Row
-from ..kind import JobKind, Plan, StagedRow, Validation
+from ..kind import JobKind, Leftover, Plan, StagedRow, Validation
 from ..models import JobRow
 from ..staging import mark_seqs
-from .certification_award import parse_date
-from .unenrolment import _match
 
 if TYPE_CHECKING:
     from ..models import Job
@@ -97,7 +97,7 @@ class LicenseImport(JobKind):
     def validation(self, actor: User) -> LicenseImportValidation:
         return LicenseImportValidation(actor)
 
-    def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
+    def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> list[Leftover]:
         pending = self.pending_rows(job, lo, hi)
         by_action: dict[str, list[tuple[int, int, int, str, LicenseDetails]]] = {
             "add": [],
@@ -138,10 +138,12 @@ class LicenseImport(JobKind):
         )
         succeeded = [seq for rows in by_action.values() for seq, u, t, n, _ in rows if (u, t, n) in done]
         mark_seqs(job, succeeded, JobRow.Outcome.SUCCEEDED)
-        JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING).update(
-            outcome=JobRow.Outcome.ERROR,
-            message="The licence changed after the file was checked (added, edited or deleted meanwhile); nothing done.",
-        )
+        return [
+            Leftover(
+                JobRow.Outcome.ERROR,
+                "The licence changed after the file was checked (added, edited or deleted meanwhile); nothing done.",
+            )
+        ]
 
     def example_rows(self) -> list[list[str]]:
         return [
@@ -162,14 +164,16 @@ class LicenseImportValidation(Validation):
         self.counts = {"would_import": 0, "errors": 0, "add": 0, "edit": 0, "delete": 0}
 
     def check(self, rows: list[Row]) -> list[StagedRow]:
-        users = _match(
+        users = match_keys(
             {r.values[USERNAME] for r in rows if r.values[USERNAME]},
             f"SELECT {{column}}, id FROM {db_table(User)}",
             "username",
         )
         if self.types is None:
-            self.types = {t.code.casefold(): t for t in LicenseType.objects.all()}
-        types = self.types
+            self.types = {t.code: t for t in LicenseType.objects.all()}
+        types = match_among({r.values[LICENSE_CODE] for r in rows if r.values[LICENSE_CODE]}, self.types)
+        # Keys typed in another case get a note on each of their rows; there are seldom any.
+        taken = bool(users.taken_as or types.taken_as)
         keyed: list[tuple[StagedRow, tuple[int, int, str], str]] = []
         first_row = self.first_row
         counts = self.counts
@@ -182,12 +186,20 @@ class LicenseImportValidation(Validation):
             staged_rows.append(staged)
             errors = [p.message for p in row.problems]
             user = users.found.get(username or "")
-            license_type = types.get((code or "").casefold())
+            license_type = types.found.get(code or "")
             if username and user is None:
-                errors.append(f"Username not recognised: no user account has the username '{username}'.")
+                errors.append(
+                    f"Username not recognised: '{username}' could be any of {users.candidates(username)}, "
+                    "which differ only in case; write it exactly."
+                    if username in users.ambiguous
+                    else f"Username not recognised: no user account has the username '{username}'."
+                )
             if code and license_type is None:
                 errors.append(
-                    f"License code not recognised: '{code}' is not in the list of available licenses."
+                    f"License code not recognised: '{code}' could be any of {types.candidates(code)}, which "
+                    "differ only in case; write it exactly."
+                    if code in types.ambiguous
+                    else f"License code not recognised: '{code}' is not in the list of available licenses."
                 )
             if (
                 license_type is not None
@@ -220,6 +232,9 @@ class LicenseImportValidation(Validation):
                 details.issue_date.isoformat() if details.issue_date else None,
                 details.expiration_date.isoformat() if details.expiration_date else None,
             ]
+            if taken:
+                notes = (users.note(username, "username"), types.note(code, "licence code"))
+                staged.message = " ".join(n for n in notes if n)
             keyed.append((staged, key, action))
 
         existing = current_keys([key for _, key, _ in keyed])

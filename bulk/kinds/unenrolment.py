@@ -9,13 +9,12 @@ Error (Username not recognised, Activity external reference not recognised, emai
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection
-
 from access.permissions import IMPORT_UNENROLMENTS
-from base.sql import fetch, gc_paused, in_values, value_set
+from base.cells import yes_no, yes_no_missing
+from base.keys import Matches, match_keys
+from base.sql import fetch, gc_paused
 from base.sql import table as db_table
 from learning.models import Activity, Enrollment
 from learning.notices import send_unenrolment_emails
@@ -23,9 +22,9 @@ from learning.services import enrolment_states, restore_enrolments, unenrol
 from people.models import User
 
 from ..intake import Column, Row
-from ..kind import JobKind, Plan, StagedRow, Validation
+from ..kind import JobKind, Leftover, Plan, StagedRow, Validation
 from ..models import JobRow
-from ..staging import mark_seqs
+from ..staging import mark_chunk, mark_seqs
 
 if TYPE_CHECKING:
     from ..models import Job
@@ -35,28 +34,17 @@ REFERENCE = "Activity external reference"
 SEND_EMAIL = "Send unenrolment email"
 # Learner emails sent when a job ends, and by each sweep of an idle worker; the rest wait their turn.
 EMAILS_PER_TURN = 1000
-YES = frozenset({"yes", "y", "true"})
-NO = frozenset({"no", "n", "false"})
-PENDING, ERROR, SKIPPED = (
+PENDING, ERROR, SKIPPED, SUCCEEDED = (
     JobRow.Outcome.PENDING.value,
     JobRow.Outcome.ERROR.value,
     JobRow.Outcome.SKIPPED.value,
+    JobRow.Outcome.SUCCEEDED.value,
 )
 COMPLETED, UNENROLLED = Enrollment.Status.COMPLETED.value, Enrollment.Status.UNENROLLED.value
 NO_ADDRESS = "The user has no email address, so no unenrolment email can be sent."
 COMPLETION_KEPT = "The completion is kept: the activity still shows as completed in reports."
 # The staged data of a row whose learner gets an email: one object, only ever read (and serialised).
 EMAIL: dict[str, Any] = {"email": True}
-
-
-def parse_yes_no(text: str) -> bool:
-    """Yes or No, in any case; Y/N and True/False too."""
-    folded = text.strip().casefold()
-    if folded in YES:
-        return True
-    if folded in NO:
-        return False
-    raise ValueError(f"{SEND_EMAIL} must be Yes or No, not '{text}'.")
 
 
 class Unenrolment(JobKind):
@@ -77,7 +65,7 @@ class Unenrolment(JobKind):
             SEND_EMAIL,
             blank_ok=True,
             max_length=100,
-            parse=parse_yes_no,
+            parse=yes_no(SEND_EMAIL),
             help="Yes or No: whether to send this user an unenrolment email.",
         ),
     ]
@@ -114,7 +102,7 @@ class Unenrolment(JobKind):
             [job.pk, lo, hi],
         )
 
-    def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
+    def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> list[Leftover]:
         # Tens of thousands of tuples and not one cycle: the collector would only walk the heap.
         with gc_paused():
             pending = self._pending(job, lo, hi)
@@ -124,17 +112,11 @@ class Unenrolment(JobKind):
                 job_id=job.pk,
                 now=now,
             )
-            # Still pending: valid when the file was checked, but the user has been unenrolled since.
-            self._settle(
-                job,
-                lo,
-                hi,
-                pending,
-                done,
-                "The user was no longer enrolled when the job ran; nothing to unenrol.",
-            )
+            self._mark_changed(job, lo, hi, pending, done)
+        # Still pending: valid when the file was checked, but the user has been unenrolled since.
+        return [Leftover(SKIPPED, "The user was no longer enrolled when the job ran; nothing to unenrol.")]
 
-    def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> None:
+    def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> list[Leftover]:
         with gc_paused():
             pending = self._pending(job, lo, hi)
             done = restore_enrolments(
@@ -144,49 +126,37 @@ class Unenrolment(JobKind):
                 job_id=job.pk,
                 now=now,
             )
-            self._settle(
-                job,
-                lo,
-                hi,
-                pending,
-                done,
+            self._mark_changed(job, lo, hi, pending, done)
+        return [
+            Leftover(
+                SKIPPED,
                 "Not re-enrolled: the user is enrolled in this activity again, or the enrolment has changed "
                 f"since job {job.params['restore_of']} ended it.",
             )
+        ]
 
-    def _settle(
-        self,
-        job: Job,
-        lo: int,
-        hi: int,
-        pending: list[tuple[Any, ...]],
-        done: list[tuple[int, int]],
-        skipped_message: str,
+    def _mark_changed(
+        self, job: Job, lo: int, hi: int, pending: list[tuple[Any, ...]], done: list[tuple[int, int]]
     ) -> None:
-        """Rows whose (user, activity) changed succeeded; the chunk's other pending rows are skipped."""
-        rest = JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING)
+        """Rows whose (user, activity) changed succeeded: one UPDATE, naming whichever is fewer."""
         # The pending rows name distinct pairs (validation skips repeats), each changed at most once:
         # as many changes as rows means that every row changed, as it usually does.
-        unchanged: list[int] = []
-        if len(done) != len(pending):
-            changed = set(done)
-            unchanged = [
-                seq for seq, user_id, activity_id, _ in pending if (user_id, activity_id) not in changed
-            ]
-            if 2 * len(unchanged) >= len(pending):
-                # Most rows did not change: name the ones that did.
-                mark_seqs(
-                    job,
-                    [seq for seq, user_id, activity_id, _ in pending if (user_id, activity_id) in changed],
-                    JobRow.Outcome.SUCCEEDED,
-                )
-                rest.update(outcome=JobRow.Outcome.SKIPPED, message=skipped_message)
-                return
-        # Most rows changed: name the few that did not, and mark the others by their range.
-        mark_seqs(job, unchanged, JobRow.Outcome.SKIPPED, message=skipped_message)
-        if pending:
-            rest.filter(user_id__isnull=False).update(outcome=JobRow.Outcome.SUCCEEDED)
-        rest.update(outcome=JobRow.Outcome.SKIPPED, message=skipped_message)
+        if len(done) == len(pending):
+            if pending:
+                mark_chunk(job, lo, hi, SUCCEEDED, named_only=True)
+            return
+        changed = set(done)
+        unchanged = [seq for seq, user_id, activity_id, _ in pending if (user_id, activity_id) not in changed]
+        if 2 * len(unchanged) >= len(pending):
+            # Most rows did not change: name the ones that did.
+            mark_seqs(
+                job,
+                [seq for seq, user_id, activity_id, _ in pending if (user_id, activity_id) in changed],
+                SUCCEEDED,
+            )
+        else:
+            # Most rows changed: mark them by their range, all but the few that did not.
+            mark_chunk(job, lo, hi, SUCCEEDED, named_only=True, except_seqs=unchanged)
 
     def send_notices(self, job: Job | None) -> int:
         """The learners' unenrolment emails, once the job's changes have committed.
@@ -296,8 +266,7 @@ class UnenrolmentValidation(Validation):
                         (username, users, "username"),
                         (row.values[REFERENCE], activities, "reference"),
                     ):
-                        if key in matches.taken_as:
-                            notes.append(f"'{key}' was taken as the {what} '{matches.taken_as[key]}'.")
+                        notes.append(matches.note(key, what))
                 if state == COMPLETED:
                     notes.append(COMPLETION_KEPT)
                 message = " ".join(n for n in notes if n)
@@ -327,15 +296,15 @@ class UnenrolmentValidation(Validation):
         row: Row,
         user: tuple[Any, ...] | None,
         activity: tuple[Any, ...] | None,
-        users: Matches,
-        activities: Matches,
+        users: Matches[tuple[Any, ...]],
+        activities: Matches[tuple[Any, ...]],
     ) -> list[str]:
         """What makes a row an error: its own problems, an unknown username or reference, no Yes/No."""
         username, reference, send = row.values[USERNAME], row.values[REFERENCE], row.values[SEND_EMAIL]
         errors = [p.message for p in row.problems]
         if username and user is None:
             errors.append(
-                f"Username not recognised: '{username}' could be any of {_quoted(users.ambiguous[username])}, "
+                f"Username not recognised: '{username}' could be any of {users.candidates(username)}, "
                 "which differ only in case; write it exactly."
                 if username in users.ambiguous
                 else f"Username not recognised: no user account has the username '{username}'."
@@ -343,71 +312,23 @@ class UnenrolmentValidation(Validation):
         if reference and activity is None:
             errors.append(
                 f"Activity external reference not recognised: '{reference}' could be any of "
-                f"{_quoted(activities.ambiguous[reference])}, which differ only in case; write it exactly."
+                f"{activities.candidates(reference)}, which differ only in case; write it exactly."
                 if reference in activities.ambiguous
                 else "Activity external reference not recognised: no course or session in the catalogue has "
                 f"the external reference '{reference}'."
             )
         if send is None and not any(p.column == SEND_EMAIL for p in row.problems):
-            errors.append(f"{SEND_EMAIL} must be Yes or No; it is empty.")
+            errors.append(yes_no_missing(SEND_EMAIL))
         return errors
 
-    def _users(self, rows: list[Row]) -> Matches:
+    def _users(self, rows: list[Row]) -> Matches[tuple[Any, ...]]:
         """Username -> (user pk, has an email address) for the usernames of the batch that exist."""
         names = {row.values[USERNAME] for row in rows if row.values[USERNAME]}
-        return _match(names, f"SELECT {{column}}, id, email <> '' FROM {db_table(User)}", "username")
+        return match_keys(names, f"SELECT {{column}}, id, email <> '' FROM {db_table(User)}", "username")
 
-    def _activities(self, rows: list[Row]) -> Matches:
+    def _activities(self, rows: list[Row]) -> Matches[tuple[Any, ...]]:
         """External reference -> (activity pk, title) for the references of the batch that exist."""
         references = {row.values[REFERENCE] for row in rows if row.values[REFERENCE]}
-        return _match(
+        return match_keys(
             references, f"SELECT {{column}}, id, title FROM {db_table(Activity)}", "external_reference"
         )
-
-
-def _quoted(values: list[str]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
-
-
-@dataclass
-class Matches:
-    """What a file's keys matched: key -> the row's other values, and notes on inexact matches."""
-
-    found: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    # key -> the value it matched in another case ("jdoe" -> "JDoe")
-    taken_as: dict[str, str] = field(default_factory=dict)
-    # key -> the values it could mean, when it matches several in another case
-    ambiguous: dict[str, list[str]] = field(default_factory=dict)
-
-
-def _match(keys: set[str], select: str, column: str) -> Matches:
-    """Match keys exactly first; keys typed in another case (jdoe for JDoe) match too when exactly one
-    row matches that way: one more query, only for the keys that found nothing exactly."""
-    matches = Matches()
-    if not keys:
-        return matches
-    if connection.vendor == "postgresql":
-        named, param = in_values(column, sorted(keys), "text")
-        exact = f"{select.format(column=column)} WHERE {named}"
-    else:
-        # A join reads the keys in one pass; "IN (subquery)" first sorts them into a temporary index.
-        keys_sql, param = value_set(sorted(keys), "text")
-        exact = f"{select.format(column=column)} JOIN ({keys_sql}) wanted ON wanted.value = {column}"
-    matches.found = {key: tuple(rest) for key, *rest in fetch(exact, [param])}
-    missing: dict[str, list[str]] = {}
-    for key in keys - matches.found.keys():
-        missing.setdefault(key.lower(), []).append(key)
-    if not missing:
-        return matches
-    folded, folded_param = in_values(f"LOWER({column})", sorted(missing), "text")
-    candidates: dict[str, list[tuple[Any, ...]]] = {}
-    for key, *rest in fetch(f"{select.format(column=column)} WHERE {folded}", [folded_param]):
-        candidates.setdefault(key.lower(), []).append((key, *rest))
-    for lowered, rows in candidates.items():
-        for key in missing.get(lowered, []):
-            if len(rows) == 1:
-                matches.found[key] = rows[0][1:]
-                matches.taken_as[key] = rows[0][0]
-            else:
-                matches.ambiguous[key] = sorted(row[0] for row in rows)
-    return matches
