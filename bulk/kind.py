@@ -85,13 +85,44 @@ class Validation(ABC):
         )
 
 
+@dataclass(frozen=True)
+class UploadPage:
+    """How a kind's upload page reads. Data only: the web layer renders it, so URL and template names are
+    strings here and the engine imports nothing of the pages."""
+
+    # Empty: the kind's tool_name.
+    heading: str = ""
+    # A paragraph above the form, and the hint after its list of columns (empty: how rows are checked).
+    intro: str = ""
+    help: str = ""
+    # What the generic page, /jobs/new/<kind>/, renders.
+    template: str = "web/job_upload.html"
+    # A page of the kind's own, which the generic page sends people to; empty: the generic page.
+    url_name: str = ""
+    validate_only_default: bool = True
+    validated_message: str = (
+        "The file was validated: nothing was changed. The rows below say what would happen."
+    )
+    queued_message: str = "The job is queued. You will receive an email with the results file."
+
+
 class JobKind(ABC):
-    """One kind of bulk job. Subclasses live one per module under ``bulk/kinds/``."""
+    """One kind of bulk job. Subclasses live one per module under ``bulk/kinds/``.
+
+    A kind declares all that the rest of certdesk needs of it: the permission that opens it, its names,
+    the pages leading to its jobs and its upload page. Adding a kind is its module and a line in
+    ``CERTDESK_JOB_KINDS``; its permission, if new, is created after ``migrate`` (see ``bulk.apps``).
+    """
 
     slug: ClassVar[str]
     label: ClassVar[str]
     tool_name: ClassVar[str]
+    # "app_label.codename", and its name as administrators read it where permissions are granted.
     permission: ClassVar[str]
+    permission_name: ClassVar[str] = ""
+    # The pages leading to where the kind's jobs are listed, as (label, URL name): a job's breadcrumbs.
+    trail: ClassVar[tuple[tuple[str, str], ...]] = (("Jobs", "web:jobs"),)
+    upload: ClassVar[UploadPage] = UploadPage()
     columns: ClassVar[list[Column]]
     extensions: ClassVar[tuple[str, ...]] = (".csv",)
     # The column whose value names a row on the job's page (e.g. its User ID).

@@ -2,6 +2,9 @@
 
 Nothing here imports a kind, so the engine can use the registry without pulling in the domain; a kind
 module imports the engine and its domain services, never the other way round.
+
+The kinds are loaded once per value of the setting: a test that overrides ``CERTDESK_JOB_KINDS`` gets its
+own kinds on the next call, and the usual ones back when the setting is restored, with nothing to reset.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from access.permissions import (
     VIEW_CERTIFICATIONS,
 )
 from access.policy import has_permission
+from bulk.registry import all_kinds, get_kind
 from bulk.visibility import allowed_kinds
 
 
@@ -43,23 +44,23 @@ def nav_items(user: Any) -> list[NavItem]:
         items.append(NavItem("Catalogue", reverse("web:catalogue"), "Learning"))
     if has_permission(user, MANAGE_LICENSES) or has_permission(user, IMPORT_LICENSES):
         items.append(NavItem("Licences & Certifications", reverse("web:licences"), "Users"))
+    # A kind uploaded on the generic page has no other way in: its upload page is an item of its own.
+    for kind in all_kinds():
+        if not kind.upload.url_name and has_permission(user, kind.permission):
+            trail = " › ".join(label for label, _ in kind.trail)
+            items.append(
+                NavItem(
+                    kind.upload.heading or kind.tool_name, reverse("web:job-new", args=[kind.slug]), trail
+                )
+            )
     if allowed_kinds(user):
         items.append(NavItem("Jobs", reverse("web:jobs"), "Every bulk job you may see"))
     return items
 
 
-# The pages leading to where each kind's jobs are listed, in the words administrators know.
-TOOLS = {
-    "certification-removal": [("Certification Removal Tool", "web:removal-tool")],
-    "unenrolment": [("Catalogue", "web:catalogue"), ("Unenrolment imports", "web:unenrolment-imports")],
-    "certification-award": [("Certifications", "web:certifications"), ("Jobs", "web:jobs")],
-    "license-import": [("Licences & Certifications", "web:licences"), ("Jobs", "web:jobs")],
-}
-
-
 def tool_for(kind: str) -> list[tuple[str, str]]:
-    """The breadcrumbs, (label, url), down to the page that lists a kind's jobs."""
-    return [(label, reverse(url_name)) for label, url_name in TOOLS[kind]]
+    """The breadcrumbs, (label, url), down to the page that lists a kind's jobs, as the kind declares them."""
+    return [(label, reverse(url_name)) for label, url_name in get_kind(kind).trail]
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:

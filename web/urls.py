@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views, views_awards, views_catalogue, views_certifications, views_create, views_licences
+from .views_upload import new_job
 
 app_name = "web"
 
@@ -9,6 +10,7 @@ urlpatterns = [
     path("tools/certification-removal/", views.removal_tool, name="removal-tool"),
     path("jobs/", views.job_list, name="jobs"),
     path("jobs/kinds/<str:kind>/<str:which>.<str:fmt>", views.kind_sample, name="kind-sample"),
+    path("jobs/new/<str:kind>/", new_job, name="job-new"),
     path("jobs/<int:pk>/", views.job_detail, name="job"),
     path("jobs/<int:pk>/start/", views.job_start, name="job-start"),
     path("jobs/<int:pk>/restore/", views.job_restore, name="job-restore"),

@@ -16,24 +16,20 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from access.permissions import AWARD_CERTIFICATIONS
 from access.policy import NotAllowed, has_permission, people_in, scope_of
-from base.problems import format_size
 from bulk.kinds import certification_award
 from bulk.registry import get_kind
-from bulk.samples import sample_formats
 from credentials.awarding import AwardInputError, AwardTerms, holders_among
 from credentials.edits import awards_in_reach, edit_award, reinstate_award, unassign_award
 from credentials.models import Award, Certification
 from credentials.picks import IMMEDIATE_LIMIT, Picks, resolve_picks
 from people.models import Group, OrgUnit, User
 
-from .navigation import tool_for
-from .uploading import cap_upload, submit_upload
-from .views_create import rejection_context
+from .views_upload import upload_page
 
 View = TypeVar("View", bound=Callable[..., Any])
 SEARCH_LIMIT = 15
@@ -305,54 +301,9 @@ def award_reinstate(request: HttpRequest, certification_pk: int, pk: int) -> Htt
 AWARD_KIND = "certification-award"
 
 
-@csrf_exempt  # only so the upload handler can be replaced; _award_file is CSRF-protected
+@csrf_exempt  # only so the upload handler can be replaced; the generic page's upload is CSRF-protected
 @award_required
 @require_http_methods(["GET", "POST"])
 def award_file(request: HttpRequest) -> HttpResponse:
     """Award certifications from a file: the certification-award job, validated row by row."""
-    if request.method == "POST":
-        cap_upload(request, AWARD_KIND)
-        return _award_file(request)
-    return render(request, "web/job_upload.html", _upload_context(title="", validate_only=True))
-
-
-@csrf_protect
-def _award_file(request: HttpRequest) -> HttpResponse:
-    title = request.POST.get("title", "").strip()
-    validate_only = request.POST.get("validate_only") == "on"
-    upload = submit_upload(
-        request, AWARD_KIND, title=title, validate_only=validate_only, start=not validate_only
-    )
-    if upload.job is not None:
-        messages.success(
-            request,
-            "The file was validated: nothing was awarded. The rows below say what would happen."
-            if validate_only
-            else "The awards are queued. You will receive an email with the results file.",
-        )
-        return redirect("web:job", pk=upload.job.pk)
-    return render(
-        request,
-        "web/job_upload.html",
-        _upload_context(
-            title=title,
-            validate_only=validate_only,
-            title_error=upload.title_error,
-            rejection=rejection_context(upload.rejected) if upload.rejected else None,
-        ),
-        status=400,
-    )
-
-
-def _upload_context(**extra: Any) -> dict[str, Any]:
-    kind = get_kind(AWARD_KIND)
-    return {
-        "heading": "Award certifications from a file",
-        "kind": kind,
-        "tool": tool_for(AWARD_KIND)[:1],
-        "formats": sample_formats(kind),
-        "accept": ",".join(kind.extensions),
-        "max_size": format_size(kind.max_bytes),
-        "max_bytes": kind.max_bytes,
-        **extra,
-    }
+    return upload_page(request, get_kind(AWARD_KIND))

@@ -28,7 +28,7 @@ from credentials.services import withdraw_awards
 from people.models import Group, User
 
 from ..intake import Column, Row, Table
-from ..kind import JobKind, Leftover, Plan, StagedRow, Validation
+from ..kind import JobKind, Leftover, Plan, StagedRow, UploadPage, Validation
 from ..models import JobRow
 from ..services import submit_rows
 from ..staging import mark_seqs
@@ -72,6 +72,15 @@ class CertificationAward(JobKind):
     label = "Certification award"
     tool_name = "Award Users"
     permission = AWARD_CERTIFICATIONS
+    permission_name = "Award and edit certifications"
+    trail = (("Certifications", "web:certifications"), ("Jobs", "web:jobs"))
+    # The generic upload page, at the Certifications page's own address.
+    upload = UploadPage(
+        heading="Award certifications from a file",
+        url_name="web:award-file",
+        validated_message="The file was validated: nothing was awarded. The rows below say what would happen.",
+        queued_message="The awards are queued. You will receive an email with the results file.",
+    )
     columns = [
         Column(CERTIFICATION_ID, max_length=100, help="The certification to award."),
         Column(USER_ID, max_length=100, help="The User ID of the user to award it to."),

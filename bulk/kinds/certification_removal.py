@@ -19,7 +19,7 @@ from credentials.services import remove_awards, restore_awards
 from people.models import User
 
 from ..intake import Column, Row
-from ..kind import JobKind, Leftover, Plan, StagedRow, Validation
+from ..kind import JobKind, Leftover, Plan, StagedRow, UploadPage, Validation
 from ..models import JobRow
 from ..staging import mark_rows
 
@@ -35,6 +35,9 @@ class CertificationRemoval(JobKind):
     label = "Certification removal"
     tool_name = "Certification Removal Tool"
     permission = MANAGE_CERTIFICATION_REMOVAL
+    permission_name = "Manage certification removal jobs"
+    trail = (("Certification Removal Tool", "web:removal-tool"),)
+    upload = UploadPage(heading="Create a Certification Removal Job", url_name="web:removal-new")
     columns = [
         Column(
             CERTIFICATION_ID, max_length=100, help="The certification to remove users from (one per file)."

@@ -20,7 +20,7 @@ from credentials.models import LicenseType
 from people.models import User
 
 from ..intake import Column, Row
-from ..kind import JobKind, Leftover, Plan, StagedRow, Validation
+from ..kind import JobKind, Leftover, Plan, StagedRow, UploadPage, Validation
 from ..models import JobRow
 from ..staging import mark_seqs
 
@@ -49,6 +49,9 @@ class LicenseImport(JobKind):
     label = "Licence import"
     tool_name = "Licenses & Certifications Import"
     permission = IMPORT_LICENSES
+    permission_name = "Import licences"
+    trail = (("Licences & Certifications", "web:licences"), ("Jobs", "web:jobs"))
+    upload = UploadPage(heading="Import Data", url_name="web:licence-import")
     columns = [
         Column(USERNAME, max_length=150, help="The learner's username."),
         Column(LICENSE_CODE, max_length=50, help="A code from Export Available Licenses."),

@@ -22,7 +22,7 @@ from learning.services import enrolment_states, restore_enrolments, unenrol
 from people.models import User
 
 from ..intake import Column, Row
-from ..kind import JobKind, Leftover, Plan, StagedRow, Validation
+from ..kind import JobKind, Leftover, Plan, StagedRow, UploadPage, Validation
 from ..models import JobRow
 from ..staging import mark_chunk, mark_seqs
 
@@ -52,6 +52,9 @@ class Unenrolment(JobKind):
     label = "Unenrolment"
     tool_name = "Import unenrolments"
     permission = IMPORT_UNENROLMENTS
+    permission_name = "Import unenrolments"
+    trail = (("Catalogue", "web:catalogue"), ("Unenrolment imports", "web:unenrolment-imports"))
+    upload = UploadPage(heading="Import unenrolments", url_name="web:import-unenrolments")
     columns = [
         Column(
             USERNAME, max_length=150, help="The user's unique username. The user account must already exist."
