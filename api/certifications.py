@@ -22,9 +22,10 @@ from bulk.kinds.certification_award import award_users
 from credentials.awarding import AwardInputError, AwardTerms, association_type_named, default_terms
 from credentials.edits import awards_in_reach, edit_award, unassign_award
 from credentials.exports import awarded_users_csv, awarded_users_filename
+from credentials.filters import AwardFilter
 from credentials.models import Award, Certification
 from credentials.picks import Picks
-from credentials.services import awarded_users, search_awards
+from credentials.services import awarded_users
 from people.models import User
 
 from .responses import problems_400
@@ -181,7 +182,9 @@ class AwardedUsersView(AwardUsersMixin, _ViewCertificationsMixin, generics.ListA
     def get_queryset(self) -> Any:
         self.check_view_certifications(self.request)
         certification = get_object_or_404(Certification, pk=self.kwargs["pk"])
-        return search_awards(awarded_users(certification.pk), self.request.query_params.get("search", ""))
+        return AwardFilter(
+            {"search": self.request.query_params.get("search")}, awarded_users(certification.pk)
+        ).qs
 
 
 class AwardedUsersExportView(_ViewCertificationsMixin, APIView):

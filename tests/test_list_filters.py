@@ -14,10 +14,19 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from access.permissions import MANAGE_LICENSES, VIEW_CATALOGUE, VIEW_CERTIFICATIONS
 from bulk import services
 from bulk.models import Job
+from credentials.models import Award, License, LicenseType
+from learning.models import Activity, Enrollment
 
 from .factories import (
+    ActivityFactory,
+    CertificationFactory,
+    UserFactory,
+    award_many,
+    enrol,
+    grant,
     make_csv,
     removal_rows,
 )
@@ -133,3 +142,66 @@ def test_only_the_page_refuses_a_range_that_ends_before_it_starts(alice, dated_j
         )
         == []
     )
+
+
+# --- Licences: Licences & Certifications and GET /api/v1/licenses/ ---------------------------------
+
+
+def test_the_licence_page_and_the_api_list_the_same_licences_of_a_type(db):
+    lee = grant(UserFactory(username="lee"), MANAGE_LICENSES)
+    rn = LicenseType.objects.create(code="RN", name="Registered Nurse")
+    bls = LicenseType.objects.create(code="BLS", name="Basic Life Support", number_required=False)
+    for username in ("cyd", "ann", "bea"):
+        user = UserFactory(username=username)
+        License.objects.create(user=user, license_type=rn, number=f"RN-{username}")
+        License.objects.create(user=user, license_type=bls)
+    page, api = clients(lee)
+
+    on_page = [lic.user.username for lic, _state in page.get("/licences/", {"type": "RN"}).context["rows"]]
+
+    assert on_page == ["ann", "bea", "cyd"]
+    assert api_rows(api, "/api/v1/licenses/", {"license_code": "RN"}, "username") == on_page
+
+
+# --- Awarded users: a certification's View Users page and GET …/awards/ -----------------------------
+
+
+def test_awarded_users_page_and_api_find_the_same_current_holders(db):
+    viewer = grant(UserFactory(), VIEW_CERTIFICATIONS)
+    cert = CertificationFactory(code="CERT-007", validity_days=365)
+    named = [
+        UserFactory(user_id=f"U-{n}", username=f"holder{n}", first_name="Sam", last_name=last)
+        for n, last in enumerate(["Okafor", "Oki", "Lund"])
+    ]
+    awards = award_many(cert, named)
+    Award.objects.filter(pk=awards[1].pk).update(status=Award.Status.REMOVED)
+    page, api = clients(viewer)
+
+    shown = page.get(f"/certifications/{cert.pk}/users/", {"q": " ok "}).context["rows"]
+    on_page = [award.user.user_id for award, *_rest in shown]
+
+    assert on_page == ["U-0"]  # Oki's award is removed: not a current holder
+    assert (
+        api_rows(api, f"/api/v1/certifications/{cert.pk}/awards/", {"search": " ok "}, "user_id") == on_page
+    )
+
+
+# --- The catalogue: the Catalogue page and GET /api/v1/activities/ ----------------------------------
+
+
+def test_the_catalogue_page_and_the_api_find_the_same_activities_with_the_same_counts(db):
+    viewer = grant(UserFactory(), VIEW_CATALOGUE)
+    fire = ActivityFactory(title="Fire Safety", external_reference="FS-101", type=Activity.Type.COURSE)
+    ActivityFactory(title="Fire Warden Day", external_reference="FW-1", type=Activity.Type.SESSION)
+    ActivityFactory(title="Manual Handling", external_reference="FIRE-2", type=Activity.Type.COURSE)
+    [ended, *_] = enrol(fire, UserFactory.create_batch(3))
+    enrol(fire, UserFactory.create_batch(2), completed_on=dt.date(2026, 3, 12))
+    Enrollment.objects.filter(pk=ended.pk).update(status=Enrollment.Status.UNENROLLED)
+    page, api = clients(viewer)
+
+    shown = page.get("/catalogue/", {"q": "fire", "type": "course"}).context["rows"]
+    on_page = [(a.title, counts.get("enrolled", 0), counts.get("completed", 0)) for a, counts in shown]
+    listed = api.get("/api/v1/activities/", {"search": "fire", "type": "course"}).json()["results"]
+
+    assert on_page == [("Fire Safety", 4, 2), ("Manual Handling", 0, 0)]
+    assert [(a["title"], a["enrolled"], a["completed"]) for a in listed] == on_page

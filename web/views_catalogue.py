@@ -15,7 +15,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -28,6 +27,7 @@ from base.problems import format_size
 from bulk import services
 from bulk.registry import get_kind
 from bulk.samples import sample_formats
+from learning.filters import ActivityFilter
 from learning.models import Activity, EmailTemplate, Enrollment
 from learning.notices import PLACEHOLDERS, email_template, unknown_placeholders
 from people.models import User
@@ -68,26 +68,16 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     """Activities with their external references and enrolment counts; Actions, Import unenrolments."""
     search = request.GET.get("q", "").strip()
     activity_type = request.GET.get("type", "")
-    activities = Activity.objects.all()
-    if search:
-        activities = activities.filter(Q(title__icontains=search) | Q(external_reference__icontains=search))
-    if activity_type in Activity.Type.values:
-        activities = activities.filter(type=activity_type)
+    # The page ignores a type there is not; the API answers it with no activities.
+    activities = ActivityFilter(
+        {"search": search, "type": activity_type if activity_type in Activity.Type.values else None},
+        Activity.objects.all(),
+    ).qs
     page = Paginator(activities.order_by("title", "pk"), ACTIVITIES_PER_PAGE).get_page(
         request.GET.get("page")
     )
     # Counted for the page's activities only: one query, however many enrolments there are.
-    counts = {
-        row["activity_id"]: row
-        for row in Enrollment.objects.filter(activity__in=[a.pk for a in page])
-        .values("activity_id")
-        .annotate(
-            enrolled=Count("pk", filter=~Q(status=Enrollment.Status.UNENROLLED)),
-            completed=Count("pk", filter=Q(completed_on__isnull=False)),
-            unenrolled=Count("pk", filter=Q(status=Enrollment.Status.UNENROLLED)),
-        )
-        .order_by()
-    }
+    counts = Enrollment.objects.filter(activity__in=[a.pk for a in page]).counts_by_activity()
     query = request.GET.copy()
     query.pop("page", None)
     can_import = has_permission(request.user, IMPORT_UNENROLMENTS)
@@ -163,11 +153,7 @@ def activity_properties(request: HttpRequest, pk: int) -> HttpResponse:
             )
             messages.success(request, "The external reference is saved.")
             return redirect("web:activity", pk=activity.pk)
-    counts = activity.enrollments.aggregate(
-        enrolled=Count("pk", filter=~Q(status=Enrollment.Status.UNENROLLED)),
-        completed=Count("pk", filter=Q(completed_on__isnull=False)),
-        unenrolled=Count("pk", filter=Q(status=Enrollment.Status.UNENROLLED)),
-    )
+    counts = activity.enrollments.counts()
     return render(
         request,
         "web/activity.html",
