@@ -233,7 +233,8 @@ class AwardDetailView(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
         award = self.get_award(request, pk)
-        if award.status != Award.Status.ACTIVE:
-            return problems_400([Problem("not_active", "This award has already been unassigned.")])
-        unassign_award(award, actor=request.user)
+        try:
+            unassign_award(award, actor=request.user)
+        except AwardInputError as exc:
+            return problems_400(exc.problems)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -12,6 +12,8 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection, connections
+from django.test import Client
+from rest_framework.test import APIClient
 
 from access.models import Grant, Role
 from access.permissions import AWARD_CERTIFICATIONS, VIEW_CERTIFICATIONS
@@ -298,6 +300,39 @@ def test_reinstating_is_refused_when_the_user_holds_the_certification_again(ada,
 
     assert not reinstate_award(award, actor=ada)
     assert Award.objects.filter(user=user, certification=bls, status="active").count() == 1
+
+
+def test_unassigning_an_unassigned_award_is_refused_and_leaves_the_newer_award_alone(ada, bls):
+    user = UserFactory()
+    [old] = award_many(bls, [user])
+    unassign_award(old, actor=ada)
+    [newer] = award_many(bls, [user])
+
+    with pytest.raises(AwardInputError) as refused:
+        unassign_award(old, actor=ada)
+
+    assert [(p.code, p.message) for p in refused.value.problems] == [
+        ("not_active", "This award has already been unassigned.")
+    ]
+    newer.refresh_from_db()
+    assert newer.status == "active"
+
+
+def test_both_surfaces_answer_an_unassigned_award_in_their_own_words(ada, bls):
+    [award] = award_many(bls, [UserFactory()])
+    unassign_award(award, actor=ada)
+    page, api = Client(), APIClient()
+    page.force_login(ada)
+    api.force_authenticate(ada)
+
+    shown = page.post(f"/certifications/{bls.pk}/awards/{award.pk}/unassign/", follow=True)
+    refused = api.delete(f"/api/v1/awards/{award.pk}/")
+
+    assert "This award was already unassigned." in shown.content.decode()
+    assert refused.status_code == 400
+    assert [(e["code"], e["message"]) for e in refused.json()["errors"]] == [
+        ("not_active", "This award has already been unassigned.")
+    ]
 
 
 # --- Automatic awards ----------------------------------------------------------------------------

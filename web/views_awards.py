@@ -276,14 +276,15 @@ def award_unassign(request: HttpRequest, certification_pk: int, pk: int) -> Http
     """Unassign, after a confirmation: the award is removed, recorded, and can be reinstated."""
     award = _reachable_award(request, certification_pk, pk)
     if request.method == "POST":
-        # By the award's own status: unassigning a removed award must not touch a newer, active one.
-        if award.status == Award.Status.ACTIVE and unassign_award(award, actor=request.user):
+        try:
+            unassign_award(award, actor=request.user)
+        except AwardInputError:
+            messages.info(request, "This award was already unassigned.")
+        else:
             messages.success(
                 request,
                 f"{award.certification.code} is unassigned from {award.user.username}. Reinstate it from the Removed list.",
             )
-        else:
-            messages.info(request, "This award was already unassigned.")
         return redirect("web:certification-users", pk=certification_pk)
     return render(request, "web/award_unassign.html", {"award": award, "certification": award.certification})
 
