@@ -14,7 +14,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -22,7 +21,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from access.permissions import EDIT_ACTIVITIES, EDIT_EMAIL_TEMPLATES, IMPORT_UNENROLMENTS, VIEW_CATALOGUE
 from access.policy import has_permission
-from audit.services import record
 from base.problems import format_size
 from bulk import services
 from bulk.registry import get_kind
@@ -30,6 +28,7 @@ from bulk.samples import sample_formats
 from learning.filters import ActivityFilter
 from learning.models import Activity, EmailTemplate, Enrollment
 from learning.notices import PLACEHOLDERS, email_template, unknown_placeholders
+from learning.services import ActivityInputError, change_external_reference
 from people.models import User
 
 from .uploading import FILE_FIELD, cap_upload, submit_upload
@@ -99,36 +98,9 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     )
 
 
-class ActivityForm(forms.ModelForm):
-    class Meta:
-        model = Activity
-        fields = ["external_reference"]
-
-    def clean_external_reference(self) -> str | None:
-        reference = (self.cleaned_data.get("external_reference") or "").strip()
-        if not reference:
-            return None
-        taken = Activity.objects.filter(external_reference=reference).exclude(pk=self.instance.pk).first()
-        if taken:
-            raise forms.ValidationError(
-                f"The external reference '{reference}' is already used by '{taken.title}'. "
-                "Each activity needs its own."
-            )
-        return reference
-
-
-def _saved(form: ActivityForm) -> bool:
-    """Save; two administrators giving the same reference at once: the second is told, not a 500."""
-    try:
-        with transaction.atomic():
-            form.save()
-    except IntegrityError:
-        reference = form.cleaned_data.get("external_reference")
-        form.add_error(
-            "external_reference", f"The external reference '{reference}' was just taken by another activity."
-        )
-        return False
-    return True
+class ActivityForm(forms.Form):
+    # Whether another activity has it is the service's to say (change_external_reference).
+    external_reference = forms.CharField(max_length=100, required=False)
 
 
 @catalogue_required
@@ -137,22 +109,22 @@ def activity_properties(request: HttpRequest, pk: int) -> HttpResponse:
     """An activity's properties page: its details, enrolment counts and external reference."""
     activity = get_object_or_404(Activity, pk=pk)
     can_edit = has_permission(request.user, EDIT_ACTIVITIES)
-    form = ActivityForm(instance=activity)
+    form = ActivityForm(initial={"external_reference": activity.external_reference})
     if request.method == "POST":
         if not can_edit:
             raise PermissionDenied("You may view this activity but not change its external reference.")
-        before = activity.external_reference
-        form = ActivityForm(request.POST, instance=activity)
-        if form.is_valid() and _saved(form):
-            record(
-                "activity.external_reference_changed",
-                actor=cast(User, request.user),
-                obj=activity,
-                before={"external_reference": before},
-                after={"external_reference": activity.external_reference},
-            )
-            messages.success(request, "The external reference is saved.")
-            return redirect("web:activity", pk=activity.pk)
+        form = ActivityForm(request.POST)
+        if form.is_valid():
+            try:
+                change_external_reference(
+                    activity, form.cleaned_data["external_reference"], actor=cast(User, request.user)
+                )
+            except ActivityInputError as exc:
+                for problem in exc.problems:
+                    form.add_error("external_reference", problem.message)
+            else:
+                messages.success(request, "The external reference is saved.")
+                return redirect("web:activity", pk=activity.pk)
     counts = activity.enrollments.counts()
     return render(
         request,
