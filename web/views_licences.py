@@ -90,7 +90,7 @@ def licence_list(request: HttpRequest) -> HttpResponse:
     unit = params.get("unit", "")
     unit_id = _number(unit, upto=2**62)
     search = params.get("q", "").strip()
-    # The page mends what the API would refuse: an unknown status or number of days, an unknown unit.
+    # The page mends what LicenseFilter would refuse: an unknown status (current), days (30) or unit (none).
     licences = LicenseFilter(
         {
             "license_code": params.get("type"),
