@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -22,7 +22,9 @@ from access.permissions import (
     VIEW_CATALOGUE,
 )
 from access.policy import has_permission
+from base.filters import BadFilter
 from base.problems import Problem
+from learning.filters import ActivityFilter, EnrollmentFilter
 from learning.models import Activity, Enrollment, ExternalActivity
 from learning.services import complete_enrollment, record_external_training
 from people.models import User
@@ -62,31 +64,13 @@ class ActivityListView(generics.ListAPIView[Activity]):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Activity]:
-        activities = Activity.objects.all()
-        search = self.request.query_params.get("search")
-        if search:
-            activities = activities.filter(
-                Q(title__icontains=search) | Q(external_reference__icontains=search)
-            )
-        activity_type = self.request.query_params.get("type")
-        if activity_type:
-            activities = activities.filter(type=activity_type)
-        return activities.order_by("title", "pk")
+        return ActivityFilter(self.request.query_params, Activity.objects.all()).qs.order_by("title", "pk")
 
     def paginate_queryset(self, queryset: Any) -> Any:
         """Count enrolments for the page's activities only: one grouped query, however many there are."""
         page = super().paginate_queryset(queryset)
         activities = list(page if page is not None else queryset)
-        counts: dict[int, Any] = {
-            row["activity_id"]: row
-            for row in Enrollment.objects.filter(activity__in=[a.pk for a in activities])
-            .values("activity_id")
-            .annotate(
-                enrolled=Count("pk", filter=~Q(status=Enrollment.Status.UNENROLLED)),
-                completed=Count("pk", filter=Q(completed_on__isnull=False)),
-            )
-            .order_by()
-        }
+        counts = Enrollment.objects.filter(activity__in=[a.pk for a in activities]).counts_by_activity()
         for activity in activities:
             found = counts.get(activity.pk, {})
             activity.enrolled = found.get("enrolled", 0)  # type: ignore[attr-defined]
@@ -113,22 +97,11 @@ class EnrollmentListView(generics.ListAPIView[Enrollment]):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Enrollment]:
-        params = self.request.query_params
         enrollments = Enrollment.objects.select_related("user", "activity").order_by("pk")
-        filters = {
-            "activity": "activity_id",
-            "activity_reference": "activity__external_reference",
-            "username": "user__username",
-            "status": "status",
-            "unenrolled_by_job": "unenrolled_by_job_id",
-        }
-        for param, field in filters.items():
-            value = params.get(param)
-            if value is None:
-                continue
-            wanted: str | int = _positive_id(param, value) if field.endswith("_id") else value
-            enrollments = enrollments.filter(**{field: wanted})
-        return enrollments
+        try:
+            return EnrollmentFilter(self.request.query_params, enrollments).narrowed()
+        except BadFilter as exc:
+            raise ValidationError({exc.parameter: [str(exc)]}) from exc
 
 
 class CompletionSerializer(serializers.Serializer[Any]):
@@ -206,11 +179,3 @@ class ExternalTrainingView(APIView):
             {"recorded": done.recorded, "awarded": [c.code for c in done.awarded]},
             status=status.HTTP_201_CREATED if done.recorded else status.HTTP_200_OK,
         )
-
-
-def _positive_id(param: str, value: str) -> int:
-    """A query parameter naming a row by its id; anything else is answered 400, never 500."""
-    number = int(value) if value.isascii() and value.isdigit() else 0
-    if not 0 < number < 2**63:
-        raise ValidationError({param: [f"'{value}' is not an id (a whole number from 1)."]})
-    return number

@@ -7,7 +7,6 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -19,12 +18,13 @@ from access.permissions import AWARD_CERTIFICATIONS, VIEW_CERTIFICATIONS
 from access.policy import has_permission
 from base.problems import Problem
 from bulk.kinds.certification_award import award_users
-from credentials.awarding import AwardInputError, AwardTerms, association_type_named, default_terms
+from credentials.awarding import AwardInputError, terms_from_input
 from credentials.edits import awards_in_reach, edit_award, unassign_award
 from credentials.exports import awarded_users_csv, awarded_users_filename
+from credentials.filters import AwardFilter
 from credentials.models import Award, Certification
 from credentials.picks import Picks
-from credentials.services import awarded_users, search_awards
+from credentials.services import awarded_users
 from people.models import User
 
 from .responses import problems_400
@@ -76,38 +76,6 @@ class AwardUsersSerializer(serializers.Serializer[Any]):
     external_activity = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
 
 
-def terms_from(
-    data: dict[str, Any], certification: Certification, current: Award | None = None
-) -> AwardTerms:
-    """The award terms a request gives, the rest from the award being edited or the certification."""
-    association = association_type_named(str(data.get("association_type", "")))
-    if association is None:
-        raise AwardInputError(
-            [
-                Problem(
-                    "unknown_association_type",
-                    f"'{data.get('association_type')}' is not an association type: use manual, "
-                    "activity_completion or external_training.",
-                    column="association_type",
-                    value=str(data.get("association_type")),
-                )
-            ]
-        )
-    if current is not None:
-        issue = data.get("issue_date", current.issue_date)
-        always = data.get("always_valid", current.always_valid if "expiration_date" not in data else False)
-        expiration = data.get("expiration_date", None if always else current.expiration_date)
-    else:
-        issue = data.get("issue_date") or timezone.localdate()
-        always = bool(data.get("always_valid", False))
-        expiration = data.get("expiration_date")
-        if expiration is None and not always:
-            return default_terms(certification, issue, association, data.get("external_activity", ""))
-    return AwardTerms(
-        issue, None if always else expiration, bool(always), association, data.get("external_activity", "")
-    )
-
-
 class AwardUsersMixin:
     """POST on a certification's awards: Award Users — up to 100 users at once (201), more as a
     background job (202)."""
@@ -149,7 +117,7 @@ class AwardUsersMixin:
                 [Problem("nobody_picked", "Pick at least one user, group or org unit.", column="users")]
             )
         try:
-            terms = terms_from(data, certification)
+            terms = terms_from_input(data, certification)
             outcome = award_users(
                 certification,
                 Picks(
@@ -181,7 +149,9 @@ class AwardedUsersView(AwardUsersMixin, _ViewCertificationsMixin, generics.ListA
     def get_queryset(self) -> Any:
         self.check_view_certifications(self.request)
         certification = get_object_or_404(Certification, pk=self.kwargs["pk"])
-        return search_awards(awarded_users(certification.pk), self.request.query_params.get("search", ""))
+        return AwardFilter(
+            {"search": self.request.query_params.get("search")}, awarded_users(certification.pk)
+        ).qs
 
 
 class AwardedUsersExportView(_ViewCertificationsMixin, APIView):
@@ -216,12 +186,11 @@ class AwardDetailView(APIView):
         award = self.get_award(request, pk)
         form = AwardEditSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        data = dict(form.validated_data)
-        data.setdefault("association_type", award.association_type)
-        data.setdefault("external_activity", award.external_activity)
         try:
             edited = edit_award(
-                award, terms_from(data, award.certification, current=award), actor=request.user
+                award,
+                terms_from_input(form.validated_data, award.certification, current=award),
+                actor=request.user,
             )
         except AwardInputError as exc:
             return problems_400(exc.problems)
@@ -230,7 +199,8 @@ class AwardDetailView(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
         award = self.get_award(request, pk)
-        if award.status != Award.Status.ACTIVE:
-            return problems_400([Problem("not_active", "This award has already been unassigned.")])
-        unassign_award(award, actor=request.user)
+        try:
+            unassign_award(award, actor=request.user)
+        except AwardInputError as exc:
+            return problems_400(exc.problems)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -15,11 +15,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from access.policy import NotAllowed, has_permission
+from base.filters import BadFilter
 from base.problems import EMPTY_FILE, FileRejected, Problem, report
 from bulk import results, services
+from bulk.filters import JobFilter
 from bulk.intake import too_large
 from bulk.models import Job, JobRow
-from bulk.queries import BadFilter, filter_jobs, parse_date
 from bulk.registry import UnknownKind, get_kind
 from bulk.uploads import FORM_OVERHEAD, CappedUploadHandler, largest_limit
 from bulk.visibility import allowed_kinds, jobs_visible_to
@@ -49,16 +50,8 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
         jobs = jobs_visible_to(self.request.user)
         if self.action != "list":
             return jobs
-        params = self.request.query_params
         try:
-            return filter_jobs(
-                jobs,
-                kind=params.get("kind"),
-                status=params.get("status"),
-                search=params.get("search"),
-                since=parse_date(params.get("created_after"), "created_after"),
-                until=parse_date(params.get("created_before"), "created_before"),
-            )
+            return JobFilter(self.request.query_params, jobs).narrowed().select_related("created_by")
         except BadFilter as exc:
             raise ValidationError({"detail": str(exc)}) from exc
 

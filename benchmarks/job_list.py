@@ -122,7 +122,7 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
 
-    from bulk.queries import filter_jobs
+    from bulk.filters import JobFilter
     from bulk.visibility import jobs_visible_to
     from people.models import User
 
@@ -139,12 +139,19 @@ def main() -> None:
         client = Client()
         client.force_login(user)
         times = time_requests(client, "/tools/certification-removal/", params, args.requests)
-        shown = filter_jobs(
-            jobs_visible_to(user).filter(kind="certification-removal"),
-            search=params["q"],
-            since=dt.date.fromisoformat(params["start"]),
-            until=dt.date.fromisoformat(params["end"]),
-        ).count()
+        shown = (
+            JobFilter(
+                {
+                    "kind": "certification-removal",
+                    "search": params["q"],
+                    "created_after": params["start"],
+                    "created_before": params["end"],
+                },
+                jobs_visible_to(user),
+            )
+            .narrowed()
+            .count()
+        )
         p95 = statistics.quantiles(times, n=20)[-1]
         print(
             f"job list {vendor} ({label}): median {statistics.median(times):.1f} ms, p95 {p95:.1f} ms "

@@ -5,7 +5,7 @@ or on a completion (``credentials.completions``)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,6 +136,58 @@ def default_terms(
     """Terms from the certification's validity: expires after it, or always valid."""
     expiration = certification.default_expiration(issue_date)
     return AwardTerms(issue_date, expiration, expiration is None, association_type, external_activity)
+
+
+def terms_from_input(
+    values: Mapping[str, Any], certification: Certification, current: Award | None = None
+) -> AwardTerms:
+    """The terms a form or a request gives for an award, the rest from the award being edited
+    (``current``) or, for a new award, from today and the certification.
+
+    ``values`` holds what the input says, by name (issue_date, expiration_date, always_valid,
+    association_type, external_activity); a name left out says nothing, while ``expiration_date:
+    None`` says "no expiration date". So that a page and the API default alike:
+
+    - no issue date: the edited award's, or today for a new award;
+    - a new award with neither an expiration date nor Always valid: the certification's validity
+      from the issue date (always valid when it has none), as an import file's empty cells are;
+    - Always valid wins over an expiration date: the award never expires;
+    - editing with only Always valid off keeps the award's expiration date (none: refused, as
+      ``AwardTerms.checked`` says);
+    - no association type: the edited award's, or manual; no external activity: the edited award's.
+    """
+    named = values.get("association_type")
+    if named is None:
+        association = current.association_type if current is not None else Award.AssociationType.MANUAL
+    else:
+        found = association_type_named(str(named))
+        if found is None:
+            raise AwardInputError(
+                [
+                    Problem(
+                        "unknown_association_type",
+                        f"'{named}' is not an association type: use manual, activity_completion or "
+                        "external_training.",
+                        column="association_type",
+                        value=str(named),
+                    )
+                ]
+            )
+        association = found
+    external = values.get("external_activity", current.external_activity if current is not None else "")
+    if current is not None:
+        issue = values.get("issue_date") or current.issue_date
+        always = values.get(
+            "always_valid", current.always_valid if "expiration_date" not in values else False
+        )
+        expiration = values.get("expiration_date", None if always else current.expiration_date)
+    else:
+        issue = values.get("issue_date") or timezone.localdate()
+        always = bool(values.get("always_valid", False))
+        expiration = values.get("expiration_date")
+        if expiration is None and not always:
+            return default_terms(certification, issue, association, external)
+    return AwardTerms(issue, None if always else expiration, bool(always), association, external)
 
 
 def association_type_named(text: str) -> str | None:

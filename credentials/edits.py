@@ -50,9 +50,19 @@ def edit_award(award: Award, terms: AwardTerms, *, actor: Any) -> Award:
     return award
 
 
-def unassign_award(award: Award, *, actor: Any) -> bool:
-    """Unassign: the award is removed, as a removal job would, so it is recorded and can be reinstated."""
-    return bool(remove_awards(award.certification_id, [award.user_id], actor_id=actor.pk))
+def unassign_award(award: Award, *, actor: Any) -> Award:
+    """Unassign: the award is removed, as a removal job would, so it is recorded and can be reinstated.
+
+    Only an active award: by the award's own status, so that unassigning a removed award never touches
+    a newer, active one of the same user. AwardInputError (not_active) otherwise, or when another
+    administrator unassigned it a moment before.
+    """
+    if award.status != Award.Status.ACTIVE or not remove_awards(
+        award.certification_id, [award.user_id], actor_id=actor.pk
+    ):
+        raise AwardInputError([Problem("not_active", "This award has already been unassigned.")])
+    award.refresh_from_db(fields=["status", "removed_at", "removed_by", "removed_by_job", "updated_at"])
+    return award
 
 
 def reinstate_award(award: Award, *, actor: Any) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.services import record_bulk
@@ -95,19 +95,6 @@ def restore_awards(
 
 def _db_time(value: dt.datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
-
-
-def search_awards(awards: QuerySet[Award], text: str) -> QuerySet[Award]:
-    """Awards whose holder's User ID, username, first or last name contains ``text``."""
-    text = text.strip()
-    if not text:
-        return awards
-    return awards.filter(
-        Q(user__user_id__icontains=text)
-        | Q(user__username__icontains=text)
-        | Q(user__first_name__icontains=text)
-        | Q(user__last_name__icontains=text)
-    )
 
 
 def awarded_users(certification_id: int) -> QuerySet[Award]:

@@ -56,6 +56,27 @@ class EnrollmentQuerySet(models.QuerySet["Enrollment"]):
         """Enrolments that have not ended: enrolled or completed."""
         return self.exclude(status=Enrollment.Status.UNENROLLED)
 
+    def counts(self) -> dict[str, int]:
+        """How many are enrolled (not ended), completed (ended since or not) and unenrolled: one query."""
+        return self.aggregate(**_counted())
+
+    def counts_by_activity(self) -> dict[int, dict[str, int]]:
+        """The same counts per activity (those without enrolments are absent): one grouped query,
+        however many enrolments there are."""
+        return {
+            row.pop("activity_id"): row
+            for row in self.values("activity_id").annotate(**_counted()).order_by()
+        }
+
+
+def _counted() -> dict[str, models.Count]:
+    unenrolled = Q(status=Enrollment.Status.UNENROLLED)
+    return {
+        "enrolled": models.Count("pk", filter=~unenrolled),
+        "completed": models.Count("pk", filter=Q(completed_on__isnull=False)),
+        "unenrolled": models.Count("pk", filter=unenrolled),
+    }
+
 
 class Enrollment(models.Model):
     """A user's enrolment in an activity.

@@ -11,9 +11,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.services import record, record_bulk
+from base.problems import InputProblems, Problem
 from base.sql import fetch, table, tuple_set
 
-from .models import Enrollment, ExternalActivity, ExternalTrainingRecord
+from .models import Activity, Enrollment, ExternalActivity, ExternalTrainingRecord
 from .signals import completion_recorded
 
 
@@ -165,6 +166,58 @@ def enrolment_states(pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], 
         ):
             states[(user_id, activity_id)] = Enrollment.Status.UNENROLLED
     return states
+
+
+class ActivityInputError(InputProblems):
+    """A change to an activity that cannot stand."""
+
+
+def change_external_reference(activity: Activity, reference: str | None, *, actor: Any) -> Activity:
+    """Give an activity its external reference (blank: none), recorded in the audit trail.
+
+    Each activity needs its own: a reference another activity has is refused, also when two
+    administrators give it at the same moment (the unique constraint decides, and the second is told).
+    """
+    reference = (reference or "").strip() or None
+    if reference is not None:
+        taken = Activity.objects.filter(external_reference=reference).exclude(pk=activity.pk).first()
+        if taken is not None:
+            raise ActivityInputError(
+                [
+                    Problem(
+                        "external_reference_taken",
+                        f"The external reference '{reference}' is already used by '{taken.title}'. "
+                        "Each activity needs its own.",
+                        column="external_reference",
+                        value=reference,
+                    )
+                ]
+            )
+    before = activity.external_reference
+    try:
+        with transaction.atomic():
+            activity.external_reference = reference
+            activity.save(update_fields=["external_reference"])
+            record(
+                "activity.external_reference_changed",
+                actor=actor,
+                obj=activity,
+                before={"external_reference": before},
+                after={"external_reference": reference},
+            )
+    except IntegrityError:
+        activity.external_reference = before
+        raise ActivityInputError(
+            [
+                Problem(
+                    "external_reference_taken",
+                    f"The external reference '{reference}' was just taken by another activity.",
+                    column="external_reference",
+                    value=reference,
+                )
+            ]
+        ) from None
+    return activity
 
 
 @dataclass

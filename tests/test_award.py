@@ -12,13 +12,16 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection, connections
+from django.test import Client
+from django.utils import timezone
+from rest_framework.test import APIClient
 
 from access.models import Grant, Role
 from access.permissions import AWARD_CERTIFICATIONS, VIEW_CERTIFICATIONS
 from bulk import services, worker
 from bulk.kinds.certification_award import award_users
 from bulk.models import Job
-from credentials.awarding import AwardInputError, AwardTerms
+from credentials.awarding import AwardInputError, AwardTerms, terms_from_input
 from credentials.edits import edit_award, reinstate_award, unassign_award
 from credentials.models import Award, Certification
 from credentials.picks import Picks
@@ -298,6 +301,107 @@ def test_reinstating_is_refused_when_the_user_holds_the_certification_again(ada,
 
     assert not reinstate_award(award, actor=ada)
     assert Award.objects.filter(user=user, certification=bls, status="active").count() == 1
+
+
+def test_unassigning_an_unassigned_award_is_refused_and_leaves_the_newer_award_alone(ada, bls):
+    user = UserFactory()
+    [old] = award_many(bls, [user])
+    unassign_award(old, actor=ada)
+    [newer] = award_many(bls, [user])
+
+    with pytest.raises(AwardInputError) as refused:
+        unassign_award(old, actor=ada)
+
+    assert [(p.code, p.message) for p in refused.value.problems] == [
+        ("not_active", "This award has already been unassigned.")
+    ]
+    newer.refresh_from_db()
+    assert newer.status == "active"
+
+
+def test_both_surfaces_answer_an_unassigned_award_in_their_own_words(ada, bls):
+    [award] = award_many(bls, [UserFactory()])
+    unassign_award(award, actor=ada)
+    page, api = Client(), APIClient()
+    page.force_login(ada)
+    api.force_authenticate(ada)
+
+    shown = page.post(f"/certifications/{bls.pk}/awards/{award.pk}/unassign/", follow=True)
+    refused = api.delete(f"/api/v1/awards/{award.pk}/")
+
+    assert "This award was already unassigned." in shown.content.decode()
+    assert refused.status_code == 400
+    assert [(e["code"], e["message"]) for e in refused.json()["errors"]] == [
+        ("not_active", "This award has already been unassigned.")
+    ]
+
+
+# --- Award terms from a form or a request: one reading for the page and the API ------------------
+
+
+def test_a_new_award_without_an_expiration_date_takes_the_certifications_validity(bls):
+    issued = dt.date(2026, 6, 1)
+
+    assert terms_from_input({"issue_date": issued, "expiration_date": None, "always_valid": False}, bls) == (
+        AwardTerms(issued, dt.date(2027, 6, 1), False, "manual", "")
+    )
+    forever = CertificationFactory(validity_days=None)
+    assert terms_from_input({"issue_date": issued}, forever) == AwardTerms(issued, None, True, "manual", "")
+    assert terms_from_input({}, bls).issue_date == timezone.localdate()
+
+
+def test_always_valid_wins_over_an_expiration_date(bls):
+    [award] = award_many(bls, [UserFactory()])
+    given = {"issue_date": dt.date(2026, 6, 1), "expiration_date": dt.date(2027, 1, 1), "always_valid": True}
+
+    assert terms_from_input(given, bls).expiration_date is None
+    assert terms_from_input(given, bls, award).expiration_date is None
+    assert terms_from_input({"always_valid": True}, bls, award) == AwardTerms(
+        award.issue_date, None, True, award.association_type, award.external_activity
+    )
+
+
+def test_an_edit_keeps_what_the_input_does_not_say_and_refuses_clearing_the_only_end(bls):
+    [award] = award_many(bls, [UserFactory()])
+    kept = terms_from_input(
+        {"association_type": "external_training", "external_activity": "Drill"}, bls, award
+    )
+    assert (kept.issue_date, kept.expiration_date, kept.always_valid) == (
+        award.issue_date,
+        award.expiration_date,
+        False,
+    )
+    cleared = terms_from_input({"expiration_date": None, "always_valid": False}, bls, award)
+    with pytest.raises(AwardInputError) as refused:
+        cleared.checked()
+    assert refused.value.problems[0].message == "Give an expiration date, or flag the award as always valid."
+    with pytest.raises(AwardInputError) as unknown:
+        terms_from_input({"association_type": "by magic"}, bls, award)
+    assert unknown.value.problems[0].code == "unknown_association_type"
+
+
+def test_award_users_on_the_page_and_through_the_api_default_alike(ada, bls):
+    on_page, through_api = UserFactory(), UserFactory()
+    page, api = Client(), APIClient()
+    page.force_login(ada)
+    api.force_authenticate(ada)
+    blank = {"issue_date": "2026-06-01", "association_type": "manual"}
+
+    page.post(f"/certifications/{bls.pk}/award/", {"step": "confirm", "users": [on_page.pk], **blank})
+    api.post(
+        f"/api/v1/certifications/{bls.pk}/awards/", {"users": [through_api.user_id], **blank}, format="json"
+    )
+    dated = {"issue_date": "2026-06-01", "expiration_date": "2026-12-01", "association_type": "manual"}
+    for user in (on_page, through_api):
+        award = Award.objects.get(user=user, certification=bls)
+        assert (award.expiration_date, award.always_valid) == (dt.date(2027, 6, 1), False)
+        url = f"/certifications/{bls.pk}/awards/{award.pk}/edit/"
+        if user is on_page:
+            page.post(url, {**dated, "always_valid": "on"})
+        else:
+            api.patch(f"/api/v1/awards/{award.pk}/", {**dated, "always_valid": True}, format="json")
+        award.refresh_from_db()
+        assert (award.expiration_date, award.always_valid) == (None, True)
 
 
 # --- Automatic awards ----------------------------------------------------------------------------

@@ -19,9 +19,11 @@ from access.permissions import (
     MANAGE_CERTIFICATION_REMOVAL,
     VIEW_CATALOGUE,
 )
+from audit.models import Event
 from bulk import services, worker
 from bulk.models import Job
 from learning.models import Activity, EmailTemplate, Enrollment
+from learning.services import ActivityInputError, change_external_reference
 
 from .factories import (
     UNENROLMENT_HEADER,
@@ -148,6 +150,35 @@ def test_the_properties_page_sets_a_unique_external_reference(cara_client, cours
     cara_client.post(f"/catalogue/activities/{other.pk}/", {"external_reference": ""})
     other.refresh_from_db()
     assert other.external_reference is None
+
+
+def test_an_external_reference_change_is_audited_by_the_service_and_a_taken_one_is_not(cara, course):
+    other = ActivityFactory(title="Fire Warden Workshop", external_reference="FW-1")
+
+    change_external_reference(other, "  FW-0312 ", actor=cara)
+
+    event = Event.objects.get(action="activity.external_reference_changed")
+    assert (event.actor, event.object_id) == (cara, str(other.pk))
+    assert (event.before, event.after) == ({"external_reference": "FW-1"}, {"external_reference": "FW-0312"})
+    with pytest.raises(ActivityInputError) as refused:
+        change_external_reference(other, "FS-101", actor=cara)
+    assert [(p.code, p.column, p.value) for p in refused.value.problems] == [
+        ("external_reference_taken", "external_reference", "FS-101")
+    ]
+    other.refresh_from_db()
+    assert other.external_reference == "FW-0312"
+    assert Event.objects.filter(action="activity.external_reference_changed").count() == 1
+
+
+def test_the_properties_page_records_who_changed_the_reference(cara, cara_client, course):
+    cara_client.post(f"/catalogue/activities/{course.pk}/", {"external_reference": ""})
+
+    event = Event.objects.get(action="activity.external_reference_changed")
+    assert (event.actor, event.before, event.after) == (
+        cara,
+        {"external_reference": "FS-101"},
+        {"external_reference": None},
+    )
 
 
 def test_the_dialog_offers_template_and_example_and_verifies_by_default(cara_client):

@@ -19,9 +19,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
 from access.policy import NotAllowed, has_permission
+from base.filters import BadFilter
 from bulk import results, services
+from bulk.filters import JobFilter
 from bulk.models import Job, JobRow
-from bulk.queries import BadFilter, filter_jobs, parse_date
 from bulk.registry import get_kind
 from bulk.samples import sample_file, sample_formats
 from bulk.visibility import allowed_kinds, jobs_visible_to
@@ -86,17 +87,25 @@ def job_list_context(request: HttpRequest, kind: str | None) -> dict[str, Any]:
     jobs = jobs_visible_to(request.user)
     # The Jobs page filters by the kind asked for; each tool's page lists its own kind.
     asked = params.get("kind") if kind is None and params.get("kind") in allowed_kinds(request.user) else ""
-    if kind or asked:
-        jobs = jobs.filter(kind=kind or asked)
+    # Select Date is one day: it stands for both ends of the range, whatever they say.
+    single = params.get("date")
+    filters = JobFilter(
+        {
+            "kind": kind or asked,
+            "status": params.get("status"),
+            "search": params.get("q"),
+            "created_after": single or params.get("start"),
+            "created_before": single or params.get("end"),
+        },
+        jobs,
+        labels={
+            "created_after": "Select Date" if single else "Start date",
+            "created_before": "Select Date" if single else "End date",
+        },
+        dates_in_order=True,
+    )
     try:
-        single = parse_date(params.get("date"), "Select Date")
-        since = single or parse_date(params.get("start"), "Start date")
-        until = single or parse_date(params.get("end"), "End date")
-        if since and until and since > until:
-            raise BadFilter("The start date must not be after the end date.")
-        jobs = filter_jobs(
-            jobs, status=params.get("status") or None, search=params.get("q"), since=since, until=until
-        )
+        jobs = filters.narrowed()
     except BadFilter as exc:
         error = str(exc)
         jobs = jobs.none()

@@ -23,7 +23,7 @@ from access.permissions import AWARD_CERTIFICATIONS
 from access.policy import NotAllowed, has_permission, people_in, scope_of
 from bulk.kinds import certification_award
 from bulk.registry import get_kind
-from credentials.awarding import AwardInputError, AwardTerms, holders_among
+from credentials.awarding import AwardInputError, AwardTerms, holders_among, terms_from_input
 from credentials.edits import awards_in_reach, edit_award, reinstate_award, unassign_award
 from credentials.models import Award, Certification
 from credentials.picks import IMMEDIATE_LIMIT, Picks, resolve_picks
@@ -63,15 +63,20 @@ class TermsForm(forms.Form):
     association_type = forms.ChoiceField(label="Association type", choices=Award.AssociationType.choices)
     external_activity = forms.CharField(label="External training activity", required=False, max_length=200)
 
-    def terms(self) -> AwardTerms:
+    def terms(self, certification: Certification, current: Award | None = None) -> AwardTerms:
+        """The terms as the API reads them: every field of the form says something, an empty
+        expiration date too."""
         data = self.cleaned_data
-        always = bool(data.get("always_valid"))
-        return AwardTerms(
-            issue_date=data["issue_date"],
-            expiration_date=data.get("expiration_date"),
-            always_valid=always,
-            association_type=data["association_type"],
-            external_activity=data.get("external_activity") or "",
+        return terms_from_input(
+            {
+                "issue_date": data["issue_date"],
+                "expiration_date": data.get("expiration_date"),
+                "always_valid": bool(data.get("always_valid")),
+                "association_type": data["association_type"],
+                "external_activity": data.get("external_activity") or "",
+            },
+            certification,
+            current,
         )
 
     def add_problems(self, error: AwardInputError) -> None:
@@ -158,7 +163,9 @@ def award_users(request: HttpRequest, pk: int) -> HttpResponse:
     context["form"] = form
     if form.is_valid():
         try:
-            outcome = certification_award.award_users(certification, picks, form.terms(), actor=request.user)
+            outcome = certification_award.award_users(
+                certification, picks, form.terms(certification), actor=request.user
+            )
         except NotAllowed as exc:
             raise PermissionDenied(str(exc)) from exc
         except AwardInputError as exc:
@@ -252,7 +259,7 @@ def award_edit(request: HttpRequest, certification_pk: int, pk: int) -> HttpResp
     form = TermsForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            edit_award(award, form.terms(), actor=request.user)
+            edit_award(award, form.terms(award.certification, award), actor=request.user)
         except AwardInputError as exc:
             form.add_problems(exc)
         else:
@@ -272,14 +279,15 @@ def award_unassign(request: HttpRequest, certification_pk: int, pk: int) -> Http
     """Unassign, after a confirmation: the award is removed, recorded, and can be reinstated."""
     award = _reachable_award(request, certification_pk, pk)
     if request.method == "POST":
-        # By the award's own status: unassigning a removed award must not touch a newer, active one.
-        if award.status == Award.Status.ACTIVE and unassign_award(award, actor=request.user):
+        try:
+            unassign_award(award, actor=request.user)
+        except AwardInputError:
+            messages.info(request, "This award was already unassigned.")
+        else:
             messages.success(
                 request,
                 f"{award.certification.code} is unassigned from {award.user.username}. Reinstate it from the Removed list.",
             )
-        else:
-            messages.info(request, "This award was already unassigned.")
         return redirect("web:certification-users", pk=certification_pk)
     return render(request, "web/award_unassign.html", {"award": award, "certification": award.certification})
 

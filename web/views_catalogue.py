@@ -14,8 +14,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -23,13 +21,14 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from access.permissions import EDIT_ACTIVITIES, EDIT_EMAIL_TEMPLATES, IMPORT_UNENROLMENTS, VIEW_CATALOGUE
 from access.policy import has_permission
-from audit.services import record
 from base.problems import format_size
 from bulk import services
 from bulk.registry import get_kind
 from bulk.samples import sample_formats
+from learning.filters import ActivityFilter
 from learning.models import Activity, EmailTemplate, Enrollment
 from learning.notices import PLACEHOLDERS, email_template, unknown_placeholders
+from learning.services import ActivityInputError, change_external_reference
 from people.models import User
 
 from .uploading import FILE_FIELD, cap_upload, submit_upload
@@ -68,26 +67,16 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     """Activities with their external references and enrolment counts; Actions, Import unenrolments."""
     search = request.GET.get("q", "").strip()
     activity_type = request.GET.get("type", "")
-    activities = Activity.objects.all()
-    if search:
-        activities = activities.filter(Q(title__icontains=search) | Q(external_reference__icontains=search))
-    if activity_type in Activity.Type.values:
-        activities = activities.filter(type=activity_type)
+    # The page ignores a type there is not; the API answers it with no activities.
+    activities = ActivityFilter(
+        {"search": search, "type": activity_type if activity_type in Activity.Type.values else None},
+        Activity.objects.all(),
+    ).qs
     page = Paginator(activities.order_by("title", "pk"), ACTIVITIES_PER_PAGE).get_page(
         request.GET.get("page")
     )
     # Counted for the page's activities only: one query, however many enrolments there are.
-    counts = {
-        row["activity_id"]: row
-        for row in Enrollment.objects.filter(activity__in=[a.pk for a in page])
-        .values("activity_id")
-        .annotate(
-            enrolled=Count("pk", filter=~Q(status=Enrollment.Status.UNENROLLED)),
-            completed=Count("pk", filter=Q(completed_on__isnull=False)),
-            unenrolled=Count("pk", filter=Q(status=Enrollment.Status.UNENROLLED)),
-        )
-        .order_by()
-    }
+    counts = Enrollment.objects.filter(activity__in=[a.pk for a in page]).counts_by_activity()
     query = request.GET.copy()
     query.pop("page", None)
     can_import = has_permission(request.user, IMPORT_UNENROLMENTS)
@@ -109,36 +98,9 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     )
 
 
-class ActivityForm(forms.ModelForm):
-    class Meta:
-        model = Activity
-        fields = ["external_reference"]
-
-    def clean_external_reference(self) -> str | None:
-        reference = (self.cleaned_data.get("external_reference") or "").strip()
-        if not reference:
-            return None
-        taken = Activity.objects.filter(external_reference=reference).exclude(pk=self.instance.pk).first()
-        if taken:
-            raise forms.ValidationError(
-                f"The external reference '{reference}' is already used by '{taken.title}'. "
-                "Each activity needs its own."
-            )
-        return reference
-
-
-def _saved(form: ActivityForm) -> bool:
-    """Save; two administrators giving the same reference at once: the second is told, not a 500."""
-    try:
-        with transaction.atomic():
-            form.save()
-    except IntegrityError:
-        reference = form.cleaned_data.get("external_reference")
-        form.add_error(
-            "external_reference", f"The external reference '{reference}' was just taken by another activity."
-        )
-        return False
-    return True
+class ActivityForm(forms.Form):
+    # Whether another activity has it is the service's to say (change_external_reference).
+    external_reference = forms.CharField(max_length=100, required=False)
 
 
 @catalogue_required
@@ -147,27 +109,23 @@ def activity_properties(request: HttpRequest, pk: int) -> HttpResponse:
     """An activity's properties page: its details, enrolment counts and external reference."""
     activity = get_object_or_404(Activity, pk=pk)
     can_edit = has_permission(request.user, EDIT_ACTIVITIES)
-    form = ActivityForm(instance=activity)
+    form = ActivityForm(initial={"external_reference": activity.external_reference})
     if request.method == "POST":
         if not can_edit:
             raise PermissionDenied("You may view this activity but not change its external reference.")
-        before = activity.external_reference
-        form = ActivityForm(request.POST, instance=activity)
-        if form.is_valid() and _saved(form):
-            record(
-                "activity.external_reference_changed",
-                actor=cast(User, request.user),
-                obj=activity,
-                before={"external_reference": before},
-                after={"external_reference": activity.external_reference},
-            )
-            messages.success(request, "The external reference is saved.")
-            return redirect("web:activity", pk=activity.pk)
-    counts = activity.enrollments.aggregate(
-        enrolled=Count("pk", filter=~Q(status=Enrollment.Status.UNENROLLED)),
-        completed=Count("pk", filter=Q(completed_on__isnull=False)),
-        unenrolled=Count("pk", filter=Q(status=Enrollment.Status.UNENROLLED)),
-    )
+        form = ActivityForm(request.POST)
+        if form.is_valid():
+            try:
+                change_external_reference(
+                    activity, form.cleaned_data["external_reference"], actor=cast(User, request.user)
+                )
+            except ActivityInputError as exc:
+                for problem in exc.problems:
+                    form.add_error("external_reference", problem.message)
+            else:
+                messages.success(request, "The external reference is saved.")
+                return redirect("web:activity", pk=activity.pk)
+    counts = activity.enrollments.counts()
     return render(
         request,
         "web/activity.html",

@@ -22,8 +22,8 @@ from access.permissions import AWARD_CERTIFICATIONS, MANAGE_CERTIFICATION_REMOVA
 from access.policy import has_permission
 from credentials.edits import awards_in_reach
 from credentials.exports import awarded_users_csv, awarded_users_filename
+from credentials.filters import AWARD_STATUSES, AwardFilter
 from credentials.models import Award, Certification
-from credentials.services import search_awards
 
 CERTIFICATIONS_PER_PAGE = 25
 USERS_PER_PAGE = 50
@@ -70,13 +70,7 @@ def certification_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-STATUS_FILTERS = {
-    "current": "Current holders (active and expired)",
-    "active": "Active",
-    "expired": "Expired",
-    "removed": "Removed (unassigned)",
-    "all": "All",
-}
+STATUS_FILTERS = AWARD_STATUSES
 
 
 @certifications_required
@@ -89,16 +83,11 @@ def view_users(request: HttpRequest, pk: int) -> HttpResponse:
     today = timezone.localdate()
     status = request.GET.get("status", "current")
     status = status if status in STATUS_FILTERS else "current"
-    awards: QuerySet[Award] = Award.objects.filter(certification=certification).select_related("user")
-    if status in ("current", "active", "expired"):
-        awards = awards.filter(status=Award.Status.ACTIVE)
-    if status == "active":
-        awards = awards.filter(Q(expiration_date__isnull=True) | Q(expiration_date__gte=today))
-    elif status == "expired":
-        awards = awards.filter(expiration_date__lt=today)
-    elif status == "removed":
-        awards = awards.filter(status=Award.Status.REMOVED)
-    awards = search_awards(awards, search)
+    awards: QuerySet[Award] = AwardFilter(
+        {"status": status, "search": search},
+        Award.objects.filter(certification=certification).select_related("user"),
+        today=today,
+    ).qs
     page = Paginator(awards.order_by("user__user_id", "pk"), USERS_PER_PAGE).get_page(request.GET.get("page"))
     can_award = has_permission(request.user, AWARD_CERTIFICATIONS)
     reachable = (

@@ -18,10 +18,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from access.policy import NotAllowed, permission_label
 from api.serializers import JobSerializer
+from base.filters import BadFilter
 from base.problems import FileRejected, Problem, report
 from bulk import results, services, worker
+from bulk.filters import JobFilter
 from bulk.models import Job, JobRow
-from bulk.queries import BadFilter, filter_jobs, parse_date
 from bulk.registry import all_kinds, get_kind, registry
 from bulk.visibility import allowed_kinds, jobs_visible_to
 from certdesk.cli import EXIT_JOB_FAILED, EXIT_NOT_ALLOWED, EXIT_REJECTED, EXIT_USAGE
@@ -271,14 +272,21 @@ class Command(BaseCommand):
         **options: Any,
     ) -> None:
         self.require_some_kind(user)
-        jobs = filter_jobs(
-            jobs_visible_to(user),
-            kind=kind,
-            status=status,
-            search=search,
-            since=parse_date(since, "--since"),
-            until=parse_date(until, "--until"),
-        )[:limit]
+        jobs = (
+            JobFilter(
+                {
+                    "kind": kind,
+                    "status": status,
+                    "search": search,
+                    "created_after": since,
+                    "created_before": until,
+                },
+                jobs_visible_to(user),
+                labels={"created_after": "--since", "created_before": "--until"},
+            )
+            .narrowed()
+            .select_related("created_by")[:limit]
+        )
         if json:
             self.emit_json(JobSerializer(jobs, many=True).data)
             return
