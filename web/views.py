@@ -11,7 +11,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -144,7 +143,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     labels = kind.labels_for(job)
     messages = kind.messages_for(job)
     header = list(job.params.get("header") or [c.name for c in kind.columns])[:MAX_SHOWN_COLUMNS]
-    outcome_counts = dict(job.rows.values_list("outcome").annotate(n=Count("id")).order_by())
+    outcome_counts = job.outcome_counts()
     return render(
         request,
         "web/job_detail.html",
@@ -163,9 +162,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 for row in page
             ],
             "outcome": outcome,
-            "outcome_choices": [
-                (o, labels.get(o, o), outcome_counts.get(o, 0)) for o in JobRow.Outcome.values
-            ],
+            "outcome_choices": [(o, labels.get(o, o), n) for o, n in outcome_counts.items()],
             "summary": job.params.get("summary") or {},
             "tool": tool_for(job.kind),
             "key_column": kind.key_column or "Key",
@@ -218,11 +215,11 @@ def job_counts(job: Job, outcome_counts: dict[str, int] | None = None) -> list[t
     labels = get_kind(job.kind).labels_for(job)
     if job.status == Job.Status.VERIFIED:
         if outcome_counts is None:
-            outcome_counts = dict(job.rows.values_list("outcome").annotate(n=Count("id")).order_by())
+            outcome_counts = job.outcome_counts()
         return [
-            (labels["pending"], outcome_counts.get("pending", 0)),
-            ("Skipped", outcome_counts.get("skipped", 0)),
-            ("Errors", outcome_counts.get("error", 0)),
+            (labels["pending"], outcome_counts["pending"]),
+            ("Skipped", outcome_counts["skipped"]),
+            ("Errors", outcome_counts["error"]),
         ]
     return [(labels["succeeded"], job.succeeded), ("Skipped", job.skipped), ("Errors", job.failed)]
 

@@ -20,7 +20,7 @@ from access.policy import NotAllowed, permission_label
 from api.serializers import JobSerializer
 from base.problems import FileRejected, Problem, report
 from bulk import results, services, worker
-from bulk.models import Job, JobRow
+from bulk.models import Job
 from bulk.queries import BadFilter, filter_jobs, parse_date
 from bulk.registry import all_kinds, get_kind, registry
 from bulk.visibility import allowed_kinds, jobs_visible_to
@@ -142,7 +142,7 @@ class Command(BaseCommand):
             lines.append(f"  Certification: {cert['code']} — {cert['title']}")
         lines.append(f"  Rows:        {job.total} ({job.rows_done} processed, {job.progress:.0%})")
         if job.status == Job.Status.VERIFIED:
-            counts = {o: job.rows.filter(outcome=o).count() for o in JobRow.Outcome.values}
+            counts = job.outcome_counts()
             lines.append(
                 "  Would be:    " + ", ".join(f"{labels.get(o, o)} {n}" for o, n in counts.items() if n)
             )
