@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from access.permissions import IMPORT_LICENSES, MANAGE_LICENSES
 from access.policy import has_permission, people_in, scope_of
+from base.problems import Problem
 from credentials.licences import (
     LicenseDetails,
     LicenseInputError,
@@ -27,6 +28,8 @@ from credentials.licences import (
 )
 from credentials.models import License, LicenseType
 from people.models import User
+
+from .responses import problems_400
 
 
 class MaySeeLicences(BasePermission):
@@ -94,10 +97,6 @@ def _require_manage(request: Request) -> None:
         raise PermissionDenied("You need the permission 'Manage licences' to change licences.")
 
 
-def _problems(exc: LicenseInputError) -> Response:
-    return Response({"errors": [p.as_dict() for p in exc.problems]}, status=status.HTTP_400_BAD_REQUEST)
-
-
 class LicenseListView(APIView):
     """GET: current licences within reach (filter by license_code or username). POST: add one."""
 
@@ -127,29 +126,27 @@ class LicenseListView(APIView):
         users = User.objects.all() if people is None else User.objects.filter(people)
         user = users.filter(username=data.get("username", "")).first()
         license_type = LicenseType.objects.filter(code=data.get("license_code", "")).first()
-        errors = []
+        problems = []
         if user is None:
-            errors.append(
-                {
-                    "code": "unknown_user",
-                    "message": f"No learner you manage has the username '{data.get('username', '')}'.",
-                    "row": None,
-                    "column": "username",
-                    "value": data.get("username"),
-                }
+            problems.append(
+                Problem(
+                    "unknown_user",
+                    f"No learner you manage has the username '{data.get('username', '')}'.",
+                    column="username",
+                    value=data.get("username"),
+                )
             )
         if license_type is None:
-            errors.append(
-                {
-                    "code": "unknown_license",
-                    "message": f"'{data.get('license_code', '')}' is not in the list of available licenses.",
-                    "row": None,
-                    "column": "license_code",
-                    "value": data.get("license_code"),
-                }
+            problems.append(
+                Problem(
+                    "unknown_license",
+                    f"'{data.get('license_code', '')}' is not in the list of available licenses.",
+                    column="license_code",
+                    value=data.get("license_code"),
+                )
             )
-        if errors:
-            return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        if problems:
+            return problems_400(problems)
         assert user is not None and license_type is not None
         try:
             licence = save_license(
@@ -163,7 +160,7 @@ class LicenseListView(APIView):
                 actor=request.user,
             )
         except LicenseInputError as exc:
-            return _problems(exc)
+            return problems_400(exc.problems)
         return Response(LicenseSerializer(licence).data, status=status.HTTP_201_CREATED)
 
 
@@ -179,20 +176,16 @@ class LicenseDetailView(APIView):
         data = form.validated_data
         fixed = [name for name in ("username", "license_code") if name in data]
         if fixed:
-            return Response(
-                {
-                    "errors": [
-                        {
-                            "code": "fixed_field",
-                            "message": f"A licence's {name} cannot change: delete it and add another instead.",
-                            "row": None,
-                            "column": name,
-                            "value": data[name],
-                        }
-                        for name in fixed
-                    ]
-                },
-                status=status.HTTP_400_BAD_REQUEST,
+            return problems_400(
+                [
+                    Problem(
+                        "fixed_field",
+                        f"A licence's {name} cannot change: delete it and add another instead.",
+                        column=name,
+                        value=data[name],
+                    )
+                    for name in fixed
+                ]
             )
         try:
             edited = save_license(
@@ -208,7 +201,7 @@ class LicenseDetailView(APIView):
                 actor=request.user,
             )
         except LicenseInputError as exc:
-            return _problems(exc)
+            return problems_400(exc.problems)
         return Response(LicenseSerializer(edited).data)
 
     @extend_schema(responses={204: None})

@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from access.policy import NotAllowed, permission_label
 from api.serializers import JobSerializer
-from base.problems import FileRejected, Problem, report
+from base.problems import FileRejected, Problem, listing, report
 from bulk import results, services, worker
 from bulk.models import Job
 from bulk.queries import BadFilter, filter_jobs, parse_date
@@ -168,17 +168,15 @@ class Command(BaseCommand):
         total: int | None = None,
     ) -> None:
         limit = settings.CERTDESK_MAX_LISTED_PROBLEMS
-        total = max(total or 0, len(problems))
         if as_json:
             self.emit_json(report(problems, headlines, limit, total))
         else:
             self.stderr.write(lead + "; ".join(headlines))
-            listed = problems[:limit]
-            for problem in listed:
-                value = f", value '{problem.value}'" if problem.value else ""
-                self.stderr.write(f"  {_where(problem)}{value}: {problem.message}")
-            if total > len(listed):
-                self.stderr.write(f"  … and {total - len(listed)} more problems not shown.")
+            shown = listing(problems, limit, total)
+            for problem in shown.listed:
+                self.stderr.write(f"  {problem.located(nowhere='File')}")
+            if shown.more:
+                self.stderr.write(f"  … and {shown.more} more problems not shown.")
         raise SystemExit(code)
 
     def wait(self, job: Job, as_json: bool) -> Job:
@@ -336,15 +334,6 @@ class Command(BaseCommand):
         else:
             sys.stdout.buffer.write(content)
             sys.stdout.flush()
-
-
-def _where(problem: Problem) -> str:
-    parts = []
-    if problem.row is not None:
-        parts.append(f"Row {problem.row}")
-    if problem.column:
-        parts.append(f"column {problem.column}")
-    return ", ".join(parts) or "File"
 
 
 class ProgressBar:
