@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from access.permissions import AWARD_CERTIFICATIONS, VIEW_CERTIFICATIONS
 from access.policy import has_permission
+from base.downloads import as_download
 from base.problems import Problem
 from bulk.kinds.certification_award import award_users
 from credentials.awarding import AwardInputError, AwardTerms, association_type_named, default_terms
@@ -192,8 +193,7 @@ class AwardedUsersExportView(_ViewCertificationsMixin, APIView):
         response = StreamingHttpResponse(
             awarded_users_csv(certification), content_type="text/csv; charset=utf-8"
         )
-        response["Content-Disposition"] = f'attachment; filename="{awarded_users_filename(certification)}"'
-        return response
+        return as_download(response, awarded_users_filename(certification))
 
 
 class AwardEditSerializer(serializers.Serializer[Any]):

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from access.permissions import IMPORT_LICENSES, MANAGE_LICENSES
 from access.policy import has_permission, people_in, scope_of
+from base.downloads import download
 from base.problems import Problem
 from credentials.licences import (
     LicenseDetails,
@@ -87,9 +88,7 @@ class LicenseTypeExportView(APIView):
 
     @extend_schema(responses={(200, "text/csv"): bytes})
     def get(self, request: Request) -> HttpResponse:
-        response = HttpResponse(available_licences_csv(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="available-licenses.csv"'
-        return response
+        return download(available_licences_csv(), "available-licenses.csv", "text/csv; charset=utf-8")
 
 
 def _require_manage(request: Request) -> None:

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
 from access.policy import NotAllowed, has_permission
+from base.downloads import download
 from bulk import results, services
 from bulk.models import Job, JobRow
 from bulk.queries import BadFilter, filter_jobs, parse_date
@@ -293,6 +294,4 @@ def kind_sample(request: HttpRequest, kind: str, which: str, fmt: str) -> HttpRe
     if fmt not in sample_formats(job_kind):
         raise_not_found()
     content, filename, content_type = sample_file(job_kind, fmt, example=which == "example")
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return download(content, filename, content_type)

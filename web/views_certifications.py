@@ -15,11 +15,11 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from access.permissions import AWARD_CERTIFICATIONS, MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
 from access.policy import has_permission
+from base.downloads import as_download
 from credentials.edits import awards_in_reach
 from credentials.exports import awarded_users_csv, awarded_users_filename
 from credentials.models import Award, Certification
@@ -130,7 +130,4 @@ def export_users(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     """Export to CSV: the holders in the file the certification removal job accepts unchanged."""
     certification = get_object_or_404(Certification, pk=pk)
     response = StreamingHttpResponse(awarded_users_csv(certification), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=awarded_users_filename(certification)
-    )
-    return response
+    return as_download(response, awarded_users_filename(certification))

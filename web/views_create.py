@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from access.policy import NotAllowed
+from base.downloads import download
 from base.problems import FileRejected, format_size, listing
 from bulk import services
 from bulk.models import Job
@@ -157,6 +158,4 @@ def kind_file(kind_slug: str, *, example: bool) -> HttpResponse:
         if example
         else (template_csv(kind), template_filename(kind))
     )
-    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return download(content, name, "text/csv; charset=utf-8")

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from access.permissions import IMPORT_LICENSES, MANAGE_LICENSES
 from access.policy import has_permission, people_in, scope_of, subtree_ids
+from base.downloads import download
 from base.problems import format_size
 from bulk.models import Job, JobRow
 from bulk.registry import get_kind
@@ -332,9 +333,7 @@ def _import(request: HttpRequest) -> HttpResponse:
 @require_GET
 def available_licences(request: HttpRequest) -> HttpResponse:
     """Export Available Licenses: the licence types, with the codes an import file uses."""
-    response = HttpResponse(available_licences_csv(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="available-licenses.csv"'
-    return response
+    return download(available_licences_csv(), "available-licenses.csv", "text/csv; charset=utf-8")
 
 
 @licences_required
@@ -345,6 +344,4 @@ def licence_sample(request: HttpRequest, which: str, fmt: str) -> HttpResponse:
     if which not in ("template", "example") or fmt not in sample_formats(kind):
         raise Http404("No such file.")
     content, filename, content_type = sample_file(kind, fmt, example=which == "example")
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return download(content, filename, content_type)
