@@ -9,14 +9,10 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.permissions import IMPORT_LICENSES, MANAGE_LICENSES
-from access.policy import has_permission, people_in, scope_of
 from base.downloads import download
 from base.problems import Problem
 from credentials.licences import (
@@ -24,23 +20,14 @@ from credentials.licences import (
     LicenseInputError,
     available_licences_csv,
     delete_license,
+    learners_in_reach,
     licences_in_reach,
     save_license,
 )
 from credentials.models import License, LicenseType
-from people.models import User
 
+from .permissions import MayChangeLicences, MaySeeLicences
 from .responses import problems_400
-
-
-class MaySeeLicences(BasePermission):
-    message = "You do not have permission to see licences: 'Manage licences' or 'Import licences' is needed."
-
-    def has_permission(self, request: Any, view: Any) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated) and (
-            has_permission(user, MANAGE_LICENSES) or has_permission(user, IMPORT_LICENSES)
-        )
 
 
 class LicenseTypeSerializer(serializers.ModelSerializer[LicenseType]):
@@ -91,15 +78,10 @@ class LicenseTypeExportView(APIView):
         return download(available_licences_csv(), "available-licenses.csv", "text/csv; charset=utf-8")
 
 
-def _require_manage(request: Request) -> None:
-    if not has_permission(request.user, MANAGE_LICENSES):
-        raise PermissionDenied("You need the permission 'Manage licences' to change licences.")
-
-
 class LicenseListView(APIView):
     """GET: current licences within reach (filter by license_code or username). POST: add one."""
 
-    permission_classes = [MaySeeLicences]
+    permission_classes = [MaySeeLicences, MayChangeLicences]
 
     @extend_schema(
         parameters=[OpenApiParameter("license_code", str), OpenApiParameter("username", str)],
@@ -117,13 +99,10 @@ class LicenseListView(APIView):
 
     @extend_schema(request=LicenseWriteSerializer, responses={201: LicenseSerializer})
     def post(self, request: Request) -> Response:
-        _require_manage(request)
         form = LicenseWriteSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        people = people_in(scope_of(request.user, MANAGE_LICENSES))
-        users = User.objects.all() if people is None else User.objects.filter(people)
-        user = users.filter(username=data.get("username", "")).first()
+        user = learners_in_reach(request.user).filter(username=data.get("username", "")).first()
         license_type = LicenseType.objects.filter(code=data.get("license_code", "")).first()
         problems = []
         if user is None:
@@ -164,11 +143,10 @@ class LicenseListView(APIView):
 
 
 class LicenseDetailView(APIView):
-    permission_classes = [MaySeeLicences]
+    permission_classes = [MaySeeLicences, MayChangeLicences]
 
     @extend_schema(request=LicenseWriteSerializer, responses={200: LicenseSerializer})
     def patch(self, request: Request, pk: int) -> Response:
-        _require_manage(request)
         licence = get_object_or_404(licences_in_reach(request.user), pk=pk)
         form = LicenseWriteSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
@@ -205,7 +183,6 @@ class LicenseDetailView(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
-        _require_manage(request)
         licence = get_object_or_404(licences_in_reach(request.user), pk=pk)
         delete_license(licence, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -4,11 +4,10 @@ query helpers, a template."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
@@ -16,18 +15,20 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from access.permissions import MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
+from access.permissions import MANAGE_CERTIFICATION_REMOVAL
 from access.policy import NotAllowed, has_permission
+from access.rules import may_see_certifications
 from base.downloads import download
 from bulk import results, services
 from bulk.models import Job, JobRow
 from bulk.queries import BadFilter, filter_jobs, parse_date
 from bulk.registry import get_kind
 from bulk.samples import sample_file, sample_formats
-from bulk.visibility import allowed_kinds, jobs_visible_to
+from bulk.visibility import allowed_kinds, jobs_visible_to, may_manage_jobs
 from credentials.dashboard import expiring_soon
 
 from .navigation import nav_items, tool_for
+from .permissions import allowed
 
 REMOVAL = "certification-removal"
 JOBS_PER_PAGE = 25
@@ -43,7 +44,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if not items:
         return render(request, "web/nothing.html", status=200)
     expiring = None
-    if has_permission(request.user, VIEW_CERTIFICATIONS):
+    if may_see_certifications(request.user):
         rows = expiring_soon(timezone.localdate())
         expiring = {
             "rows": rows[:10],
@@ -53,24 +54,9 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "web/home.html", {"items": items, "expiring": expiring})
 
 
-def removal_required(view: Any) -> Any:
-    return login_required(permission_required(MANAGE_CERTIFICATION_REMOVAL, raise_exception=True)(view))
-
-
-def jobs_required(view: Any) -> Any:
-    """Signed in (else the sign-in page) and holding the permission of at least one job kind (else 403).
-
-    Which jobs the user then sees is ``visible_job``'s business: per kind, within its constraints.
-    """
-
-    @functools.wraps(view)
-    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not allowed_kinds(request.user):
-            raise PermissionDenied("You need a permission for bulk jobs to see this page.")
-        response: HttpResponse = view(request, *args, **kwargs)
-        return response
-
-    return login_required(checked)
+removal_required = allowed(MANAGE_CERTIFICATION_REMOVAL)
+# Which jobs the user then sees is ``visible_job``'s business: per kind, within its constraints.
+jobs_required = allowed(may_manage_jobs, "You need a permission for bulk jobs to see this page.")
 
 
 def visible_job(request: HttpRequest, pk: int) -> Job:

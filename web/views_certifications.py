@@ -6,10 +6,6 @@ leads to that tool with the certification in mind for those who may remove users
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
-
-from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -17,24 +13,21 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from access.permissions import AWARD_CERTIFICATIONS, MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
+from access.permissions import AWARD_CERTIFICATIONS, MANAGE_CERTIFICATION_REMOVAL
 from access.policy import has_permission
+from access.rules import may_see_certifications
 from base.downloads import as_download
 from credentials.edits import awards_in_reach
 from credentials.exports import awarded_users_csv, awarded_users_filename
 from credentials.models import Award, Certification
 from credentials.services import search_awards
 
+from .permissions import allowed
+
 CERTIFICATIONS_PER_PAGE = 25
 USERS_PER_PAGE = 50
 
-View = TypeVar("View", bound=Callable[..., Any])
-
-
-def certifications_required(view: View) -> View:
-    """Signed in (else the sign-in page) and holding "view certifications" (else 403)."""
-    wrapped: View = login_required(permission_required(VIEW_CERTIFICATIONS, raise_exception=True)(view))
-    return wrapped
+certifications_required = allowed(may_see_certifications)
 
 
 def _search_and_query(request: HttpRequest) -> tuple[str, str]:

@@ -23,7 +23,7 @@ from bulk import results, services, worker
 from bulk.models import Job
 from bulk.queries import BadFilter, filter_jobs, parse_date
 from bulk.registry import all_kinds, get_kind, registry
-from bulk.visibility import allowed_kinds, jobs_visible_to
+from bulk.visibility import jobs_visible_to, may_manage_jobs
 from certdesk.cli import EXIT_JOB_FAILED, EXIT_NOT_ALLOWED, EXIT_REJECTED, EXIT_USAGE
 from people.models import User
 
@@ -102,7 +102,7 @@ class Command(BaseCommand):
 
     def require_some_kind(self, user: User) -> None:
         """Exit 3, naming the permissions that would help, when the user may manage no kind of job."""
-        if allowed_kinds(user):
+        if may_manage_jobs(user):
             return
         needed = sorted({permission_label(kind.permission) for kind in all_kinds()})
         raise CommandError(
