@@ -9,19 +9,11 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.permissions import BasePermission
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.permissions import (
-    COMPLETE_ENROLMENTS,
-    IMPORT_UNENROLMENTS,
-    RECORD_EXTERNAL_TRAINING,
-    VIEW_CATALOGUE,
-)
-from access.policy import has_permission
 from base.filters import BadFilter
 from base.problems import Problem
 from learning.filters import ActivityFilter, EnrollmentFilter
@@ -29,23 +21,12 @@ from learning.models import Activity, Enrollment, ExternalActivity
 from learning.services import complete_enrollment, record_external_training
 from people.models import User
 
+from .permissions import MayCompleteEnrolments, MayRecordExternalTraining, MayViewCatalogue
 from .responses import problems_400
 from .serializers import (
     ActivitySerializer,
     EnrollmentSerializer,
 )
-
-
-class MayViewCatalogue(BasePermission):
-    """The catalogue is listed for those who view it or import unenrolments."""
-
-    message = "You do not have permission to view the catalogue."
-
-    def has_permission(self, request: Any, view: Any) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated) and (
-            has_permission(user, VIEW_CATALOGUE) or has_permission(user, IMPORT_UNENROLMENTS)
-        )
 
 
 class ActivityListView(generics.ListAPIView[Activity]):
@@ -117,10 +98,10 @@ COMPLETION_ANSWER = inline_serializer(
 class CompleteEnrollmentView(APIView):
     """Mark an enrolment completed; certifications assigned to its activity are awarded, once."""
 
+    permission_classes = [MayCompleteEnrolments]
+
     @extend_schema(request=CompletionSerializer, responses={200: COMPLETION_ANSWER})
     def post(self, request: Request, pk: int) -> Response:
-        if not has_permission(request.user, COMPLETE_ENROLMENTS):
-            raise PermissionDenied("You do not have permission to record completions.")
         enrollment = get_object_or_404(Enrollment, pk=pk)
         form = CompletionSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -141,12 +122,12 @@ class ExternalTrainingSerializer(serializers.Serializer[Any]):
 class ExternalTrainingView(APIView):
     """Record a completed external training activity; certifications assigned to it are awarded, once."""
 
+    permission_classes = [MayRecordExternalTraining]
+
     @extend_schema(
         request=ExternalTrainingSerializer, responses={201: COMPLETION_ANSWER, 200: COMPLETION_ANSWER}
     )
     def post(self, request: Request) -> Response:
-        if not has_permission(request.user, RECORD_EXTERNAL_TRAINING):
-            raise PermissionDenied("You do not have permission to record external training.")
         form = ExternalTrainingSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data

@@ -9,13 +9,11 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.permissions import AWARD_CERTIFICATIONS, VIEW_CERTIFICATIONS
-from access.policy import has_permission
+from base.downloads import as_download
 from base.problems import Problem
 from bulk.kinds.certification_award import award_users
 from credentials.awarding import AwardInputError, terms_from_input
@@ -27,6 +25,7 @@ from credentials.picks import Picks
 from credentials.services import awarded_users
 from people.models import User
 
+from .permissions import MayAwardCertifications, MaySeeCertifications
 from .responses import problems_400
 from .serializers import (
     AwardSerializer,
@@ -35,17 +34,11 @@ from .serializers import (
 )
 
 
-class _ViewCertificationsMixin:
-    def check_view_certifications(self, request: Request) -> None:
-        if not has_permission(request.user, VIEW_CERTIFICATIONS):
-            raise PermissionDenied("You do not have permission to view certifications.")
-
-
-class CertificationListView(_ViewCertificationsMixin, generics.ListAPIView[Certification]):
+class CertificationListView(generics.ListAPIView[Certification]):
     serializer_class = CertificationSerializer
+    permission_classes = [MaySeeCertifications]
 
     def get_queryset(self) -> QuerySet[Certification]:
-        self.check_view_certifications(self.request)
         certifications = Certification.objects.annotate(
             holders=Count("awards", filter=Q(awards__status="active"))
         )
@@ -53,11 +46,6 @@ class CertificationListView(_ViewCertificationsMixin, generics.ListAPIView[Certi
         if search:
             certifications = certifications.filter(Q(code__icontains=search) | Q(title__icontains=search))
         return certifications.order_by("code")
-
-
-def require_award_permission(request: Request) -> None:
-    if not has_permission(request.user, AWARD_CERTIFICATIONS):
-        raise PermissionDenied("You do not have permission to award and edit certifications.")
 
 
 class AwardUsersSerializer(serializers.Serializer[Any]):
@@ -95,7 +83,6 @@ class AwardUsersMixin:
         },
     )
     def post(self, request: Request, pk: int) -> Response:
-        require_award_permission(request)
         certification = get_object_or_404(Certification, pk=pk)
         form = AwardUsersSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -141,29 +128,30 @@ class AwardUsersMixin:
         )
 
 
-class AwardedUsersView(AwardUsersMixin, _ViewCertificationsMixin, generics.ListAPIView[Any]):
+class AwardedUsersView(AwardUsersMixin, generics.ListAPIView[Any]):
     """GET: the awarded users of a certification. POST: Award Users."""
 
     serializer_class = AwardSerializer
+    # Reading needs "view certifications", awarding "award and edit certifications" (not both).
+    permission_classes = [MaySeeCertifications, MayAwardCertifications]
 
     def get_queryset(self) -> Any:
-        self.check_view_certifications(self.request)
         certification = get_object_or_404(Certification, pk=self.kwargs["pk"])
         return AwardFilter(
             {"search": self.request.query_params.get("search")}, awarded_users(certification.pk)
         ).qs
 
 
-class AwardedUsersExportView(_ViewCertificationsMixin, APIView):
+class AwardedUsersExportView(APIView):
+    permission_classes = [MaySeeCertifications]
+
     @extend_schema(responses={(200, "text/csv"): bytes})
     def get(self, request: Request, pk: int) -> StreamingHttpResponse:
-        self.check_view_certifications(request)
         certification = get_object_or_404(Certification, pk=pk)
         response = StreamingHttpResponse(
             awarded_users_csv(certification), content_type="text/csv; charset=utf-8"
         )
-        response["Content-Disposition"] = f'attachment; filename="{awarded_users_filename(certification)}"'
-        return response
+        return as_download(response, awarded_users_filename(certification))
 
 
 class AwardEditSerializer(serializers.Serializer[Any]):
@@ -177,8 +165,9 @@ class AwardEditSerializer(serializers.Serializer[Any]):
 class AwardDetailView(APIView):
     """Edit an award (PATCH) or unassign it (DELETE: removed, recorded, and can be reinstated)."""
 
+    permission_classes = [MayAwardCertifications]
+
     def get_award(self, request: Request, pk: int) -> Award:
-        require_award_permission(request)
         return get_object_or_404(awards_in_reach(request.user), pk=pk)
 
     @extend_schema(request=AwardEditSerializer, responses={200: AwardSerializer})

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from base.downloads import download
 from bulk.registry import get_kind, registry
 from bulk.samples import SAMPLE_FORMATS, sample_file, sample_formats
 from bulk.visibility import allowed_kinds
@@ -39,9 +40,7 @@ class _KindFileView(APIView):
                 {"file_format": [f"'{fmt}' is not offered for {kind}: use one of {', '.join(offered)}."]}
             )
         content, filename, content_type = sample_file(job_kind, fmt, example=example)
-        response = HttpResponse(content, content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return download(content, filename, content_type)
 
 
 SAMPLE_PARAMETERS = [

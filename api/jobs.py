@@ -23,8 +23,9 @@ from bulk.intake import too_large
 from bulk.models import Job, JobRow
 from bulk.registry import UnknownKind, get_kind
 from bulk.uploads import FORM_OVERHEAD, CappedUploadHandler, largest_limit
-from bulk.visibility import allowed_kinds, jobs_visible_to
+from bulk.visibility import jobs_visible_to
 
+from .permissions import MayManageJobs
 from .responses import problems_response
 from .serializers import (
     JobCreateSerializer,
@@ -38,6 +39,8 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
 
     serializer_class = JobSerializer
     parser_classes = [MultiPartParser, FormParser, JSONParser]
+    # Asked before anything else: someone who may not submit jobs gets 403 whatever the form holds.
+    permission_classes = [MayManageJobs]
 
     def initialize_request(self, request: Any, *args: Any, **kwargs: Any) -> Request:
         # Files are capped while they stream in, before the body is read to its end.
@@ -45,8 +48,6 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
         return super().initialize_request(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Job]:
-        if not allowed_kinds(self.request.user):
-            raise PermissionDenied("You do not have permission to manage any kind of bulk job.")
         jobs = jobs_visible_to(self.request.user)
         if self.action != "list":
             return jobs
@@ -69,9 +70,6 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
 
     @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
     def create(self, request: Request) -> Response:
-        # Permission first: someone who may not submit jobs gets 403 whatever the form holds.
-        if not allowed_kinds(request.user):
-            raise PermissionDenied("You do not have permission to manage any kind of bulk job.")
         if int(request.META.get("CONTENT_LENGTH") or 0) > largest_limit() + FORM_OVERHEAD:
             rejected = too_large(largest_limit())
             return problems_response(rejected.problems, rejected.headlines)

@@ -10,35 +10,26 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.permissions import IMPORT_LICENSES, MANAGE_LICENSES
-from access.policy import has_permission, people_in, scope_of
+from base.downloads import download
+from base.problems import Problem
 from credentials.filters import LicenseFilter
 from credentials.licences import (
     LicenseDetails,
     LicenseInputError,
     available_licences_csv,
     delete_license,
+    learners_in_reach,
     licences_in_reach,
     save_license,
 )
 from credentials.models import License, LicenseType
-from people.models import User
 
-
-class MaySeeLicences(BasePermission):
-    message = "You do not have permission to see licences: 'Manage licences' or 'Import licences' is needed."
-
-    def has_permission(self, request: Any, view: Any) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated) and (
-            has_permission(user, MANAGE_LICENSES) or has_permission(user, IMPORT_LICENSES)
-        )
+from .permissions import MayChangeLicences, MaySeeLicences
+from .responses import problems_400
 
 
 class LicenseTypeSerializer(serializers.ModelSerializer[LicenseType]):
@@ -86,24 +77,13 @@ class LicenseTypeExportView(APIView):
 
     @extend_schema(responses={(200, "text/csv"): bytes})
     def get(self, request: Request) -> HttpResponse:
-        response = HttpResponse(available_licences_csv(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="available-licenses.csv"'
-        return response
-
-
-def _require_manage(request: Request) -> None:
-    if not has_permission(request.user, MANAGE_LICENSES):
-        raise PermissionDenied("You need the permission 'Manage licences' to change licences.")
-
-
-def _problems(exc: LicenseInputError) -> Response:
-    return Response({"errors": [p.as_dict() for p in exc.problems]}, status=status.HTTP_400_BAD_REQUEST)
+        return download(available_licences_csv(), "available-licenses.csv", "text/csv; charset=utf-8")
 
 
 class LicenseListView(APIView):
     """GET: current licences within reach (filter by license_code or username). POST: add one."""
 
-    permission_classes = [MaySeeLicences]
+    permission_classes = [MaySeeLicences, MayChangeLicences]
 
     @extend_schema(
         parameters=[OpenApiParameter("license_code", str), OpenApiParameter("username", str)],
@@ -122,37 +102,32 @@ class LicenseListView(APIView):
 
     @extend_schema(request=LicenseWriteSerializer, responses={201: LicenseSerializer})
     def post(self, request: Request) -> Response:
-        _require_manage(request)
         form = LicenseWriteSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        people = people_in(scope_of(request.user, MANAGE_LICENSES))
-        users = User.objects.all() if people is None else User.objects.filter(people)
-        user = users.filter(username=data.get("username", "")).first()
+        user = learners_in_reach(request.user).filter(username=data.get("username", "")).first()
         license_type = LicenseType.objects.filter(code=data.get("license_code", "")).first()
-        errors = []
+        problems = []
         if user is None:
-            errors.append(
-                {
-                    "code": "unknown_user",
-                    "message": f"No learner you manage has the username '{data.get('username', '')}'.",
-                    "row": None,
-                    "column": "username",
-                    "value": data.get("username"),
-                }
+            problems.append(
+                Problem(
+                    "unknown_user",
+                    f"No learner you manage has the username '{data.get('username', '')}'.",
+                    column="username",
+                    value=data.get("username"),
+                )
             )
         if license_type is None:
-            errors.append(
-                {
-                    "code": "unknown_license",
-                    "message": f"'{data.get('license_code', '')}' is not in the list of available licenses.",
-                    "row": None,
-                    "column": "license_code",
-                    "value": data.get("license_code"),
-                }
+            problems.append(
+                Problem(
+                    "unknown_license",
+                    f"'{data.get('license_code', '')}' is not in the list of available licenses.",
+                    column="license_code",
+                    value=data.get("license_code"),
+                )
             )
-        if errors:
-            return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        if problems:
+            return problems_400(problems)
         assert user is not None and license_type is not None
         try:
             licence = save_license(
@@ -166,36 +141,31 @@ class LicenseListView(APIView):
                 actor=request.user,
             )
         except LicenseInputError as exc:
-            return _problems(exc)
+            return problems_400(exc.problems)
         return Response(LicenseSerializer(licence).data, status=status.HTTP_201_CREATED)
 
 
 class LicenseDetailView(APIView):
-    permission_classes = [MaySeeLicences]
+    permission_classes = [MaySeeLicences, MayChangeLicences]
 
     @extend_schema(request=LicenseWriteSerializer, responses={200: LicenseSerializer})
     def patch(self, request: Request, pk: int) -> Response:
-        _require_manage(request)
         licence = get_object_or_404(licences_in_reach(request.user), pk=pk)
         form = LicenseWriteSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         fixed = [name for name in ("username", "license_code") if name in data]
         if fixed:
-            return Response(
-                {
-                    "errors": [
-                        {
-                            "code": "fixed_field",
-                            "message": f"A licence's {name} cannot change: delete it and add another instead.",
-                            "row": None,
-                            "column": name,
-                            "value": data[name],
-                        }
-                        for name in fixed
-                    ]
-                },
-                status=status.HTTP_400_BAD_REQUEST,
+            return problems_400(
+                [
+                    Problem(
+                        "fixed_field",
+                        f"A licence's {name} cannot change: delete it and add another instead.",
+                        column=name,
+                        value=data[name],
+                    )
+                    for name in fixed
+                ]
             )
         try:
             edited = save_license(
@@ -211,12 +181,11 @@ class LicenseDetailView(APIView):
                 actor=request.user,
             )
         except LicenseInputError as exc:
-            return _problems(exc)
+            return problems_400(exc.problems)
         return Response(LicenseSerializer(edited).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
-        _require_manage(request)
         licence = get_object_or_404(licences_in_reach(request.user), pk=pk)
         delete_license(licence, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import Q, QuerySet
 from rest_framework import generics
-from rest_framework.permissions import BasePermission
 
-from access.permissions import VIEW_CERTIFICATIONS
-from access.policy import has_permission
-from bulk.visibility import allowed_kinds
 from people.models import Group, OrgUnit, User
 
+from .permissions import MayPickPeople
 from .serializers import (
     GroupSerializer,
     OrgUnitSerializer,
     UserSerializer,
 )
-
-
-class MayPickPeople(BasePermission):
-    """People, groups and org units are listed for the pickers of those who run jobs or view certifications."""
-
-    message = (
-        "You do not have permission to look up people: a bulk job or certification permission is needed."
-    )
-
-    def has_permission(self, request: Any, view: Any) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated) and (
-            bool(allowed_kinds(user)) or has_permission(user, VIEW_CERTIFICATIONS)
-        )
 
 
 class UserListView(generics.ListAPIView[User]):

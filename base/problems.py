@@ -56,6 +56,39 @@ class Problem:
         prefix = ", ".join(where)
         return f"{prefix}: {self.message}" if prefix else self.message
 
+    def located(self, nowhere: str = "") -> str:
+        """The problem as an administrator reads it: where, what value, what is wrong ("Row 3, column
+        User ID, value 'x': …"); ``nowhere`` names the place of a problem without row or column."""
+        where = []
+        if self.row is not None:
+            where.append(f"Row {self.row}")
+        if self.column:
+            where.append(f"column {self.column}")
+        if not where and nowhere:
+            where.append(nowhere)
+        if self.value is not None and self.value != "":
+            where.append(f"value '{self.value}'")
+        prefix = ", ".join(where)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The problems shown of those found: the first ``limit`` of them, and how many are not shown."""
+
+    listed: list[Problem]
+    total: int
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.listed)
+
+
+def listing(problems: list[Problem], limit: int, total: int | None = None) -> Listing:
+    """The first ``limit`` problems; ``total`` says how many were found when only the first
+    ``problems`` were kept."""
+    return Listing(problems[:limit], max(total or 0, len(problems)))
+
 
 def format_size(n_bytes: int) -> str:
     """1048576 -> '1MB', as the published message writes it."""
@@ -107,17 +140,15 @@ def report(
 ) -> dict[str, Any]:
     """The JSON shape of a rejection: every problem up to ``limit``, and how many more there are
     (``total`` when only the first ``problems`` were kept)."""
-    listed = problems[:limit]
-    total = max(total or 0, len(problems))
-    more = total - len(listed)
+    shown = listing(problems, limit, total)
     detail = "; ".join(headlines)
-    if more:
-        detail += f" ({total} problems; the first {len(listed)} are listed, {more} more not shown)"
+    if shown.more:
+        detail += f" ({shown.total} problems; the first {len(shown.listed)} are listed, {shown.more} more not shown)"
     return {
         "detail": detail,
-        "errors": [p.as_dict() for p in listed],
-        "errors_total": total,
-        "errors_not_shown": more,
+        "errors": [p.as_dict() for p in shown.listed],
+        "errors_total": shown.total,
+        "errors_not_shown": shown.more,
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, Q
 
 
 class Job(models.Model):
@@ -93,6 +93,15 @@ class Job(models.Model):
     @property
     def chunk_count(self) -> int:
         return -(-self.total // self.chunk_size) if self.chunk_size else 0
+
+    def outcome_counts(self) -> dict[str, int]:
+        """How many of the job's rows have each outcome, every outcome listed (one grouped query).
+
+        What the rows say now, e.g. what a verified job would do; the counters (``succeeded`` …)
+        say what a run has done so far.
+        """
+        found = dict(self.rows.values_list("outcome").annotate(n=Count("id")).order_by())
+        return {outcome: found.get(outcome, 0) for outcome in JobRow.Outcome.values}
 
 
 class JobRow(models.Model):

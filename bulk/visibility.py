@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from access.policy import creators_in_scope, has_permission
+from access.rules import may_see_certifications
 
 from .models import Job
 from .registry import all_kinds
@@ -18,6 +19,17 @@ from .registry import all_kinds
 def allowed_kinds(user: Any) -> list[str]:
     """The job kinds this user may see and submit."""
     return [kind.slug for kind in all_kinds() if has_permission(user, kind.permission)]
+
+
+def may_manage_jobs(user: Any) -> bool:
+    """The job pages and the jobs API: granted by the permission of any job kind."""
+    return bool(allowed_kinds(user))
+
+
+def may_pick_people(user: Any) -> bool:
+    """The people, groups and org units listed for pickers: granted by the permission of any job kind
+    or by "view certifications". The engine's rule, not ``access``'s, because it knows the kinds."""
+    return may_manage_jobs(user) or may_see_certifications(user)
 
 
 def jobs_visible_to(user: Any) -> QuerySet[Job]:

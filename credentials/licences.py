@@ -18,7 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from access.permissions import IMPORT_LICENSES, MANAGE_LICENSES
-from access.policy import has_permission, people_in, scope_of
+from access.policy import Scope, has_permission, people_in, scope_of
 from audit.services import record, record_bulk
 from base.cells import neutralise
 from base.problems import InputProblems, Problem
@@ -274,10 +274,22 @@ def available_licences_csv() -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def licences_in_reach(user: Any) -> QuerySet[License]:
-    """The current licences this user may see and manage: those of the learners in their reach for
-    "Manage licences" (or, holding only "Import licences", for that)."""
+def licence_scope(user: Any) -> Scope:
+    """Where this user's licence permission reaches: that of "Manage licences" (or, holding only
+    "Import licences", of that)."""
     permission = MANAGE_LICENSES if has_permission(user, MANAGE_LICENSES) else IMPORT_LICENSES
-    people = people_in(scope_of(user, permission))
+    return scope_of(user, permission)
+
+
+def licences_in_reach(user: Any) -> QuerySet[License]:
+    """The current licences this user may see and manage: those of the learners within
+    ``licence_scope``."""
+    people = people_in(licence_scope(user))
     licences: QuerySet[License] = License.objects.current().select_related("user", "license_type")
     return licences if people is None else licences.filter(user__in=User.objects.filter(people).values("pk"))
+
+
+def learners_in_reach(user: Any) -> QuerySet[User]:
+    """The learners this user may give a licence by hand: those within reach of "Manage licences"."""
+    people = people_in(scope_of(user, MANAGE_LICENSES))
+    return User.objects.all() if people is None else User.objects.filter(people)

@@ -9,15 +9,26 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from access.models import Grant, Role
+from access.permissions import (
+    IMPORT_LICENSES,
+    IMPORT_UNENROLMENTS,
+    MANAGE_CERTIFICATION_REMOVAL,
+    MANAGE_LICENSES,
+    RECORD_EXTERNAL_TRAINING,
+    VIEW_CATALOGUE,
+    VIEW_CERTIFICATIONS,
+)
+from access.rules import may_see_certifications, may_see_licences, may_view_catalogue
 from bulk import services, worker
-from bulk.visibility import jobs_visible_to
+from bulk.visibility import jobs_visible_to, may_manage_jobs, may_pick_people
 from people.models import User
 
-from .factories import GroupFactory, OrgUnitFactory, UserFactory, make_csv, removal_rows
+from .factories import GroupFactory, OrgUnitFactory, UserFactory, grant, make_csv, removal_rows
 from .processes import CERTDESK, cli_env
 
 REMOVAL_PERMISSION = ("bulk", "manage_certification_removal")
@@ -172,8 +183,6 @@ def test_the_cli_applies_the_same_rule(organisation, viewer):
 
 @pytest.mark.parametrize("viewer", ["alice", "alvin", "carol", "gina", "dan"])
 def test_the_pages_list_only_visible_jobs_and_answer_404_for_the_others(organisation, viewer):
-    from django.test import Client
-
     people, jobs = organisation
     client = Client()
     client.force_login(people[viewer])
@@ -186,3 +195,78 @@ def test_the_pages_list_only_visible_jobs_and_answer_404_for_the_others(organisa
             assert client.get(f"/jobs/{job.pk}/{path}").status_code == expected, (name, path)
         confirm = client.get(f"/tools/certification-removal/{job.pk}/confirm/")
         assert confirm.status_code == (200 if expected == 200 else 404), name
+
+
+# The rules written once (access.rules, and the engine's bulk.visibility): a page and its endpoint
+# answer alike because both ask the same function. Each rule: the page it guards (None when only the
+# API lists it), the endpoint, and the permissions that grant it.
+RULES = {
+    "may_view_catalogue": (
+        may_view_catalogue,
+        "/catalogue/",
+        "/api/v1/activities/",
+        [VIEW_CATALOGUE, IMPORT_UNENROLMENTS],
+    ),
+    "may_see_licences": (
+        may_see_licences,
+        "/licences/",
+        "/api/v1/license-types/",
+        [MANAGE_LICENSES, IMPORT_LICENSES],
+    ),
+    "may_see_certifications": (
+        may_see_certifications,
+        "/certifications/",
+        "/api/v1/certifications/",
+        [VIEW_CERTIFICATIONS],
+    ),
+    "may_manage_jobs": (
+        may_manage_jobs,
+        "/jobs/",
+        "/api/v1/jobs/",
+        [MANAGE_CERTIFICATION_REMOVAL, IMPORT_LICENSES],
+    ),
+    "may_pick_people": (may_pick_people, None, "/api/v1/users/", [VIEW_CERTIFICATIONS, IMPORT_UNENROLMENTS]),
+}
+# A permission that grants none of the rules above.
+UNRELATED = RECORD_EXTERNAL_TRAINING
+
+
+@pytest.mark.parametrize(
+    ("name", "held"),
+    [
+        (name, held)
+        for name, (_rule, _page, _endpoint, granting) in RULES.items()
+        for held in [None, UNRELATED, *granting]
+    ],
+)
+def test_each_rule_answers_alike_on_its_page_and_its_endpoint(db, name, held):
+    rule, page, endpoint, granting = RULES[name]
+    user = grant(UserFactory(), *([held] if held else []))
+    allowed = held in granting
+
+    assert rule(user) is allowed
+    expected = 200 if allowed else 403
+    if page is not None:
+        client = Client()
+        client.force_login(user)
+        assert client.get(page).status_code == expected
+    assert api_for(user).get(endpoint).status_code == expected
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_signed_out_the_page_asks_to_sign_in_and_the_endpoint_answers_401(db, name):
+    _rule, page, endpoint, _granting = RULES[name]
+    if page is not None:
+        response = Client().get(page)
+        assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert APIClient().get(endpoint).status_code == 401
+
+
+def test_a_method_an_endpoint_does_not_take_is_405_whatever_the_caller_may_do(db):
+    importer = api_for(grant(UserFactory(), IMPORT_LICENSES))
+    assert importer.put("/api/v1/licenses/", {}).status_code == 405
+    assert importer.post("/api/v1/licenses/", {}).status_code == 403  # it exists, and needs "Manage licences"
+    nobody = api_for(UserFactory())
+    assert nobody.put("/api/v1/awards/1/", {}).status_code == 405
+    assert nobody.get("/api/v1/enrollments/1/complete/").status_code == 405
+    assert nobody.delete("/api/v1/jobs/1/").status_code == 405

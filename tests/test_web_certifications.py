@@ -290,6 +290,19 @@ def test_export_is_an_attachment_of_the_active_holders(client, alice, certificat
     assert removed_holder.user_id not in text
 
 
+def test_an_export_named_outside_ascii_keeps_its_name_on_the_page_and_in_the_api(client, alice):
+    # RFC 5987: a browser saves the file under the certification's own code, accents and all.
+    certification = CertificationFactory(code="SÉCU-1")
+    client.force_login(alice)
+
+    page = client.get(reverse("web:certification-export", args=[certification.pk]))
+    api = client.get(f"/api/v1/certifications/{certification.pk}/awards/export/")
+
+    assert page.status_code == api.status_code == 200
+    expected = "attachment; filename*=utf-8''S%C3%89CU-1-awarded-users.csv"
+    assert page["Content-Disposition"] == api["Content-Disposition"] == expected
+
+
 def test_exported_file_uploaded_unchanged_removes_exactly_those_holders(
     client, alice, certification, holders, removed_holder
 ):

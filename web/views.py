@@ -4,31 +4,32 @@ query helpers, a template."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from access.permissions import MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
+from access.permissions import MANAGE_CERTIFICATION_REMOVAL
 from access.policy import NotAllowed, has_permission
+from access.rules import may_see_certifications
+from base.downloads import download
 from base.filters import BadFilter
 from bulk import results, services
 from bulk.filters import JobFilter
 from bulk.models import Job, JobRow
 from bulk.registry import get_kind
 from bulk.samples import sample_file, sample_formats
-from bulk.visibility import allowed_kinds, jobs_visible_to
+from bulk.visibility import allowed_kinds, jobs_visible_to, may_manage_jobs
 from credentials.dashboard import expiring_soon
 
 from .navigation import nav_items, tool_for
+from .permissions import allowed
 
 REMOVAL = "certification-removal"
 JOBS_PER_PAGE = 25
@@ -44,7 +45,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if not items:
         return render(request, "web/nothing.html", status=200)
     expiring = None
-    if has_permission(request.user, VIEW_CERTIFICATIONS):
+    if may_see_certifications(request.user):
         rows = expiring_soon(timezone.localdate())
         expiring = {
             "rows": rows[:10],
@@ -54,24 +55,9 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "web/home.html", {"items": items, "expiring": expiring})
 
 
-def removal_required(view: Any) -> Any:
-    return login_required(permission_required(MANAGE_CERTIFICATION_REMOVAL, raise_exception=True)(view))
-
-
-def jobs_required(view: Any) -> Any:
-    """Signed in (else the sign-in page) and holding the permission of at least one job kind (else 403).
-
-    Which jobs the user then sees is ``visible_job``'s business: per kind, within its constraints.
-    """
-
-    @functools.wraps(view)
-    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not allowed_kinds(request.user):
-            raise PermissionDenied("You need a permission for bulk jobs to see this page.")
-        response: HttpResponse = view(request, *args, **kwargs)
-        return response
-
-    return login_required(checked)
+removal_required = allowed(MANAGE_CERTIFICATION_REMOVAL)
+# Which jobs the user then sees is ``visible_job``'s business: per kind, within its constraints.
+jobs_required = allowed(may_manage_jobs, "You need a permission for bulk jobs to see this page.")
 
 
 def visible_job(request: HttpRequest, pk: int) -> Job:
@@ -153,7 +139,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     labels = kind.labels_for(job)
     messages = kind.messages_for(job)
     header = list(job.params.get("header") or [c.name for c in kind.columns])[:MAX_SHOWN_COLUMNS]
-    outcome_counts = dict(job.rows.values_list("outcome").annotate(n=Count("id")).order_by())
+    outcome_counts = job.outcome_counts()
     return render(
         request,
         "web/job_detail.html",
@@ -172,9 +158,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 for row in page
             ],
             "outcome": outcome,
-            "outcome_choices": [
-                (o, labels.get(o, o), outcome_counts.get(o, 0)) for o in JobRow.Outcome.values
-            ],
+            "outcome_choices": [(o, labels.get(o, o), n) for o, n in outcome_counts.items()],
             "summary": job.params.get("summary") or {},
             "tool": tool_for(job.kind),
             "key_column": kind.key_column or "Key",
@@ -227,11 +211,11 @@ def job_counts(job: Job, outcome_counts: dict[str, int] | None = None) -> list[t
     labels = get_kind(job.kind).labels_for(job)
     if job.status == Job.Status.VERIFIED:
         if outcome_counts is None:
-            outcome_counts = dict(job.rows.values_list("outcome").annotate(n=Count("id")).order_by())
+            outcome_counts = job.outcome_counts()
         return [
-            (labels["pending"], outcome_counts.get("pending", 0)),
-            ("Skipped", outcome_counts.get("skipped", 0)),
-            ("Errors", outcome_counts.get("error", 0)),
+            (labels["pending"], outcome_counts["pending"]),
+            ("Skipped", outcome_counts["skipped"]),
+            ("Errors", outcome_counts["error"]),
         ]
     return [(labels["succeeded"], job.succeeded), ("Skipped", job.skipped), ("Errors", job.failed)]
 
@@ -305,6 +289,4 @@ def kind_sample(request: HttpRequest, kind: str, which: str, fmt: str) -> HttpRe
     if fmt not in sample_formats(job_kind):
         raise_not_found()
     content, filename, content_type = sample_file(job_kind, fmt, example=which == "example")
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return download(content, filename, content_type)

@@ -4,12 +4,10 @@ units; then dates and association type), and each row's Edit, Unassign and Reins
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -20,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from access.permissions import AWARD_CERTIFICATIONS
-from access.policy import NotAllowed, has_permission, people_in, scope_of
+from access.policy import NotAllowed, people_in, scope_of
 from bulk.kinds import certification_award
 from bulk.registry import get_kind
 from credentials.awarding import AwardInputError, AwardTerms, holders_among, terms_from_input
@@ -29,24 +27,14 @@ from credentials.models import Award, Certification
 from credentials.picks import IMMEDIATE_LIMIT, Picks, resolve_picks
 from people.models import Group, OrgUnit, User
 
+from .permissions import allowed
 from .views_upload import upload_page
 
-View = TypeVar("View", bound=Callable[..., Any])
 SEARCH_LIMIT = 15
 
-
-def award_required(view: View) -> View:
-    """Signed in (else the sign-in page) and holding "award and edit certifications" (else 403)."""
-
-    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not has_permission(request.user, AWARD_CERTIFICATIONS):
-            raise PermissionDenied("You need the permission 'Award and edit certifications' for this page.")
-        response: HttpResponse = view(request, *args, **kwargs)
-        return response
-
-    checked.__name__, checked.__doc__ = view.__name__, view.__doc__
-    wrapped: View = login_required(checked)  # type: ignore[assignment]
-    return wrapped
+award_required = allowed(
+    AWARD_CERTIFICATIONS, "You need the permission 'Award and edit certifications' for this page."
+)
 
 
 class TermsForm(forms.Form):

@@ -4,14 +4,12 @@ email learners get."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import PurePath
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -19,8 +17,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from access.permissions import EDIT_ACTIVITIES, EDIT_EMAIL_TEMPLATES, IMPORT_UNENROLMENTS, VIEW_CATALOGUE
+from access.permissions import EDIT_ACTIVITIES, EDIT_EMAIL_TEMPLATES, IMPORT_UNENROLMENTS
 from access.policy import has_permission
+from access.rules import may_view_catalogue
 from base.problems import format_size
 from bulk import services
 from bulk.registry import get_kind
@@ -31,6 +30,7 @@ from learning.notices import PLACEHOLDERS, email_template, unknown_placeholders
 from learning.services import ActivityInputError, change_external_reference
 from people.models import User
 
+from .permissions import allowed
 from .uploading import FILE_FIELD, cap_upload, submit_upload
 from .views import job_list_context
 from .views_create import kind_file, rejection_context
@@ -38,27 +38,9 @@ from .views_create import kind_file, rejection_context
 UNENROLMENT = "unenrolment"
 ACTIVITIES_PER_PAGE = 25
 
-View = TypeVar("View", bound=Callable[..., Any])
-
-
-def permission_any(*permissions: str) -> Callable[[View], View]:
-    """Signed in (else the sign-in page) and holding one of ``permissions`` (else 403)."""
-
-    def decorate(view: View) -> View:
-        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not any(has_permission(request.user, p) for p in permissions):
-                raise PermissionDenied("You do not have permission to open this page.")
-            response: HttpResponse = view(request, *args, **kwargs)
-            return response
-
-        wrapped: View = login_required(functools.wraps(view)(checked))  # type: ignore[assignment]
-        return wrapped
-
-    return decorate
-
-
-catalogue_required = permission_any(VIEW_CATALOGUE, IMPORT_UNENROLMENTS)
-import_required = permission_any(IMPORT_UNENROLMENTS)
+NOT_ALLOWED = "You do not have permission to open this page."
+catalogue_required = allowed(may_view_catalogue, NOT_ALLOWED)
+import_required = allowed(IMPORT_UNENROLMENTS, NOT_ALLOWED)
 
 
 @catalogue_required
@@ -238,7 +220,7 @@ class EmailTemplateForm(forms.ModelForm):
         return cleaned
 
 
-@permission_any(EDIT_EMAIL_TEMPLATES)
+@allowed(EDIT_EMAIL_TEMPLATES, NOT_ALLOWED)
 @require_http_methods(["GET", "POST"])
 def unenrolment_email(request: HttpRequest) -> HttpResponse:
     """Edit the email learners get when an import unenrols them (rows marked Yes)."""

@@ -6,35 +6,28 @@ leads to that tool with the certification in mind for those who may remove users
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
-
-from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
-from access.permissions import AWARD_CERTIFICATIONS, MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
+from access.permissions import AWARD_CERTIFICATIONS, MANAGE_CERTIFICATION_REMOVAL
 from access.policy import has_permission
+from access.rules import may_see_certifications
+from base.downloads import as_download
 from credentials.edits import awards_in_reach
 from credentials.exports import awarded_users_csv, awarded_users_filename
 from credentials.filters import AWARD_STATUSES, AwardFilter
 from credentials.models import Award, Certification
 
+from .permissions import allowed
+
 CERTIFICATIONS_PER_PAGE = 25
 USERS_PER_PAGE = 50
 
-View = TypeVar("View", bound=Callable[..., Any])
-
-
-def certifications_required(view: View) -> View:
-    """Signed in (else the sign-in page) and holding "view certifications" (else 403)."""
-    wrapped: View = login_required(permission_required(VIEW_CERTIFICATIONS, raise_exception=True)(view))
-    return wrapped
+certifications_required = allowed(may_see_certifications)
 
 
 def _search_and_query(request: HttpRequest) -> tuple[str, str]:
@@ -119,7 +112,4 @@ def export_users(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     """Export to CSV: the holders in the file the certification removal job accepts unchanged."""
     certification = get_object_or_404(Certification, pk=pk)
     response = StreamingHttpResponse(awarded_users_csv(certification), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=awarded_users_filename(certification)
-    )
-    return response
+    return as_download(response, awarded_users_filename(certification))

@@ -19,7 +19,8 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from access.policy import NotAllowed
-from base.problems import FileRejected, Problem, format_size
+from base.downloads import download
+from base.problems import FileRejected, format_size, listing
 from bulk import services
 from bulk.models import Job
 from bulk.registry import get_kind
@@ -33,19 +34,6 @@ FILE_FIELD = "file"
 QUEUED_MESSAGE = "The removal job is queued; it will process shortly."
 
 
-def describe(problem: Problem) -> str:
-    """One offending row as an administrator reads it: where, what value, what is wrong."""
-    where = []
-    if problem.row is not None:
-        where.append(f"Row {problem.row}")
-    if problem.column:
-        where.append(f"column {problem.column}")
-    if problem.value is not None and problem.value != "":
-        where.append(f"value '{problem.value}'")
-    prefix = ", ".join(where)
-    return f"{prefix}: {problem.message}" if prefix else problem.message
-
-
 def rejection_context(rejected: FileRejected) -> dict[str, Any]:
     """The published headlines and every problem, up to the configured cap, with how many more."""
     limit = settings.CERTDESK_MAX_LISTED_PROBLEMS
@@ -57,14 +45,13 @@ def rejection_context(rejected: FileRejected) -> dict[str, Any]:
         for p in rejected.problems
         if p.row is not None or p.column or p.value or p.message.rstrip(".") not in plain
     ]
-    listed = detailed[:limit]
     # Only the first problems of a file are kept; the rest were counted.
-    total = len(detailed) + rejected.total - len(rejected.problems)
+    shown = listing(detailed, limit, len(detailed) + rejected.total - len(rejected.problems))
     return {
         "headlines": headlines,
-        "problems": [describe(p) for p in listed],
-        "problems_total": total,
-        "problems_more": total - len(listed),
+        "problems": [p.located() for p in shown.listed],
+        "problems_total": shown.total,
+        "problems_more": shown.more,
     }
 
 
@@ -171,6 +158,4 @@ def kind_file(kind_slug: str, *, example: bool) -> HttpResponse:
         if example
         else (template_csv(kind), template_filename(kind))
     )
-    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return download(content, name, "text/csv; charset=utf-8")

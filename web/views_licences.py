@@ -8,8 +8,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -19,7 +17,9 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from access.permissions import IMPORT_LICENSES, MANAGE_LICENSES
-from access.policy import has_permission, people_in, scope_of
+from access.policy import has_permission
+from access.rules import may_see_licences
+from base.downloads import download
 from base.problems import format_size
 from bulk.models import Job, JobRow
 from bulk.registry import get_kind
@@ -31,12 +31,15 @@ from credentials.licences import (
     LicenseInputError,
     available_licences_csv,
     delete_license,
+    learners_in_reach,
+    licence_scope,
     licences_in_reach,
     save_license,
 )
 from credentials.models import License, LicenseType
 from people.models import OrgUnit, User
 
+from .permissions import allowed
 from .uploading import FILE_FIELD, cap_upload, submit_upload
 from .views_create import rejection_context
 
@@ -45,21 +48,14 @@ PER_PAGE = 50
 STATUSES = LICENCE_STATUSES
 
 
-def _may_see(user: Any) -> bool:
-    return has_permission(user, MANAGE_LICENSES) or has_permission(user, IMPORT_LICENSES)
-
-
-def licences_required(view: Any) -> Any:
-    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not _may_see(request.user):
-            raise PermissionDenied(
-                "You need the permission 'Manage licences' or 'Import licences' for this page."
-            )
-        response: HttpResponse = view(request, *args, **kwargs)
-        return response
-
-    checked.__name__, checked.__doc__ = view.__name__, view.__doc__
-    return login_required(checked)
+licences_required = allowed(
+    may_see_licences, "You need the permission 'Manage licences' or 'Import licences' for this page."
+)
+# These two go below require_http_methods: a method a page does not take is a 405 before they ask.
+manage_required = allowed(
+    MANAGE_LICENSES, "You need the permission 'Manage licences' to add, edit or delete a licence."
+)
+import_required = allowed(IMPORT_LICENSES, "You need the permission 'Import licences' to import data.")
 
 
 def manageable(user: Any) -> QuerySet[License]:
@@ -132,8 +128,7 @@ def licence_list(request: HttpRequest) -> HttpResponse:
 
 def units_in_reach(user: Any) -> QuerySet[OrgUnit]:
     """The org units to filter by: all of them, or those of a constrained grant (with sub-units)."""
-    permission = MANAGE_LICENSES if has_permission(user, MANAGE_LICENSES) else IMPORT_LICENSES
-    scope = scope_of(user, permission)
+    scope = licence_scope(user)
     units = OrgUnit.objects.order_by("name")
     return units if scope.everywhere else units.filter(pk__in=scope.units)
 
@@ -171,21 +166,11 @@ class LicenceForm(forms.Form):
         return user
 
 
-def _reach(actor: Any) -> QuerySet[User]:
-    people = people_in(scope_of(actor, MANAGE_LICENSES))
-    return User.objects.all() if people is None else User.objects.filter(people)
-
-
-def _manage_required(request: HttpRequest) -> None:
-    if not has_permission(request.user, MANAGE_LICENSES):
-        raise PermissionDenied("You need the permission 'Manage licences' to add, edit or delete a licence.")
-
-
 @licences_required
 @require_http_methods(["GET", "POST"])
+@manage_required
 def licence_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """Add a licence (no ``pk``) or edit one."""
-    _manage_required(request)
     licence = get_object_or_404(manageable(request.user), pk=pk) if pk is not None else None
     initial = {}
     if licence is not None:
@@ -198,7 +183,9 @@ def licence_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             "expiration_date": licence.expiration_date,
         }
     form = LicenceForm(
-        request.POST if request.method == "POST" else None, initial=initial, reach=_reach(request.user)
+        request.POST if request.method == "POST" else None,
+        initial=initial,
+        reach=learners_in_reach(request.user),
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -230,8 +217,8 @@ def licence_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 @licences_required
 @require_http_methods(["GET", "POST"])
+@manage_required
 def licence_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    _manage_required(request)
     licence = get_object_or_404(manageable(request.user), pk=pk)
     if request.method == "POST":
         delete_license(licence, actor=request.user)
@@ -260,10 +247,9 @@ def import_context(**extra: Any) -> dict[str, Any]:
 @csrf_exempt  # only so the upload handler can be replaced; _import is CSRF-protected
 @licences_required
 @require_http_methods(["GET", "POST"])
+@import_required
 def licence_import(request: HttpRequest) -> HttpResponse:
     """Import Data: choose a file; Only validate the file (checked); Upload."""
-    if not has_permission(request.user, IMPORT_LICENSES):
-        raise PermissionDenied("You need the permission 'Import licences' to import data.")
     if request.method == "POST":
         cap_upload(request, LICENSE_IMPORT)
         return _import(request)
@@ -324,9 +310,7 @@ def _import(request: HttpRequest) -> HttpResponse:
 @require_GET
 def available_licences(request: HttpRequest) -> HttpResponse:
     """Export Available Licenses: the licence types, with the codes an import file uses."""
-    response = HttpResponse(available_licences_csv(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="available-licenses.csv"'
-    return response
+    return download(available_licences_csv(), "available-licenses.csv", "text/csv; charset=utf-8")
 
 
 @licences_required
@@ -337,6 +321,4 @@ def licence_sample(request: HttpRequest, which: str, fmt: str) -> HttpResponse:
     if which not in ("template", "example") or fmt not in sample_formats(kind):
         raise Http404("No such file.")
     content, filename, content_type = sample_file(kind, fmt, example=which == "example")
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return download(content, filename, content_type)

@@ -19,12 +19,12 @@ from django.core.management.base import BaseCommand, CommandError
 from access.policy import NotAllowed, permission_label
 from api.serializers import JobSerializer
 from base.filters import BadFilter
-from base.problems import FileRejected, Problem, report
+from base.problems import FileRejected, Problem, listing, report
 from bulk import results, services, worker
 from bulk.filters import JobFilter
-from bulk.models import Job, JobRow
+from bulk.models import Job
 from bulk.registry import all_kinds, get_kind, registry
-from bulk.visibility import allowed_kinds, jobs_visible_to
+from bulk.visibility import jobs_visible_to, may_manage_jobs
 from certdesk.cli import EXIT_JOB_FAILED, EXIT_NOT_ALLOWED, EXIT_REJECTED, EXIT_USAGE
 from people.models import User
 
@@ -103,7 +103,7 @@ class Command(BaseCommand):
 
     def require_some_kind(self, user: User) -> None:
         """Exit 3, naming the permissions that would help, when the user may manage no kind of job."""
-        if allowed_kinds(user):
+        if may_manage_jobs(user):
             return
         needed = sorted({permission_label(kind.permission) for kind in all_kinds()})
         raise CommandError(
@@ -143,7 +143,7 @@ class Command(BaseCommand):
             lines.append(f"  Certification: {cert['code']} — {cert['title']}")
         lines.append(f"  Rows:        {job.total} ({job.rows_done} processed, {job.progress:.0%})")
         if job.status == Job.Status.VERIFIED:
-            counts = {o: job.rows.filter(outcome=o).count() for o in JobRow.Outcome.values}
+            counts = job.outcome_counts()
             lines.append(
                 "  Would be:    " + ", ".join(f"{labels.get(o, o)} {n}" for o, n in counts.items() if n)
             )
@@ -169,17 +169,15 @@ class Command(BaseCommand):
         total: int | None = None,
     ) -> None:
         limit = settings.CERTDESK_MAX_LISTED_PROBLEMS
-        total = max(total or 0, len(problems))
         if as_json:
             self.emit_json(report(problems, headlines, limit, total))
         else:
             self.stderr.write(lead + "; ".join(headlines))
-            listed = problems[:limit]
-            for problem in listed:
-                value = f", value '{problem.value}'" if problem.value else ""
-                self.stderr.write(f"  {_where(problem)}{value}: {problem.message}")
-            if total > len(listed):
-                self.stderr.write(f"  … and {total - len(listed)} more problems not shown.")
+            shown = listing(problems, limit, total)
+            for problem in shown.listed:
+                self.stderr.write(f"  {problem.located(nowhere='File')}")
+            if shown.more:
+                self.stderr.write(f"  … and {shown.more} more problems not shown.")
         raise SystemExit(code)
 
     def wait(self, job: Job, as_json: bool) -> Job:
@@ -344,15 +342,6 @@ class Command(BaseCommand):
         else:
             sys.stdout.buffer.write(content)
             sys.stdout.flush()
-
-
-def _where(problem: Problem) -> str:
-    parts = []
-    if problem.row is not None:
-        parts.append(f"Row {problem.row}")
-    if problem.column:
-        parts.append(f"column {problem.column}")
-    return ", ".join(parts) or "File"
 
 
 class ProgressBar:
