@@ -9,14 +9,10 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from access.permissions import (
-    IMPORT_LICENSES,
-    IMPORT_UNENROLMENTS,
     MANAGE_CERTIFICATION_REMOVAL,
-    MANAGE_LICENSES,
-    VIEW_CATALOGUE,
-    VIEW_CERTIFICATIONS,
 )
 from access.policy import has_permission
+from access.rules import may_see_certifications, may_see_licences, may_view_catalogue
 from bulk.registry import all_kinds, get_kind
 from bulk.visibility import allowed_kinds
 
@@ -38,11 +34,11 @@ def nav_items(user: Any) -> list[NavItem]:
                 "Admin › Tools › Learning › Training Tools",
             )
         )
-    if has_permission(user, VIEW_CERTIFICATIONS):
+    if may_see_certifications(user):
         items.append(NavItem("Certifications", reverse("web:certifications"), "Learning"))
-    if has_permission(user, VIEW_CATALOGUE) or has_permission(user, IMPORT_UNENROLMENTS):
+    if may_view_catalogue(user):
         items.append(NavItem("Catalogue", reverse("web:catalogue"), "Learning"))
-    if has_permission(user, MANAGE_LICENSES) or has_permission(user, IMPORT_LICENSES):
+    if may_see_licences(user):
         items.append(NavItem("Licences & Certifications", reverse("web:licences"), "Users"))
     # A kind uploaded on the generic page has no other way in: its upload page is an item of its own.
     for kind in all_kinds():
