@@ -306,6 +306,7 @@ def run_engine() -> dict:
     certification_award.submit_rows = timed(marks, "job", certification_award.submit_rows)
     time_intake(marks, services, kind)  # parse, check and stage, summed over the file's batches
     services.write_results = timed(marks, "results", services.write_results)
+    worker.write_results = timed(marks, "results", worker.write_results)  # a finished job's, by the worker
 
     certification, branch, actor = _fixtures()
     issue = dt.date.today()

@@ -429,6 +429,7 @@ def run_engine(fmt: str) -> dict:
     marks: dict[str, float] = {}
     time_intake(marks, services, kind)  # parse, check and stage, summed over the file's batches
     services.write_results = timed(marks, "results", services.write_results)
+    worker.write_results = timed(marks, "results", worker.write_results)  # a finished job's, by the worker
 
     # The email to the job's creator links to the job's page. The first reverse() in a process loads
     # the URLconf, i.e. imports every view (~0.3 s): a running worker has done that long before.

@@ -267,6 +267,7 @@ def run_engine(path: str) -> dict:
     marks: dict[str, float] = {}
     time_intake(marks, services, kind)  # parse, check and stage, summed over the file's batches
     services.write_results = timed(marks, "results", services.write_results)
+    worker.write_results = timed(marks, "results", worker.write_results)  # a finished job's, by the worker
     kind.send_notices = lambda job: 0  # type: ignore[method-assign]
 
     actor = User.objects.get(username="bench-admin")
