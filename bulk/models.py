@@ -27,6 +27,8 @@ class Job(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
     created_at = models.DateTimeField(db_index=True)
     queued_at = models.DateTimeField(null=True, blank=True)
+    # When a runner last sent the job to a worker (a queue may lose messages: the janitor sends again).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
@@ -142,3 +144,49 @@ class JobRow(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.job_id} row {self.row_number}: {self.outcome}"
+
+
+class Worker(models.Model):
+    """A process that runs jobs, known by the heartbeat it records while it lives.
+
+    ``name`` is the owner written on the leases it takes, so a job's lease says which worker holds it.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    runner = models.CharField(max_length=20, help_text="thread, worker (the polling loop) or celery")
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    queues = models.CharField(max_length=255, blank=True)
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(db_index=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    job = models.ForeignKey(
+        Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="Running now"
+    )
+    jobs_run = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ScheduleRun(models.Model):
+    """One run of a scheduled task for one period: the row is the claim, so two schedulers run it once."""
+
+    name = models.CharField(max_length=50)
+    slot = models.CharField(max_length=40, help_text="The period claimed, e.g. a date or a minute")
+    claimed_by = models.CharField(max_length=100)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.TextField(blank=True)
+    # Other schedulers that found this period already claimed (two schedulers running by mistake).
+    duplicates = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [models.UniqueConstraint(fields=["name", "slot"], name="schedule_run_once")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.slot}"

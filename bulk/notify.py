@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from .models import Job
-from .registry import get_kind
+from .registry import all_kinds, get_kind
 
 log = logging.getLogger(__name__)
 
@@ -119,3 +119,11 @@ def send_unsent_notices(limit: int = 20, settle_seconds: int = 60) -> int:
         .order_by("processed_at")[:limit]
     )
     return sum(notify_job_finished(job) for job in unsent)
+
+
+def sweep_unsent() -> str:
+    """The scheduled sweep: end-of-job emails and each kind's learner emails left unsent."""
+    sent = send_unsent_notices()
+    for kind in all_kinds():
+        kind.send_notices(None)
+    return f"{sent} end-of-job email(s) sent again; learner emails checked for every kind."

@@ -202,6 +202,11 @@ def _finish(job: Job, owner: str, status: str, reason: str = "") -> Job:
     return job
 
 
+def fail_claimed(job: Job, owner: str, reason: str) -> Job:
+    """Fail a job this owner holds, with the reason, as a worker does (results file, email, audit)."""
+    return _finish(job, owner, Job.Status.FAILED, reason=reason)
+
+
 def run_next(owner: str) -> Job | None:
     """Claim and run one job; None when nothing is waiting."""
     job = claim_job(owner)

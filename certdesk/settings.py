@@ -170,10 +170,14 @@ else:
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="certdesk <certdesk@localhost>")
 
 # --- Jobs -----------------------------------------------------------------------------------
-# "thread": a worker thread inside `certdesk serve`; "none": jobs wait for `certdesk worker`.
+# "thread": a worker thread inside `certdesk serve` (the embedded default); "none": jobs wait for a
+# `certdesk worker` polling the database; "celery": jobs are sent to Celery workers (docs/deploy.md).
+RUNNERS = ("thread", "none", "celery")
 CERTDESK_RUNNER = env.str("CERTDESK_RUNNER", default="thread")
-if CERTDESK_RUNNER not in ("thread", "none"):
-    raise ImproperlyConfigured(f"CERTDESK_RUNNER must be 'thread' or 'none', not {CERTDESK_RUNNER!r}")
+if CERTDESK_RUNNER not in RUNNERS:
+    raise ImproperlyConfigured(
+        f"CERTDESK_RUNNER must be one of {', '.join(RUNNERS)}, not {CERTDESK_RUNNER!r}"
+    )
 # Rows per chunk transaction. The rows of a file touch pages all over the awards table, and SQLite
 # writes every page a transaction dirtied: a 1 MB file in one 50,000-row chunk writes each page once,
 # in ten chunks ten times. A 50,000-row chunk still commits in well under a second.
@@ -185,6 +189,62 @@ CERTDESK_WORKER_POLL_SECONDS = env.float("CERTDESK_WORKER_POLL_SECONDS", default
 # Pause after each chunk; only for demonstrations and crash tests that need a job to run slowly.
 CERTDESK_CHUNK_PAUSE_SECONDS = env.float("CERTDESK_CHUNK_PAUSE_SECONDS", default=0.0)
 CERTDESK_MAX_LISTED_PROBLEMS = env.int("CERTDESK_MAX_LISTED_PROBLEMS", default=1000)
+
+# --- Workers, schedules and the janitor -----------------------------------------------------------
+# Each worker records a heartbeat this often; one not seen for the second figure counts as gone.
+CERTDESK_HEARTBEAT_SECONDS = env.float("CERTDESK_HEARTBEAT_SECONDS", default=10.0)
+CERTDESK_WORKER_ALIVE_SECONDS = env.float("CERTDESK_WORKER_ALIVE_SECONDS", default=30.0)
+# A queued job no worker took for this long while a worker sits idle is sent to the queue again.
+CERTDESK_RESEND_AFTER_SECONDS = env.int("CERTDESK_RESEND_AFTER_SECONDS", default=120)
+# Draft and Verified jobs nobody started are deleted, with their files, after this many days.
+CERTDESK_DRAFT_RETENTION_DAYS = env.int("CERTDESK_DRAFT_RETENTION_DAYS", default=30)
+# Heartbeats of stopped workers and the record of scheduled runs are kept this many days.
+CERTDESK_RECORD_RETENTION_DAYS = env.int("CERTDESK_RECORD_RETENTION_DAYS", default=30)
+# Renewal reminders go out once a day, from this hour (TIME_ZONE); the schedule asks every N seconds.
+CERTDESK_RENEWAL_NOTICES_HOUR = env.int("CERTDESK_RENEWAL_NOTICES_HOUR", default=6)
+CERTDESK_SCHEDULE_CHECK_SECONDS = env.int("CERTDESK_SCHEDULE_CHECK_SECONDS", default=300)
+CERTDESK_NOTICE_SWEEP_SECONDS = env.int("CERTDESK_NOTICE_SWEEP_SECONDS", default=60)
+CERTDESK_JANITOR_SECONDS = env.int("CERTDESK_JANITOR_SECONDS", default=300)
+if not 0 <= CERTDESK_RENEWAL_NOTICES_HOUR <= 23:
+    raise ImproperlyConfigured(
+        f"CERTDESK_RENEWAL_NOTICES_HOUR must be an hour from 0 to 23, not {CERTDESK_RENEWAL_NOTICES_HOUR}"
+    )
+
+# --- Celery (CERTDESK_RUNNER=celery) --------------------------------------------------------------
+# The job row is the source of truth and the queue only wakes a worker: no result backend, and a
+# message is acknowledged once its job has ended, so a worker that dies hands its job on.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+CERTDESK_QUEUE_PREFIX = env.str("CERTDESK_QUEUE_PREFIX", default="certdesk")
+# Jobs of more rows than this go to the "<prefix>.large" queue, the others to "<prefix>.jobs".
+CERTDESK_LARGE_JOB_ROWS = env.int("CERTDESK_LARGE_JOB_ROWS", default=20_000)
+# Jobs one `certdesk worker` runs at a time (Celery pool processes).
+CERTDESK_WORKER_CONCURRENCY = env.int("CERTDESK_WORKER_CONCURRENCY", default=1)
+# Redis hands an unacknowledged message to another worker after this long. Longer than the lease, so
+# that the message of a worker that died arrives when its lease has expired and the job can be taken.
+CERTDESK_BROKER_VISIBILITY_SECONDS = env.int(
+    "CERTDESK_BROKER_VISIBILITY_SECONDS", default=2 * CERTDESK_LEASE_SECONDS
+)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_DEFAULT_QUEUE = f"{CERTDESK_QUEUE_PREFIX}.jobs"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CERTDESK_BROKER_VISIBILITY_SECONDS}
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CERTDESK_BROKER_TIMEOUT_SECONDS", default=2.0)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A job keeps running while the broker is away; its message is acknowledged (or found done) later.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# Starting a job must not hang on a broker that is down: two quick retries, then the janitor resends.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_IMPORTS = ("certdesk.tasks",)
+CELERY_TIMEZONE = TIME_ZONE
 
 # --- Job kinds ------------------------------------------------------------------------------------
 # The kinds of bulk job, one class each, imported on first use (docs/architecture.md: adding a kind).
@@ -255,10 +315,11 @@ LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from django.core.mail import EmailMessage, get_connection
 from django.db.models import F, Q, QuerySet
+from django.utils import timezone
 
 from base.sql import execute, fetch, in_values, table
 from learning.models import EmailTemplate
@@ -143,3 +144,13 @@ def _notice(award: Award, *, sent: bool, problem: str = "") -> Notice:
         sent,
         problem,
     )
+
+
+def scheduled_renewal_notices() -> str:
+    """The day's reminders, as a scheduled task: raises when the mail server stopped the run, so the
+    scheduler gives the day back and tries again."""
+    today = timezone.localdate()
+    run = send_renewal_notices(today)
+    if run.stopped:
+        raise ConnectionError(run.stopped)
+    return f"{run.sent} renewal reminder(s) sent for {today.isoformat()}."

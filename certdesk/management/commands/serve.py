@@ -10,10 +10,12 @@ from django.core.wsgi import get_wsgi_application
 from gunicorn.app.base import BaseApplication
 
 from bulk.runner import ThreadRunner, install
+from certdesk.schedule import schedules
 
 
 def _start_worker_thread(worker: Any) -> None:
-    runner = ThreadRunner()
+    # The embedded worker runs the schedule too: renewal reminders go out with nothing else installed.
+    runner = ThreadRunner(schedules())
     install(runner)
     runner.start()
 
@@ -33,7 +35,7 @@ class EmbeddedServer(BaseApplication):  # type: ignore[misc]
 
 
 class Command(BaseCommand):
-    help = "Serve certdesk on http://HOST:PORT with an in-process job worker (unless CERTDESK_RUNNER=none)."
+    help = "Serve certdesk on http://HOST:PORT with an in-process job worker and schedule (when CERTDESK_RUNNER=thread, the default)."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default="127.0.0.1")
