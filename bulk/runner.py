@@ -17,7 +17,7 @@ import logging
 import threading
 from typing import Protocol
 
-from celery import current_app
+from celery import Celery, current_app
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
@@ -61,12 +61,15 @@ class CeleryRunner:
     """Sends the job's id to a Celery queue. A broker that cannot be reached does not fail the start:
     the job stays Queued in the database and the janitor sends it again."""
 
+    def __init__(self, app: Celery | None = None) -> None:
+        self.app = app
+
     def enqueue(self, job_id: int) -> None:
         total = Job.objects.filter(pk=job_id).values_list("total", flat=True).first()
         if total is None:
             return
         try:
-            current_app.send_task(
+            (self.app or current_app).send_task(
                 RUN_JOB_TASK,
                 args=[job_id],
                 queue=queue_for(total),

@@ -149,6 +149,10 @@ def _run_chunk(job: Job, owner: str, kind: Any) -> None:
                 mark_chunk(job, lo, hi, leftover.outcome, leftover.message)
             else:
                 mark_seqs(job, leftover.seqs, leftover.outcome, leftover.message)
+        if settings.CERTDESK_CHUNK_HOLD_SECONDS:
+            # Crash tests only: a worker killed now dies inside the chunk's transaction.
+            log.info("Job %s: chunk %s of %s applied, not yet committed", job.pk, index + 1, job.chunk_count)
+            time.sleep(settings.CERTDESK_CHUNK_HOLD_SECONDS)
         counts = dict(
             JobRow.objects.filter(job_id=job.pk, seq__gte=lo, seq__lt=hi)
             .values_list("outcome")

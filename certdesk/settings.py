@@ -188,6 +188,8 @@ CERTDESK_MAX_ATTEMPTS = env.int("CERTDESK_MAX_ATTEMPTS", default=5)
 CERTDESK_WORKER_POLL_SECONDS = env.float("CERTDESK_WORKER_POLL_SECONDS", default=2.0)
 # Pause after each chunk; only for demonstrations and crash tests that need a job to run slowly.
 CERTDESK_CHUNK_PAUSE_SECONDS = env.float("CERTDESK_CHUNK_PAUSE_SECONDS", default=0.0)
+# Pause inside each chunk's transaction, before it commits; only for tests that kill a worker mid-chunk.
+CERTDESK_CHUNK_HOLD_SECONDS = env.float("CERTDESK_CHUNK_HOLD_SECONDS", default=0.0)
 CERTDESK_MAX_LISTED_PROBLEMS = env.int("CERTDESK_MAX_LISTED_PROBLEMS", default=1000)
 
 # --- Workers, schedules and the janitor -----------------------------------------------------------

@@ -12,6 +12,7 @@ from access.permissions import MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
 from credentials.models import Certification
 from people.models import User
 
+from .cluster import celery_cluster_factory  # noqa: F401  (a fixture every module may use)
 from .factories import CertificationFactory, UserFactory, award_many, grant
 from .mailserver import smtp_server  # noqa: F401  (a fixture every module may use)
 

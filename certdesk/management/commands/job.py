@@ -22,6 +22,7 @@ from base.filters import BadFilter
 from base.problems import FileRejected, Problem, listing, report
 from bulk import results, services, worker
 from bulk.filters import JobFilter
+from bulk.heartbeat import alive_workers
 from bulk.models import Job
 from bulk.registry import all_kinds, get_kind, registry
 from bulk.visibility import jobs_visible_to, may_manage_jobs
@@ -189,7 +190,8 @@ class Command(BaseCommand):
             job.refresh_from_db()
             if job.is_finished:
                 break
-            claimed = worker.claim_job(owner, job_id=job.pk)
+            # A running worker takes the job; with none alive, this command runs it itself.
+            claimed = None if alive_workers().exists() else worker.claim_job(owner, job_id=job.pk)
             if claimed is not None:
                 job = worker.run_job(claimed, owner, on_progress=bar.update)
                 continue
