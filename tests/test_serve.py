@@ -6,7 +6,9 @@ nothing else runs jobs (there is no ``certdesk worker`` and the test never runs 
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import datetime as dt
 import io
 import json
 import socket
@@ -15,16 +17,18 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from bulk.models import Job
 from credentials.models import Award
 
-from .factories import make_csv, removal_rows
+from .factories import UserFactory, award_many, make_csv, removal_rows
 from .processes import CERTDESK, cli_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -97,16 +101,15 @@ def poll_job(url: str, token: str) -> dict[str, Any]:
     pytest.fail(f"the job did not finish within {JOB_TIMEOUT_SECONDS}s; last seen: {job}")
 
 
-@pytest.fixture
-def server(tmp_path: Path):
+@contextlib.contextmanager
+def serving(tmp_path: Path, **env: str) -> Iterator[str]:
     """``certdesk serve`` on a free port with its worker thread; yields its base URL."""
     port = free_port()
     log = tmp_path / "serve.log"
-    env = cli_env(CERTDESK_RUNNER="thread", CERTDESK_WORKER_POLL_SECONDS="0.2")
     with log.open("wb") as output:
         process = subprocess.Popen(
             [str(CERTDESK), "serve", "--port", str(port), "--threads", "2"],
-            env=env,
+            env=cli_env(CERTDESK_RUNNER="thread", CERTDESK_WORKER_POLL_SECONDS="0.2", **env),
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -121,6 +124,12 @@ def server(tmp_path: Path):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    with serving(tmp_path) as base_url:
+        yield base_url
 
 
 def test_served_api_accepts_a_removal_file_and_the_in_process_worker_runs_it(
@@ -152,3 +161,18 @@ def test_served_api_accepts_a_removal_file_and_the_in_process_worker_runs_it(
     removed = Award.objects.filter(certification=certification, status=Award.Status.REMOVED)
     assert set(removed.values_list("user__user_id", flat=True)) == {u.user_id for u in named}
     assert Job.objects.get(pk=job["id"]).status == Job.Status.PROCESSED
+
+
+def test_the_embedded_server_sends_renewal_reminders_by_itself(tmp_path, smtp_server, certification):
+    """`make run` needs no cron line and no scheduler process: the worker thread runs the schedule."""
+    holders = UserFactory.create_batch(3)
+    award_many(certification, holders)
+    soon = timezone.localdate() + dt.timedelta(days=5)
+    Award.objects.filter(certification=certification).update(expiration_date=soon)
+    env = {"EMAIL_URL": f"smtp://127.0.0.1:{smtp_server.port}", "CERTDESK_RENEWAL_NOTICES_HOUR": "0"}
+    with serving(tmp_path, **env):
+        deadline = time.monotonic() + JOB_TIMEOUT_SECONDS
+        while len(smtp_server.messages) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert sorted(r for d in smtp_server.messages for r in d.recipients) == sorted(u.email for u in holders)
+    assert all(Award.objects.filter(certification=certification).values_list("renewal_notice_for", flat=True))
