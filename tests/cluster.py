@@ -28,6 +28,8 @@ from bulk import runner
 from .mailserver import free_port
 from .processes import CERTDESK, cli_env
 
+CELERY = CERTDESK.parent / "celery"
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 REDIS_URL = os.environ.get("CERTDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 RABBITMQ_URL = os.environ.get("CERTDESK_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -137,10 +139,10 @@ class Cluster:
         path = self.logs / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def start(self, name: str, *args: str, **extra: str) -> subprocess.Popen[bytes]:
+    def start(self, name: str, *args: str, program: Path = CERTDESK, **extra: str) -> subprocess.Popen[bytes]:
         with (self.logs / f"{name}.log").open("ab") as out:
             process = subprocess.Popen(
-                [str(CERTDESK), *args],
+                [str(program), *args],
                 env=self.environment(**extra),
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -151,6 +153,23 @@ class Cluster:
 
     def start_worker(self, name: str, **extra: str) -> subprocess.Popen[bytes]:
         return self.start(name, "worker", "--name", f"{name}-{self.prefix}@%h", **extra)
+
+    def start_celery_worker(self, name: str) -> subprocess.Popen[bytes]:
+        """The plain ``celery -A certdesk worker`` an operator who knows Celery would run."""
+        queues = ",".join(f"{self.prefix}.{q}" for q in ("jobs", "large", "schedule"))
+        return self.start(
+            name,
+            "-A",
+            "certdesk",
+            "worker",
+            "-Q",
+            queues,
+            "-c",
+            "1",
+            "-n",
+            f"{name}-{self.prefix}@%h",
+            program=CELERY,
+        )
 
     def start_scheduler(self, name: str, **extra: str) -> subprocess.Popen[bytes]:
         return self.start(name, "scheduler", "--state", str(self.logs / f"{name}.state"), **extra)

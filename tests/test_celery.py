@@ -193,6 +193,62 @@ def test_twenty_jobs_of_every_kind_on_two_workers_each_run_once(
     assert sum(ran.values()) == len(jobs), ran
 
 
+def test_a_plain_celery_worker_of_the_certdesk_app_runs_jobs(boss, certification, celery_cluster_factory):
+    require(REDIS_URL, "Redis")
+    cluster = celery_cluster_factory(REDIS_URL)
+    cluster.start_celery_worker("plain")
+    wait_for(lambda: alive(1), "the celery worker to report a heartbeat")
+    holders = UserFactory.create_batch(5)
+    award_many(certification, holders)
+    job = services.submit(
+        "certification-removal",
+        make_csv(removal_rows(certification, holders)),
+        "r.csv",
+        actor=boss,
+        title="Plain",
+        start=True,
+    ).job
+    wait_for(lambda: Job.objects.get(pk=job.pk).status == Job.Status.PROCESSED, "the job to be processed")
+    assert Award.objects.filter(removed_by_job=job).count() == 5
+    assert Worker.objects.get(jobs_run=1).runner == "celery"
+
+
+def test_large_jobs_go_to_their_own_queue_so_a_worker_kept_for_small_ones_is_never_taken(
+    boss, certification, settings, celery_cluster_factory
+):
+    require(REDIS_URL, "Redis")
+    settings.CERTDESK_LARGE_JOB_ROWS = 6
+    cluster = celery_cluster_factory(REDIS_URL)
+    cluster.start(
+        "small-only",
+        "worker",
+        "--queues",
+        f"{cluster.prefix}.jobs,{cluster.prefix}.schedule",
+        CERTDESK_LARGE_JOB_ROWS="6",
+    )
+    wait_for(lambda: alive(1), "the worker to report a heartbeat")
+    assert Worker.objects.get().queues == f"{cluster.prefix}.jobs,{cluster.prefix}.schedule"
+
+    def removal(rows: int, title: str) -> Job:
+        holders = UserFactory.create_batch(rows)
+        award_many(certification, holders)
+        data = make_csv(removal_rows(certification, holders))
+        return services.submit(
+            "certification-removal", data, "r.csv", actor=boss, title=title, start=True
+        ).job
+
+    large = removal(10, "Large")
+    small = removal(3, "Small")
+    wait_for(lambda: Job.objects.get(pk=small.pk).status == Job.Status.PROCESSED, "the small job to run")
+    assert Job.objects.get(pk=large.pk).status == Job.Status.QUEUED  # not for this worker
+
+    cluster.start("large", "worker", "--queues", f"{cluster.prefix}.large", CERTDESK_LARGE_JOB_ROWS="6")
+    wait_for(
+        lambda: Job.objects.get(pk=large.pk).status == Job.Status.PROCESSED,
+        "a worker of the large queue to run it",
+    )
+
+
 @pytest.mark.parametrize("point", [1, 2, 4], ids=["first chunk", "middle chunk", "last chunk"])
 def test_a_worker_killed_mid_chunk_hands_its_job_on_and_learners_get_one_email(
     point, boss, settings, smtp_server, celery_cluster_factory
