@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import FileResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.http import HttpResponseBase
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from access.policy import NotAllowed, has_permission
 from base.filters import BadFilter
 from base.problems import EMPTY_FILE, FileRejected, Problem, report
-from bulk import results, services
+from bulk import files, services
 from bulk.filters import JobFilter
 from bulk.intake import too_large
 from bulk.models import Job, JobRow
@@ -31,6 +31,12 @@ from .serializers import (
     JobCreateSerializer,
     JobRowSerializer,
     JobSerializer,
+)
+
+# With CERTDESK_S3_PRESIGNED_DOWNLOADS, a permitted download is a redirect to the file in the bucket.
+PRESIGNED_REDIRECT = OpenApiResponse(
+    description="The file, at a signed address of the storage that lasts CERTDESK_S3_PRESIGNED_SECONDS "
+    "(only when the server has CERTDESK_S3_PRESIGNED_DOWNLOADS on)."
 )
 
 
@@ -163,25 +169,20 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
         )
         return self.get_paginated_response(serializer.data)
 
-    @extend_schema(responses={(200, "text/csv"): bytes})
+    @extend_schema(responses={(200, "text/csv"): bytes, 302: PRESIGNED_REDIRECT})
     @action(detail=True, methods=["get"])
-    def results(self, request: Request, pk: str | None = None) -> FileResponse:
+    def results(self, request: Request, pk: str | None = None) -> HttpResponseBase:
         job = self.get_object()
         if not job.results_file:
             raise NotFound(
                 "This job has no results file yet: it is written when the job ends or is verified."
             )
-        return FileResponse(
-            results.open_results(job),
-            as_attachment=True,
-            filename=f"job-{job.pk}-results.csv",
-            content_type="text/csv",
-        )
+        return files.results_download(job)
 
-    @extend_schema(responses={(200, "text/csv"): bytes})
+    @extend_schema(responses={(200, "text/csv"): bytes, 302: PRESIGNED_REDIRECT})
     @action(detail=True, methods=["get"])
-    def original(self, request: Request, pk: str | None = None) -> FileResponse:
+    def original(self, request: Request, pk: str | None = None) -> HttpResponseBase:
         job = self.get_object()
         if not job.original_file:
             raise NotFound("This job has no original file.")
-        return FileResponse(job.original_file.open("rb"), as_attachment=True, filename=job.original_filename)
+        return files.original_download(job)

@@ -10,10 +10,15 @@ from django.utils.http import content_disposition_header
 Response = TypeVar("Response", bound=HttpResponseBase)
 
 
+def attachment(filename: str) -> str:
+    """The Content-Disposition of a file to save as ``filename`` (RFC 6266; a name that is not plain
+    ASCII is sent in the RFC 5987 form, which every browser reads)."""
+    return str(content_disposition_header(as_attachment=True, filename=filename))
+
+
 def as_download(response: Response, filename: str) -> Response:
-    """Mark ``response`` as a file to save as ``filename`` (RFC 6266; a name that is not plain ASCII
-    is sent in the RFC 5987 form, which every browser reads)."""
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+    """Mark ``response`` as a file to save as ``filename``."""
+    response["Content-Disposition"] = attachment(filename)
     return response
 
 

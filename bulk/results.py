@@ -17,6 +17,7 @@ from django.db import connection
 from base.cells import FORMULA_STARTS, neutralise
 from base.sql import gc_paused
 
+from .files import job_folder
 from .models import Job, JobRow
 from .registry import get_kind
 
@@ -25,7 +26,8 @@ SPOOL_BYTES = 4 * 1024 * 1024
 
 
 def results_name(job: Job) -> str:
-    return f"jobs/{job.pk}/results-{job.pk}.csv"
+    """Where the results file is stored (a name in the storage, not a local path)."""
+    return f"{job_folder(job)}results-{job.pk}.csv"
 
 
 def render_results(job: Job) -> bytes:
@@ -107,4 +109,5 @@ def write_results(job: Job) -> None:
 
 
 def open_results(job: Job) -> IO[bytes]:
+    """The stored results file, open for reading: wherever the storage keeps it."""
     return default_storage.open(str(job.results_file.name), "rb")

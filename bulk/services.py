@@ -26,6 +26,7 @@ from audit.services import record
 from base.problems import CONTROL_CHARACTERS, FileRejected, InputProblems, Problem
 from base.sql import gc_paused
 
+from .files import job_folder
 from .intake import BUILT, Reading, Upload, open_upload, read_capped, records_upload, too_large
 from .kind import JobKind
 from .models import Job, JobRow
@@ -241,7 +242,7 @@ def _stage(
     job.skipped = outcomes[JobRow.Outcome.SKIPPED]
     if original:
         job.original_file.name = default_storage.save(
-            f"jobs/{job.pk}/original-{_safe_name(job.original_filename)}", ContentFile(data)
+            f"{job_folder(job)}original-{_safe_name(job.original_filename)}", ContentFile(data)
         )
     if validate_only:
         job.status = Job.Status.VERIFIED

@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from certdesk.filestorage import LOCAL_STORAGE, s3_storage, storage_choice
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -149,16 +151,44 @@ STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns about a missing folder on e
 WHITENOISE_USE_FINDERS = True  # the embedded default serves static files without collectstatic
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
 
 # Uploads larger than every job kind's limit are refused before their body is read; a kind's own,
 # smaller limit is enforced by the job engine while the file streams in.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FILES = 5  # a job takes one file; more parts only cost memory
+
+# Jobs' originals and results files: on local disk under MEDIA_ROOT ("local"), or in an S3-compatible
+# bucket ("s3") that every web node and worker shares. Either way a download passes certdesk's
+# permission checks first; it is streamed through certdesk, or, with CERTDESK_S3_PRESIGNED_DOWNLOADS,
+# answered with a redirect to a signed URL that lasts CERTDESK_S3_PRESIGNED_SECONDS.
+CERTDESK_STORAGE = storage_choice(env.str("CERTDESK_STORAGE", default="local"))
+if CERTDESK_STORAGE == "s3":
+    _default_storage = s3_storage(
+        bucket=env.str("AWS_STORAGE_BUCKET_NAME", default=""),
+        endpoint_url=env.str("AWS_S3_ENDPOINT_URL", default=""),
+        region=env.str("AWS_S3_REGION_NAME", default=""),
+        access_key=env.str("AWS_ACCESS_KEY_ID", default=""),
+        secret_key=env.str("AWS_SECRET_ACCESS_KEY", default=""),
+        prefix=env.str("CERTDESK_S3_PREFIX", default=""),
+        addressing_style=env.str("AWS_S3_ADDRESSING_STYLE", default=""),
+        max_memory_bytes=FILE_UPLOAD_MAX_MEMORY_SIZE,
+    )
+else:
+    _default_storage = LOCAL_STORAGE
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+CERTDESK_S3_PRESIGNED_DOWNLOADS = env.bool("CERTDESK_S3_PRESIGNED_DOWNLOADS", default=False)
+CERTDESK_S3_PRESIGNED_SECONDS = env.int("CERTDESK_S3_PRESIGNED_SECONDS", default=300)
+if CERTDESK_S3_PRESIGNED_DOWNLOADS and CERTDESK_STORAGE != "s3":
+    raise ImproperlyConfigured("CERTDESK_S3_PRESIGNED_DOWNLOADS needs CERTDESK_STORAGE=s3")
+# A signature version 4 URL lasts at most 7 days.
+if not 1 <= CERTDESK_S3_PRESIGNED_SECONDS <= 604_800:
+    raise ImproperlyConfigured(
+        f"CERTDESK_S3_PRESIGNED_SECONDS must be between 1 and 604800 (7 days), not {CERTDESK_S3_PRESIGNED_SECONDS}"
+    )
 
 # --- Email ----------------------------------------------------------------------------------
 # A file outbox under var/ by default; EMAIL_URL (smtp://user:pass@host:port) sends for real.

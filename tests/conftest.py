@@ -15,6 +15,7 @@ from people.models import User
 from .cluster import celery_cluster_factory  # noqa: F401  (a fixture every module may use)
 from .factories import CertificationFactory, UserFactory, award_many, grant
 from .mailserver import smtp_server  # noqa: F401  (a fixture every module may use)
+from .s3server import s3_bucket, s3_server  # noqa: F401  (fixtures: a real S3 endpoint, started on first use)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
@@ -20,7 +20,7 @@ from access.policy import NotAllowed, has_permission
 from access.rules import may_see_certifications
 from base.downloads import download
 from base.filters import BadFilter
-from bulk import results, services
+from bulk import files, services
 from bulk.filters import JobFilter
 from bulk.models import Job, JobRow
 from bulk.registry import get_kind
@@ -233,25 +233,20 @@ def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
 
 @jobs_required
 @require_GET
-def job_results(request: HttpRequest, pk: int) -> FileResponse:
+def job_results(request: HttpRequest, pk: int) -> HttpResponseBase:
     job = visible_job(request, pk)
     if not job.results_file:
         raise_not_found()
-    return FileResponse(
-        results.open_results(job),
-        as_attachment=True,
-        filename=f"job-{job.pk}-results.csv",
-        content_type="text/csv",
-    )
+    return files.results_download(job)
 
 
 @jobs_required
 @require_GET
-def job_original(request: HttpRequest, pk: int) -> FileResponse:
+def job_original(request: HttpRequest, pk: int) -> HttpResponseBase:
     job = visible_job(request, pk)
     if not job.original_file:
         raise_not_found()
-    return FileResponse(job.original_file.open("rb"), as_attachment=True, filename=job.original_filename)
+    return files.original_download(job)
 
 
 def raise_not_found() -> None:

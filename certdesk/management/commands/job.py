@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -336,14 +337,16 @@ class Command(BaseCommand):
                 f"(status now: {job.get_status_display()}).",
                 returncode=EXIT_USAGE,
             )
+        # Copied a block at a time from wherever the storage keeps it (local disk or a bucket).
         with results.open_results(job) as stream:
-            content = stream.read()
-        if output:
-            Path(output).write_bytes(content)
-            self.stderr.write(f"Wrote {len(content):,} bytes to {output}")
-        else:
-            sys.stdout.buffer.write(content)
-            sys.stdout.flush()
+            if output:
+                with Path(output).open("wb") as target:
+                    shutil.copyfileobj(stream, target)
+                    written = target.tell()
+                self.stderr.write(f"Wrote {written:,} bytes to {output}")
+            else:
+                shutil.copyfileobj(stream, sys.stdout.buffer)
+                sys.stdout.flush()
 
 
 class ProgressBar:
