@@ -53,6 +53,9 @@ WRITES = ("POST", "PUT", "PATCH", "DELETE")
 MayManageJobs = allowed(
     may_manage_jobs, "You do not have permission to manage any kind of bulk job.", methods=(*READS, "POST")
 )
+MaySeeWorkers = allowed(
+    may_manage_jobs, "You do not have permission to see the workers: a bulk job permission is needed."
+)
 MayPickPeople = allowed(
     may_pick_people,
     "You do not have permission to look up people: a bulk job or certification permission is needed.",

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bulk.models import Job, JobRow
+from bulk.worker_status import WorkerStatus, workers_alive_count
 from credentials.models import Award, Certification
 from learning.models import Activity, Enrollment
 from people.models import Group, OrgUnit, User
@@ -24,6 +26,9 @@ class JobSerializer(serializers.ModelSerializer[Job]):
     original_url = serializers.SerializerMethodField()
     restore_of = serializers.SerializerMethodField()
     read_as = serializers.SerializerMethodField()
+    waiting_for_worker = serializers.SerializerMethodField(
+        help_text="True when the job is queued and no worker is running to take it (GET /api/v1/workers/)."
+    )
 
     class Meta:
         model = Job
@@ -51,6 +56,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "results_url",
             "restore_of",
             "read_as",
+            "waiting_for_worker",
         ]
         read_only_fields = fields
 
@@ -81,6 +87,15 @@ class JobSerializer(serializers.ModelSerializer[Job]):
         reading = job.params.get("reading")
         return dict(reading) if reading else None
 
+    def get_waiting_for_worker(self, job: Job) -> bool:
+        if job.status != Job.Status.QUEUED:
+            return False
+        # Counted once for a whole page of jobs: the context (a dict) is the list serializer's.
+        context = cast(dict[str, Any], self.context)
+        if "workers_alive" not in context:
+            context["workers_alive"] = workers_alive_count()
+        return not context["workers_alive"]
+
     def _absolute(self, name: str, job: Job) -> str:
         path = reverse(name, args=[job.pk])
         request = self.context.get("request")
@@ -91,6 +106,52 @@ class JobSerializer(serializers.ModelSerializer[Job]):
 
     def get_original_url(self, job: Job) -> str | None:
         return self._absolute("api:job-original", job) if job.original_file else None
+
+
+class WorkerJobSerializer(serializers.Serializer[Any]):
+    """The job a worker runs: described when the viewer may see it, else only ``hidden``."""
+
+    id = serializers.IntegerField(allow_null=True, help_text="null when the job is hidden")
+    title = serializers.CharField(required=False)
+    kind = serializers.CharField(required=False)
+    progress = serializers.FloatField(required=False, help_text="0 to 1")
+    hidden = serializers.BooleanField(help_text="The worker runs a job outside what you may see")
+
+
+class WorkerSerializer(serializers.Serializer[WorkerStatus]):
+    name = serializers.CharField(source="worker.name", help_text="The owner written on the leases it takes")
+    runner = serializers.CharField(source="worker.runner", help_text="thread, worker or celery")
+    hostname = serializers.CharField(source="worker.hostname")
+    pid = serializers.IntegerField(source="worker.pid")
+    queues = serializers.SerializerMethodField()
+    started_at = serializers.DateTimeField(source="worker.started_at")
+    last_seen_at = serializers.DateTimeField(source="worker.last_seen_at")
+    stopped_at = serializers.DateTimeField(source="worker.stopped_at", allow_null=True)
+    jobs_run = serializers.IntegerField(source="worker.jobs_run")
+    alive = serializers.BooleanField()
+    job = serializers.SerializerMethodField(help_text="null when idle")
+
+    def get_queues(self, status: WorkerStatus) -> list[str]:
+        """The Celery queues it consumes from; empty for the other runners."""
+        return [q for q in status.worker.queues.split(",") if q]
+
+    @extend_schema_field(WorkerJobSerializer(allow_null=True))
+    def get_job(self, status: WorkerStatus) -> dict[str, Any] | None:
+        if status.hidden:
+            return {"id": None, "hidden": True}
+        job = status.job
+        if job is None:
+            return None
+        return {"id": job.pk, "title": job.title, "kind": job.kind, "progress": job.progress, "hidden": False}
+
+
+class WorkersSerializer(serializers.Serializer[Any]):
+    """GET /api/v1/workers/: counts of the workers alive now, and the workers themselves."""
+
+    alive = serializers.IntegerField(help_text="Workers alive now")
+    busy = serializers.IntegerField(help_text="Alive workers running a job")
+    idle = serializers.IntegerField(help_text="Alive workers waiting for a job")
+    results = WorkerSerializer(many=True, help_text="Alive workers first, then those seen recently")
 
 
 class JobCreateSerializer(serializers.Serializer[Any]):

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import catalogue, certifications, job_kinds, jobs, licences, people
+from . import catalogue, certifications, job_kinds, jobs, licences, people, workers
 
 app_name = "api"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("job-kinds/", job_kinds.JobKindListView.as_view(), name="job-kinds"),
     path("job-kinds/<str:kind>/template/", job_kinds.JobKindTemplateView.as_view(), name="job-kind-template"),
     path("job-kinds/<str:kind>/example/", job_kinds.JobKindExampleView.as_view(), name="job-kind-example"),
+    path("workers/", workers.WorkerListView.as_view(), name="workers"),
     path("certifications/", certifications.CertificationListView.as_view(), name="certifications"),
     path(
         "certifications/<int:pk>/awards/",

@@ -74,6 +74,10 @@ class Heartbeat:
         except DatabaseError:
             log.exception("Worker %s: could not record that it stopped", self.name)
 
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the heartbeat thread to end, once stopped."""
+        self._thread.join(timeout)
+
     def _run(self) -> None:
         while not self._stop.wait(settings.CERTDESK_HEARTBEAT_SECONDS):
             try:

@@ -226,6 +226,8 @@ CERTDESK_MAX_LISTED_PROBLEMS = env.int("CERTDESK_MAX_LISTED_PROBLEMS", default=1
 # Each worker records a heartbeat this often; one not seen for the second figure counts as gone.
 CERTDESK_HEARTBEAT_SECONDS = env.float("CERTDESK_HEARTBEAT_SECONDS", default=10.0)
 CERTDESK_WORKER_ALIVE_SECONDS = env.float("CERTDESK_WORKER_ALIVE_SECONDS", default=30.0)
+# Workers no longer alive are still listed (GET /api/v1/workers/) this long after they were last seen.
+CERTDESK_WORKERS_LISTED_SECONDS = env.int("CERTDESK_WORKERS_LISTED_SECONDS", default=3600)
 # A queued job no worker took for this long while a worker sits idle is sent to the queue again.
 CERTDESK_RESEND_AFTER_SECONDS = env.int("CERTDESK_RESEND_AFTER_SECONDS", default=120)
 # Draft and Verified jobs nobody started are deleted, with their files, after this many days.

@@ -26,6 +26,7 @@ from bulk.models import Job, JobRow
 from bulk.registry import get_kind
 from bulk.samples import sample_file, sample_formats
 from bulk.visibility import allowed_kinds, jobs_visible_to, may_manage_jobs
+from bulk.worker_status import queue_state, workers_seen_by
 from credentials.dashboard import expiring_soon
 
 from .navigation import nav_items, tool_for
@@ -115,8 +116,15 @@ def job_list_context(request: HttpRequest, kind: str | None) -> dict[str, Any]:
 @jobs_required
 @require_GET
 def job_list(request: HttpRequest) -> HttpResponse:
-    """Jobs: every bulk job this user may see, of every kind, with the same search and filters."""
-    return render(request, "web/jobs.html", job_list_context(request, None))
+    """Jobs: every bulk job this user may see, of every kind, with the same search and filters; and
+    the workers that run them."""
+    context = job_list_context(request, None)
+    workers = workers_seen_by(request.user)
+    context["workers"] = workers
+    context["queued_waiting"] = (
+        not workers.alive and jobs_visible_to(request.user).filter(status=Job.Status.QUEUED).exists()
+    )
+    return render(request, "web/jobs.html", context)
 
 
 @removal_required
@@ -169,6 +177,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             and not job.params.get("restore_of")
             and has_permission(request.user, kind.permission),
             "can_start": job.status in Job.STARTABLE and has_permission(request.user, kind.permission),
+            "queue_state": queue_state(job),
         },
     )
 
@@ -225,7 +234,11 @@ def job_counts(job: Job, outcome_counts: dict[str, int] | None = None) -> list[t
 def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The live part of a job's page, polled by htmx while the job runs."""
     job = visible_job(request, pk)
-    response = render(request, "web/_job_progress.html", {"job": job, "counts": job_counts(job)})
+    response = render(
+        request,
+        "web/_job_progress.html",
+        {"job": job, "counts": job_counts(job), "queue_state": queue_state(job)},
+    )
     if job.is_finished and request.headers.get("HX-Request"):
         response["HX-Refresh"] = "true"  # once: the whole page then shows the results and the file
     return response
