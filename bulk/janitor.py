@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import record
 
+from .files import delete_job_files
 from .heartbeat import alive_since, alive_workers
 from .models import Job, ScheduleRun, Worker
 from .runner import enqueue
@@ -185,18 +185,16 @@ def delete_old_drafts(report: JanitorReport, now: dt.datetime) -> None:
                         after={"reason": f"not started within {settings.CERTDESK_DRAFT_RETENTION_DAYS} days"},
                     )
             Job.objects.filter(pk__in=gone).delete()
-        for job in batch:
-            if job.pk in gone:
-                _delete_files(job)
+            # Files cannot come back if the deletion rolls back: they go once it has committed.
+            transaction.on_commit(partial(_delete_files, [job for job in batch if job.pk in gone]))
 
 
-def _delete_files(job: Job) -> None:
-    for name in (job.original_file.name, job.results_file.name):
-        if name:
-            try:
-                default_storage.delete(name)
-            except OSError:
-                log.exception("Job %s: could not delete its file %s", job.pk, name)
+def _delete_files(jobs: list[Job]) -> None:
+    for job in jobs:
+        try:
+            delete_job_files(job)
+        except Exception:  # a storage outage: the rows are gone, the files are left behind
+            log.exception("Job %s: could not delete its files", job.pk)
 
 
 def forget_old_records(now: dt.datetime) -> None:

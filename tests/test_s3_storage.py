@@ -8,6 +8,8 @@ may not see the job gets 404 either way, never the file's address.
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
 import subprocess
 import sys
@@ -18,7 +20,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -235,6 +239,25 @@ def test_delete_job_files_removes_the_original_and_the_results_file_from_the_buc
     # Already gone: no error, and nothing else is touched.
     assert delete_job_files(job) == sorted(names)
     assert len(s3_bucket.objects()) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_janitor_deletes_an_old_verified_job_with_its_files_in_the_bucket(
+    s3_bucket: Bucket, settings, alice, certification, holders
+):
+    old = submit(alice, certification, holders[:3], validate_only=True)
+    recent = submit(alice, certification, holders[:2], validate_only=True)
+    Job.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - dt.timedelta(days=settings.CERTDESK_DRAFT_RETENTION_DAYS + 1)
+    )
+
+    out = io.StringIO()
+    call_command("janitor", stdout=out)
+
+    assert "1 old draft or verified job(s) were deleted." in out.getvalue()
+    assert not Job.objects.filter(pk=old.pk).exists()
+    assert all(f"/jobs/{old.pk}/" not in key for key in s3_bucket.objects())
+    assert len([key for key in s3_bucket.objects() if f"/jobs/{recent.pk}/" in key]) == 2
 
 
 def test_delete_job_files_on_local_disk_tolerates_files_already_gone(alice, certification, holders):
