@@ -27,7 +27,7 @@ from audit.services import record
 from .files import delete_job_files
 from .heartbeat import alive_since, alive_workers
 from .models import Job, ScheduleRun, Worker
-from .runner import enqueue
+from .runner import enqueue, queue_for
 from .worker import fail_claimed, worker_id
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class JanitorReport:
 
     def say(self, line: str) -> None:
         self.lines.append(line)
-        log.info("Janitor: %s", line)
+        log.info("Janitor%s: %s", " (dry run, not done)" if self.dry_run else "", line)
 
     def summary(self) -> str:
         verb = "would be" if self.dry_run else "were"
@@ -132,13 +132,19 @@ def resend_queued(report: JanitorReport, now: dt.datetime) -> None:
     """Queued jobs sent to the queue long ago, while a worker sits idle: their message was lost."""
     if settings.CERTDESK_RUNNER != "celery":
         return  # the thread runner and the polling worker read the queue from the database itself
-    if not alive_workers().filter(job__isnull=True).exists():
+    idle = [queues for queues in alive_workers().filter(job__isnull=True).values_list("queues", flat=True)]
+    if not idle:
         return  # every worker is busy: waiting jobs are just waiting
+    # Queues some idle worker takes ("" when a worker did not say: it may take any).
+    taken = {name for queues in idle for name in queues.split(",") if name}
+    any_queue = any(not queues for queues in idle)
     before = now - dt.timedelta(seconds=settings.CERTDESK_RESEND_AFTER_SECONDS)
     waiting = Job.objects.filter(status=Job.Status.QUEUED).filter(
         Q(enqueued_at__lt=before) | Q(enqueued_at__isnull=True, queued_at__lt=before)
     )
     for job in waiting.order_by("queued_at", "pk")[:BATCH]:
+        if not any_queue and queue_for(job.total) not in taken:
+            continue  # its queue has no idle worker: sending it again would only pile up copies
         report.resent += 1
         report.say(
             f"Job {job.pk} “{job.title}”: queued since {job.queued_at:%Y-%m-%d %H:%M:%S %Z}; sent again."

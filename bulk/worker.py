@@ -123,8 +123,10 @@ def _report_progress(job: Job, on_progress: ProgressCallback | None) -> None:
 def _release(job: Job, owner: str) -> None:
     try:
         with transaction.atomic():
+            # No owner and an expired lease: any worker may claim it, and the janitor sends it again
+            # under Celery, where no worker polls for it (this worker is alive, so it would wait).
             Job.objects.filter(pk=job.pk, lease_owner=owner, status=Job.Status.IN_PROGRESS).update(
-                lease_expires_at=timezone.now()
+                lease_owner="", lease_expires_at=timezone.now()
             )
     except (OperationalError, InterfaceError):
         log.exception("Job %s: could not release it; its lease will expire", job.pk)

@@ -253,6 +253,7 @@ CERTDESK_QUEUE_PREFIX = env.str("CERTDESK_QUEUE_PREFIX", default="certdesk")
 CERTDESK_LARGE_JOB_ROWS = env.int("CERTDESK_LARGE_JOB_ROWS", default=20_000)
 # Jobs one `certdesk worker` runs at a time (Celery pool processes).
 CERTDESK_WORKER_CONCURRENCY = env.int("CERTDESK_WORKER_CONCURRENCY", default=1)
+CELERY_WORKER_CONCURRENCY = CERTDESK_WORKER_CONCURRENCY  # `celery -A certdesk worker` without -c too
 # Redis hands an unacknowledged message to another worker after this long. Longer than the lease, so
 # that the message of a worker that died arrives when its lease has expired and the job can be taken.
 CERTDESK_BROKER_VISIBILITY_SECONDS = env.int(

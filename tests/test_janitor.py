@@ -90,6 +90,16 @@ def test_a_job_whose_worker_died_is_requeued_and_then_finished_exactly_once(remo
     assert Award.objects.filter(removed_by_job=job).count() == 12
 
 
+def test_a_job_its_living_worker_released_after_a_database_error_is_requeued(removal):
+    owner = "celery:node-2:4242:alive"
+    job = worker.claim_job(owner, removal(start=True).pk)
+    heartbeat(owner, seconds_ago=1)
+    worker._release(job, owner)  # what run_job does when a chunk meets an OperationalError
+
+    assert "1 stalled job(s) were requeued" in janitor()
+    assert Job.objects.get(pk=job.pk).status == Job.Status.QUEUED
+
+
 def test_a_slow_worker_that_still_beats_keeps_its_job(removal):
     job = stall(removal(start=True), "celery:node-2:4242:slow")
     heartbeat("celery:node-2:4242:slow", seconds_ago=1, job=job)
@@ -124,7 +134,10 @@ def test_queued_jobs_whose_message_was_lost_are_sent_again_only_while_a_worker_i
 
     assert "0 queued job(s) were sent again" in janitor()  # every worker busy: the job is just waiting
 
-    Worker.objects.filter(pk=busy.pk).update(job=None)
+    Worker.objects.filter(pk=busy.pk).update(job=None, queues="certdesk.large")
+    assert "0 queued job(s) were sent again" in janitor()  # the idle worker takes only large jobs
+
+    Worker.objects.filter(pk=busy.pk).update(queues="certdesk.jobs,certdesk.schedule")
     out = janitor()
     assert f"Job {job.pk} “Spring removal”: queued since" in out and "1 queued job(s) were sent again" in out
     assert Job.objects.get(pk=job.pk).enqueued_at > long_ago
