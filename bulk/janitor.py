@@ -25,7 +25,7 @@ from django.utils import timezone
 from audit.services import record
 
 from .files import delete_job_files
-from .heartbeat import alive_since, alive_workers
+from .heartbeat import alive_since, alive_workers, owner_still_running
 from .models import Job, ScheduleRun, Worker
 from .runner import enqueue, queue_for
 from .worker import fail_claimed, worker_id
@@ -74,12 +74,15 @@ def scheduled_janitor() -> str:
 
 
 def requeue_stalled(report: JanitorReport, now: dt.datetime) -> None:
-    """Jobs in progress whose lease expired and whose worker sends no heartbeat."""
-    alive = set(alive_workers().values_list("name", flat=True))
-    stalled = Job.objects.filter(status=Job.Status.IN_PROGRESS, lease_expires_at__lt=now).order_by("pk")
+    """Jobs in progress whose lease expired, unless their worker still beats and says it runs them
+    (slow, not dead: its next chunk renews the lease). A worker that beats but runs something else
+    has let the job go (an error after its last chunk, say): the job is requeued too."""
+    stalled = (
+        Job.objects.filter(status=Job.Status.IN_PROGRESS, lease_expires_at__lt=now)
+        .exclude(owner_still_running())
+        .order_by("pk")
+    )
     for job in stalled[:BATCH]:
-        if job.lease_owner in alive:
-            continue  # slow, not dead: its next chunk renews the lease
         done = f"{job.chunks_done} of {job.chunk_count} chunk(s) done"
         if job.attempts >= settings.CERTDESK_MAX_ATTEMPTS:
             report.failed += 1
@@ -132,13 +135,17 @@ def resend_queued(report: JanitorReport, now: dt.datetime) -> None:
     """Queued jobs sent to the queue long ago, while a worker sits idle: their message was lost."""
     if settings.CERTDESK_RUNNER != "celery":
         return  # the thread runner and the polling worker read the queue from the database itself
-    idle = [queues for queues in alive_workers().filter(job__isnull=True).values_list("queues", flat=True)]
+    before = now - dt.timedelta(seconds=settings.CERTDESK_RESEND_AFTER_SECONDS)
+    # Workers idle all that while: a job waiting as long, in a queue they take, was lost by the broker.
+    # (A worker between two jobs of a backlog is not idle; its next message is on its way.)
+    idle = list(
+        alive_workers().filter(job__isnull=True, idle_since__lt=before).values_list("queues", flat=True)
+    )
     if not idle:
-        return  # every worker is busy: waiting jobs are just waiting
+        return  # every worker is busy, or just became free: waiting jobs are just waiting
     # Queues some idle worker takes ("" when a worker did not say: it may take any).
     taken = {name for queues in idle for name in queues.split(",") if name}
     any_queue = any(not queues for queues in idle)
-    before = now - dt.timedelta(seconds=settings.CERTDESK_RESEND_AFTER_SECONDS)
     waiting = Job.objects.filter(status=Job.Status.QUEUED).filter(
         Q(enqueued_at__lt=before) | Q(enqueued_at__isnull=True, queued_at__lt=before)
     )

@@ -164,6 +164,9 @@ class Worker(models.Model):
         Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="Running now"
     )
     jobs_run = models.PositiveIntegerField(default=0)
+    # Since when it has run no job (None while it runs one): a queued job older than a long idle
+    # worker that takes its queue was lost by the broker.
+    idle_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-last_seen_at"]

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from celery import Celery, current_app
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import close_old_connections
 from django.utils import timezone
 
 from base.schedules import Schedule
@@ -27,7 +27,7 @@ from base.schedules import Schedule
 from .heartbeat import Heartbeat, running
 from .models import Job
 from .schedule import Timetable
-from .worker import claim_job, run_job, worker_id
+from .worker import claim_job, release, run_job, worker_id
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,9 @@ class WorkerLoop:
             running(self.owner, job)
             try:
                 run_job(job, self.owner)
+            except Exception:
+                log.exception("Job %s: stopped by an error outside its chunks; released", job.pk)
+                release(job, self.owner)
             finally:
                 running(self.owner, None)
             ran += 1
@@ -118,7 +121,7 @@ class WorkerLoop:
 
     def run_forever(self) -> None:
         log.info("Worker %s started", self.owner)
-        self._start_heartbeat()
+        self.heartbeat.start()
         try:
             while not self._stop.is_set():
                 try:
@@ -136,12 +139,6 @@ class WorkerLoop:
             self.heartbeat.stop()
             close_old_connections()
         log.info("Worker %s stopped", self.owner)
-
-    def _start_heartbeat(self) -> None:
-        try:
-            self.heartbeat.start()
-        except DatabaseError:  # e.g. a database not migrated yet: the jobs can still run once it is
-            log.exception("Worker %s: could not record its heartbeat", self.owner)
 
 
 class ThreadRunner:

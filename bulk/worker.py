@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from audit.services import record
 
+from .heartbeat import owner_still_running
 from .models import Job, JobRow
 from .notify import notify_job_finished
 from .registry import get_kind
@@ -44,7 +45,11 @@ def worker_id(role: str = "worker") -> str:
 def claim_job(owner: str, job_id: int | None = None) -> Job | None:
     """Claim the oldest claimable job (or ``job_id``) with one conditional UPDATE; None if none."""
     now = timezone.now()
-    claimable = Q(status=Job.Status.QUEUED) | Q(status=Job.Status.IN_PROGRESS, lease_expires_at__lt=now)
+    # An expired lease is taken over unless its worker still beats and says it runs the job: a chunk
+    # longer than the lease is slow, not dead (a late message must not steal it and burn attempts).
+    claimable = Q(status=Job.Status.QUEUED) | (
+        Q(status=Job.Status.IN_PROGRESS, lease_expires_at__lt=now) & ~Q(owner_still_running())
+    )
     candidates = Job.objects.filter(claimable)
     if job_id is not None:
         candidates = candidates.filter(pk=job_id)
@@ -102,7 +107,7 @@ def run_job(job: Job, owner: str, on_progress: ProgressCallback | None = None) -
         # A lock wait that timed out or a dropped connection says nothing about the job: release it
         # so that it is claimed again (and resumed at its first unfinished chunk), up to the cap.
         log.exception("Job %s: database error; releasing it to be retried", job.pk)
-        _release(job, owner)
+        release(job, owner)
         job.refresh_from_db()
         return job
     except Exception as exc:
@@ -120,7 +125,8 @@ def _report_progress(job: Job, on_progress: ProgressCallback | None) -> None:
         log.exception("Job %s: progress callback failed", job.pk)
 
 
-def _release(job: Job, owner: str) -> None:
+def release(job: Job, owner: str) -> None:
+    """Give a claimed job back: no owner and an expired lease, so that any worker may claim it."""
     try:
         with transaction.atomic():
             # No owner and an expired lease: any worker may claim it, and the janitor sends it again

@@ -17,7 +17,7 @@ from bulk.janitor import recover
 from bulk.models import Job
 from bulk.runner import RUN_JOB_TASK
 from bulk.schedule import run_scheduled
-from bulk.worker import claim_job, run_job, worker_id
+from bulk.worker import claim_job, release, run_job, worker_id
 
 from .celery import SCHEDULED_TASK, app
 from .schedule import by_name
@@ -46,6 +46,11 @@ def run_job_task(job_id: int) -> str:
     running(me, job)
     try:
         job = run_job(job, me)
+    except Exception:
+        # Its message is acknowledged even so: give the job back, for the janitor to send it again.
+        log.exception("Job %s: stopped by an error outside its chunks; released to be retried", job_id)
+        release(job, me)
+        return "released"
     finally:
         running(me, None)
     return job.status
@@ -65,7 +70,7 @@ def _start_heartbeat() -> None:
     global _heartbeat
     queues = ",".join(sorted(app.amqp.queues.consume_from or ()))
     _heartbeat = Heartbeat(worker_id("celery"), "celery", queues=queues, on_beat=recover)
-    _heartbeat.start()
+    _heartbeat.start(register_now=False)
 
 
 @signals.worker_process_init.connect

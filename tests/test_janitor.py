@@ -62,7 +62,14 @@ def stall(job: Job, owner: str, chunks: int = 1) -> Job:
 def heartbeat(name: str, seconds_ago: float = 0, job: Job | None = None) -> Worker:
     seen = timezone.now() - dt.timedelta(seconds=seconds_ago)
     return Worker.objects.create(
-        name=name, runner="celery", hostname="node-2", pid=4242, started_at=seen, last_seen_at=seen, job=job
+        name=name,
+        runner="celery",
+        hostname="node-2",
+        pid=4242,
+        started_at=seen,
+        last_seen_at=seen,
+        job=job,
+        idle_since=None if job else seen - dt.timedelta(minutes=10),
     )
 
 
@@ -94,7 +101,7 @@ def test_a_job_its_living_worker_released_after_a_database_error_is_requeued(rem
     owner = "celery:node-2:4242:alive"
     job = worker.claim_job(owner, removal(start=True).pk)
     heartbeat(owner, seconds_ago=1)
-    worker._release(job, owner)  # what run_job does when a chunk meets an OperationalError
+    worker.release(job, owner)  # what run_job does when a chunk meets an OperationalError
 
     assert "1 stalled job(s) were requeued" in janitor()
     assert Job.objects.get(pk=job.pk).status == Job.Status.QUEUED
@@ -134,7 +141,10 @@ def test_queued_jobs_whose_message_was_lost_are_sent_again_only_while_a_worker_i
 
     assert "0 queued job(s) were sent again" in janitor()  # every worker busy: the job is just waiting
 
-    Worker.objects.filter(pk=busy.pk).update(job=None, queues="certdesk.large")
+    Worker.objects.filter(pk=busy.pk).update(job=None, idle_since=timezone.now(), queues="certdesk.jobs")
+    assert "0 queued job(s) were sent again" in janitor()  # just free: the next message is on its way
+
+    Worker.objects.filter(pk=busy.pk).update(idle_since=long_ago, queues="certdesk.large")
     assert "0 queued job(s) were sent again" in janitor()  # the idle worker takes only large jobs
 
     Worker.objects.filter(pk=busy.pk).update(queues="certdesk.jobs,certdesk.schedule")

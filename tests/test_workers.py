@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from audit.models import Event
 from bulk import services, worker
-from bulk.models import Job, JobRow
+from bulk.models import Job, JobRow, Worker
 from credentials.models import Award
 
 from .factories import UserFactory, award_many, make_csv, removal_rows
@@ -72,7 +72,9 @@ def assert_every_row_applied_once(job: Job) -> None:
 
 
 def test_a_worker_killed_mid_job_is_resumed_at_its_first_unfinished_chunk(queued_job):
-    victim = start_worker(CERTDESK_CHUNK_PAUSE_SECONDS="0.4", CERTDESK_LEASE_SECONDS="2")
+    victim = start_worker(
+        CERTDESK_CHUNK_PAUSE_SECONDS="0.4", CERTDESK_LEASE_SECONDS="2", CERTDESK_HEARTBEAT_SECONDS="0.2"
+    )
     try:
         wait_for(lambda: Job.objects.get(pk=queued_job.pk).chunks_done >= 3, "three committed chunks")
         victim.send_signal(signal.SIGKILL)
@@ -92,12 +94,21 @@ def test_a_worker_killed_mid_job_is_resumed_at_its_first_unfinished_chunk(queued
         == stopped.rows_done
     )
 
-    # The next worker takes the job over once the dead worker's lease has expired.
+    # The next worker takes the job over once the dead worker's lease has expired and its heartbeat
+    # has stopped (a worker that still beats is slow, not dead).
     wait_for(
         lambda: Job.objects.get(pk=queued_job.pk).lease_expires_at < timezone.now(), "the lease to expire"
     )
+    silent = lambda: timezone.now() - dt.timedelta(seconds=1)  # noqa: E731
+    wait_for(
+        lambda: not Worker.objects.filter(job=queued_job, last_seen_at__gte=silent()).exists(),
+        "the dead worker's heartbeat to stop",
+    )
     rescuer = subprocess.run(
-        [str(CERTDESK), "worker", "--once"], env=cli_env(), capture_output=True, timeout=WAIT_SECONDS
+        [str(CERTDESK), "worker", "--once"],
+        env=cli_env(CERTDESK_WORKER_ALIVE_SECONDS="1"),
+        capture_output=True,
+        timeout=WAIT_SECONDS,
     )
     assert rescuer.returncode == 0, rescuer.stdout + rescuer.stderr
 
