@@ -83,12 +83,15 @@ def delete_job_files(job: Job) -> list[str]:
     Call it once the job's deletion has committed (``transaction.on_commit``): a file cannot be put
     back when a transaction rolls back."""
     names = {str(name) for name in (job.original_file.name, job.results_file.name) if name}
+    # The files the job names go first, so that a storage that refuses listing still loses them.
+    for name in sorted(names):
+        default_storage.delete(name)
     folder = job_folder(job)
     try:
         _, found = default_storage.listdir(folder)
     except FileNotFoundError:  # local disk: the folder is gone (a bucket answers with no keys)
         found = []
-    names.update(folder + name for name in found)
-    for name in sorted(names):
+    left = sorted({folder + name for name in found} - names)
+    for name in left:
         default_storage.delete(name)
-    return sorted(names)
+    return sorted(names | set(left))

@@ -168,6 +168,8 @@ def resend_queued(report: JanitorReport, now: dt.datetime) -> None:
 
 def delete_old_drafts(report: JanitorReport, now: dt.datetime) -> None:
     """Draft and Verified jobs nobody started within the retention, with their files."""
+    if not settings.CERTDESK_DRAFT_RETENTION_DAYS:
+        return  # 0: kept for ever
     cutoff = now - dt.timedelta(days=settings.CERTDESK_DRAFT_RETENTION_DAYS)
     old = Job.objects.filter(status__in=Job.STARTABLE, created_at__lt=cutoff).order_by("pk")
     while True:

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import time
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -24,14 +25,31 @@ log = logging.getLogger(__name__)
 
 
 def claim(schedule: Schedule, slot: str, owner: str) -> ScheduleRun | None:
-    """Take the period for this owner; None when another scheduler took it first."""
+    """Take the period for this owner; None when another scheduler took it first.
+
+    A claim left unfinished for longer than ``CERTDESK_SCHEDULE_STALE_SECONDS`` (its worker died mid-run)
+    is taken over, with a conditional UPDATE, so that the period is not lost.
+    """
+    now = timezone.now()
+    taken = ScheduleRun.objects.filter(name=schedule.name, slot=slot)
+    # Another scheduler's ask is counted, not tried as an INSERT that the unique constraint refuses.
+    if taken.update(duplicates=F("duplicates") + 1):
+        stale = now - dt.timedelta(seconds=settings.CERTDESK_SCHEDULE_STALE_SECONDS)
+        if taken.filter(finished_at__isnull=True, started_at__lt=stale).update(
+            claimed_by=owner[:100], started_at=now, duplicates=F("duplicates") - 1
+        ):
+            log.warning(
+                "%s for %s: the run started before was never finished; running it again", schedule.label, slot
+            )
+            return taken.get()
+        return None
     try:
         with transaction.atomic():
             return ScheduleRun.objects.create(
-                name=schedule.name, slot=slot, claimed_by=owner[:100], started_at=timezone.now()
+                name=schedule.name, slot=slot, claimed_by=owner[:100], started_at=now
             )
-    except IntegrityError:
-        ScheduleRun.objects.filter(name=schedule.name, slot=slot).update(duplicates=F("duplicates") + 1)
+    except IntegrityError:  # two schedulers inserting at the same instant
+        taken.update(duplicates=F("duplicates") + 1)
         return None
 
 

@@ -288,6 +288,15 @@ def start_job(job: Job, actor: Any) -> Job:
             skipped=0,
         )
         if not changed:
+            if not Job.objects.filter(pk=job.pk).exists():
+                raise JobInputError(
+                    [
+                        Problem(
+                            "not_startable",
+                            f"Job {job.pk} no longer exists: it was deleted before it was started.",
+                        )
+                    ]
+                )
             job.refresh_from_db()
             raise JobInputError(
                 [

@@ -110,7 +110,9 @@ class QueueState:
         if self.no_worker:
             return "Queued — waiting for a worker: no worker is running."
         if self.all_busy:
-            ahead = f" {self.jobs_ahead} job(s) are queued ahead of it." if self.jobs_ahead else ""
+            ahead = (
+                f" {self.jobs_ahead} job(s) you can see are queued ahead of it." if self.jobs_ahead else ""
+            )
             return f"Queued — waiting for a free worker: every worker is running a job.{ahead}"
         return "Queued — waiting for a worker to take it."
 
@@ -119,8 +121,10 @@ def workers_alive_count() -> int:
     return alive_workers().count()
 
 
-def queue_state(job: Job) -> QueueState | None:
-    """For a queued job, what it waits for (one query, two when every worker is busy); else None."""
+def queue_state(job: Job, viewer: Any) -> QueueState | None:
+    """For a queued job, what it waits for (one query, two when every worker is busy); else None.
+
+    The jobs ahead are counted among those the viewer may see: other divisions' work is not told."""
     if job.status != Job.Status.QUEUED:
         return None
     counts = alive_workers().aggregate(workers=Count("pk"), busy=Count("job"))
@@ -128,8 +132,12 @@ def queue_state(job: Job) -> QueueState | None:
     if busy < workers or not workers:
         return QueueState(workers, busy)
     # The order workers claim in (bulk.worker.claim_job): oldest first.
-    ahead = Job.objects.filter(
-        Q(created_at__lt=job.created_at) | Q(created_at=job.created_at, pk__lt=job.pk),
-        status=Job.Status.QUEUED,
-    ).count()
+    ahead = (
+        jobs_visible_to(viewer)
+        .filter(
+            Q(created_at__lt=job.created_at) | Q(created_at=job.created_at, pk__lt=job.pk),
+            status=Job.Status.QUEUED,
+        )
+        .count()
+    )
     return QueueState(workers, busy, ahead)

@@ -18,6 +18,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "certdesk.settings")
 
 app = Celery("certdesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# The app every thread of every process sends with (bulk.runner uses celery.current_app): web request
+# threads and heartbeat threads have no current app of their own.
+app.set_default()
 
 SCHEDULED_TASK = "certdesk.scheduled"
 

@@ -198,6 +198,8 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = str(VAR_DIR / "outbox")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="certdesk <certdesk@localhost>")
+# A mail server that accepts the connection and then hangs must not hold a worker for ever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
 # --- Jobs -----------------------------------------------------------------------------------
 # "thread": a worker thread inside `certdesk serve` (the embedded default); "none": jobs wait for a
@@ -231,7 +233,7 @@ CERTDESK_WORKERS_LISTED_SECONDS = env.int("CERTDESK_WORKERS_LISTED_SECONDS", def
 # A queued job no worker took for this long while a worker sits idle is sent to the queue again.
 CERTDESK_RESEND_AFTER_SECONDS = env.int("CERTDESK_RESEND_AFTER_SECONDS", default=120)
 # Draft and Verified jobs nobody started are deleted, with their files, after this many days.
-CERTDESK_DRAFT_RETENTION_DAYS = env.int("CERTDESK_DRAFT_RETENTION_DAYS", default=30)
+CERTDESK_DRAFT_RETENTION_DAYS = env.int("CERTDESK_DRAFT_RETENTION_DAYS", default=30)  # 0: kept for ever
 # Heartbeats of stopped workers and the record of scheduled runs are kept this many days.
 CERTDESK_RECORD_RETENTION_DAYS = env.int("CERTDESK_RECORD_RETENTION_DAYS", default=30)
 # Renewal reminders go out once a day, from this hour (TIME_ZONE); the schedule asks every N seconds.
@@ -239,6 +241,8 @@ CERTDESK_RENEWAL_NOTICES_HOUR = env.int("CERTDESK_RENEWAL_NOTICES_HOUR", default
 CERTDESK_SCHEDULE_CHECK_SECONDS = env.int("CERTDESK_SCHEDULE_CHECK_SECONDS", default=300)
 CERTDESK_NOTICE_SWEEP_SECONDS = env.int("CERTDESK_NOTICE_SWEEP_SECONDS", default=60)
 CERTDESK_JANITOR_SECONDS = env.int("CERTDESK_JANITOR_SECONDS", default=300)
+# A scheduled run left unfinished this long (its worker died mid-run) is run again by the next scheduler.
+CERTDESK_SCHEDULE_STALE_SECONDS = env.int("CERTDESK_SCHEDULE_STALE_SECONDS", default=3600)
 if not 0 <= CERTDESK_RENEWAL_NOTICES_HOUR <= 23:
     raise ImproperlyConfigured(
         f"CERTDESK_RENEWAL_NOTICES_HOUR must be an hour from 0 to 23, not {CERTDESK_RENEWAL_NOTICES_HOUR}"

@@ -81,9 +81,14 @@ def _pool_process_started(**kwargs: Any) -> None:
 
 @signals.worker_ready.connect
 def _worker_ready(sender: Any, **kwargs: Any) -> None:
-    """With the solo or threads pool, tasks run in the worker's own process."""
+    """With the solo pool, tasks run in the worker's own process. The threads, gevent and eventlet
+    pools would run several jobs under one worker name: certdesk refuses them (docs/deploy.md)."""
     pool = getattr(getattr(sender, "controller", None), "pool_cls", None)
-    if pool is not None and "prefork" not in getattr(pool, "__module__", "prefork") and _heartbeat is None:
+    module = getattr(pool, "__module__", "celery.concurrency.prefork")
+    if not module.endswith((".prefork", ".solo")):
+        log.error("certdesk workers need the prefork or solo pool, not %s: stopping", module)
+        raise SystemExit(2)
+    if module.endswith(".solo") and _heartbeat is None:
         _start_heartbeat()
 
 

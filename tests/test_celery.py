@@ -25,6 +25,7 @@ from credentials.models import Award, License, LicenseType
 from learning.models import Enrollment
 
 from .cluster import (
+    CELERY,
     RABBITMQ_URL,
     REDIS_URL,
     RedisServer,
@@ -215,6 +216,16 @@ def test_a_plain_celery_worker_of_the_certdesk_app_runs_jobs(boss, certification
     # The worker counts the job once it is back from it, just after the job's status says Processed.
     wait_for(
         lambda: Worker.objects.filter(runner="celery", jobs_run=1).exists(), "the worker to count the job"
+    )
+
+
+def test_a_worker_on_a_pool_that_would_share_one_name_between_jobs_is_refused(celery_cluster_factory):
+    require(REDIS_URL, "Redis")
+    cluster = celery_cluster_factory(REDIS_URL)
+    process = cluster.start("threads", "-A", "certdesk", "worker", "-P", "threads", "-c", "2", program=CELERY)
+    assert process.wait(timeout=60) == 2
+    assert "certdesk workers need the prefork or solo pool, not celery.concurrency.thread" in cluster.log(
+        "threads"
     )
 
 

@@ -182,3 +182,21 @@ def test_old_draft_and_verified_jobs_are_deleted_with_their_files_and_dry_run_ch
     assert not any(default_storage.exists(name) for name in files)
     deleted = Event.objects.filter(action="job.deleted").values_list("object_id", flat=True)
     assert sorted(deleted) == sorted([str(draft.pk), str(verified.pk)])
+
+
+def test_a_retention_of_zero_keeps_draft_jobs_for_ever(settings, removal):
+    settings.CERTDESK_DRAFT_RETENTION_DAYS = 0
+    draft = removal()
+    Job.objects.filter(pk=draft.pk).update(created_at=timezone.now() - dt.timedelta(days=3650))
+
+    assert "0 old draft or verified job(s) were deleted." in janitor()
+    assert Job.objects.filter(pk=draft.pk).exists()
+
+
+def test_starting_a_draft_the_janitor_deleted_meanwhile_says_so(alice, removal):
+    draft = removal()
+    Job.objects.filter(pk=draft.pk).delete()
+
+    with pytest.raises(services.JobInputError) as refused:
+        services.start_job(draft, alice)
+    assert f"Job {draft.pk} no longer exists" in str(refused.value.problems[0].message)

@@ -113,3 +113,28 @@ def test_a_run_the_mail_server_stopped_gives_its_day_back(settings, smtp_server,
         u.email for u in due_holders
     )
     assert run_scheduled(reminders, "scheduler-2") is None  # done for today
+
+
+def test_a_run_whose_worker_died_mid_run_is_taken_over_once_it_is_stale(settings, smtp_server, due_holders):
+    settings.CERTDESK_RENEWAL_NOTICES_HOUR = 0
+    reminders = by_name()["renewal-notices"]
+    slot = timezone.localdate().isoformat()
+    # A worker claimed today's reminders, then was killed before it finished.
+    ScheduleRun.objects.create(
+        name=reminders.name, slot=slot, claimed_by="celery:node-1:77:dead", started_at=timezone.now()
+    )
+
+    assert run_scheduled(reminders, "scheduler-2") is None  # not stale yet: it may still be running
+    assert smtp_server.messages == []
+
+    ScheduleRun.objects.filter(slot=slot).update(
+        started_at=timezone.now() - dt.timedelta(seconds=settings.CERTDESK_SCHEDULE_STALE_SECONDS + 1)
+    )
+    run = run_scheduled(reminders, "scheduler-2")
+    assert (
+        run is not None
+        and run.claimed_by == "scheduler-2"
+        and run.outcome.startswith("8 renewal reminder(s)")
+    )
+    assert len(smtp_server.messages) == 8
+    assert ScheduleRun.objects.get(slot=slot).finished_at is not None

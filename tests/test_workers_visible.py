@@ -287,7 +287,7 @@ def test_a_queued_job_behind_busy_workers_says_how_many_jobs_are_ahead(
     page = signed_in(alice).get(f"/jobs/{last.pk}/").content.decode()
 
     assert "Queued — waiting for a free worker: every worker is running a job." in page
-    assert "1 job(s) are queued ahead of it." in page
+    assert "1 job(s) you can see are queued ahead of it." in page
     assert "no worker is running" not in page
     assert api_for(alice).get(f"/api/v1/jobs/{last.pk}/").json()["waiting_for_worker"] is False
 

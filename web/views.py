@@ -177,7 +177,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             and not job.params.get("restore_of")
             and has_permission(request.user, kind.permission),
             "can_start": job.status in Job.STARTABLE and has_permission(request.user, kind.permission),
-            "queue_state": queue_state(job),
+            "queue_state": queue_state(job, request.user),
         },
     )
 
@@ -237,7 +237,7 @@ def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
     response = render(
         request,
         "web/_job_progress.html",
-        {"job": job, "counts": job_counts(job), "queue_state": queue_state(job)},
+        {"job": job, "counts": job_counts(job), "queue_state": queue_state(job, request.user)},
     )
     if job.is_finished and request.headers.get("HX-Request"):
         response["HX-Refresh"] = "true"  # once: the whole page then shows the results and the file
