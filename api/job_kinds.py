@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,8 +17,36 @@ from bulk.registry import get_kind, registry
 from bulk.samples import SAMPLE_FORMATS, sample_file, sample_formats
 from bulk.visibility import allowed_kinds
 
+# What JobKind.describe() gives, for the schema ("required" and "help" are not names a serializer's
+# attributes may have).
+JOB_KIND = inline_serializer(
+    "JobKind",
+    {
+        "kind": serializers.CharField(),
+        "label": serializers.CharField(),
+        "tool_name": serializers.CharField(),
+        "permission": serializers.CharField(),
+        "max_bytes": serializers.IntegerField(),
+        "max_rows": serializers.IntegerField(),
+        "extensions": serializers.ListField(child=serializers.CharField()),
+        "validation": serializers.ChoiceField(choices=["strict", "per_row"]),
+        "columns": inline_serializer(
+            "JobKindColumn",
+            {
+                "name": serializers.CharField(),
+                "required": serializers.BooleanField(),
+                "blank_ok": serializers.BooleanField(),
+                "help": serializers.CharField(),
+            },
+            many=True,
+        ),
+    },
+    many=True,
+)
+
 
 class JobKindListView(APIView):
+    @extend_schema(responses=JOB_KIND)
     def get(self, request: Request) -> Response:
         return Response([get_kind(slug).describe() for slug in allowed_kinds(request.user)])
 

@@ -165,6 +165,16 @@ class JobCreateSerializer(serializers.Serializer[Any]):
     validate_only = serializers.BooleanField(required=False, default=False)
     start = serializers.BooleanField(required=False, default=False)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("validate_only") and attrs.get("start"):
+            raise serializers.ValidationError(
+                {
+                    "start": "Choose one: validate_only checks the file and changes nothing, start runs the "
+                    "job; both were given."
+                }
+            )
+        return attrs
+
 
 class JobRowSerializer(serializers.ModelSerializer[JobRow]):
     result = serializers.SerializerMethodField()

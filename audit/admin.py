@@ -11,5 +11,12 @@ class EventAdmin(admin.ModelAdmin):
     raw_id_fields = ("actor", "job")
     date_hierarchy = "created_at"
 
+    # The trail is append-only: events are written by certdesk itself, and read here, never edited.
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False  # the trail is append-only
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

@@ -38,6 +38,24 @@ DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# --- HTTPS ----------------------------------------------------------------------------------------
+# CERTDESK_HTTPS=1 behind a TLS proxy: redirect to https, HSTS for a year with sub-domains, Secure
+# cookies, and the proxy's X-Forwarded-Proto trusted. Each part can be set on its own as well.
+CERTDESK_HTTPS = env.bool("CERTDESK_HTTPS", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=CERTDESK_HTTPS)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if CERTDESK_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=CERTDESK_HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Preloading is a commitment a site opts into; not making it is a choice, not a warning.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=CERTDESK_HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=CERTDESK_HTTPS)
+# Only behind a proxy that sets X-Forwarded-Proto itself (and strips it from clients' requests).
+if env.bool("CERTDESK_TRUST_PROXY_SSL_HEADER", default=CERTDESK_HTTPS):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The health check of a load balancer speaks plain HTTP to the node: it must not be redirected.
+SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=[])
+
 # Absolute address used in emails (links to a job and its results file).
 CERTDESK_BASE_URL = env.str("CERTDESK_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
@@ -136,8 +154,17 @@ AUTHENTICATION_BACKENDS = [
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env.int("CERTDESK_PASSWORD_MIN_LENGTH", default=12)},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# A session ends after this many minutes without a request (each request starts the count again).
+CERTDESK_SESSION_IDLE_MINUTES = env.int("CERTDESK_SESSION_IDLE_MINUTES", default=60)
+SESSION_COOKIE_AGE = CERTDESK_SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")

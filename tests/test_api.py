@@ -258,6 +258,18 @@ def test_validate_only_upload_is_verified_and_its_results_say_would_remove(api, 
     assert Award.objects.filter(status=Award.Status.ACTIVE).count() == 20
 
 
+def test_validate_only_with_start_is_refused_and_changes_nothing(api, certification, holders):
+    response = upload(
+        api, make_csv(removal_rows(certification, holders[:3])), validate_only="true", start="true"
+    )
+
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["column"] == "start" and "Choose one: validate_only checks the file" in error["message"]
+    assert not Job.objects.exists()
+    assert Award.objects.filter(status=Award.Status.ACTIVE).count() == 20
+
+
 def test_verified_job_can_be_started_as_it_is_and_then_removes(api, certification, holders):
     job_id = upload(api, make_csv(removal_rows(certification, holders[:3])), validate_only="true").json()[
         "id"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import http.client
 import io
 import json
 import socket
@@ -78,13 +79,16 @@ def wait_until_answering(base_url: str, server: subprocess.Popen[bytes], log: Pa
     while time.monotonic() < deadline:
         if server.poll() is not None:
             pytest.fail(f"certdesk serve exited with {server.returncode}:\n{log.read_text()}")
+        host, port = base_url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=2)
         try:
-            with urllib.request.urlopen(f"{base_url}/api/v1/", timeout=2):  # noqa: S310
-                return
-        except urllib.error.HTTPError:
-            return  # 401/403: it answers
+            connection.request("GET", "/api/v1/")
+            connection.getresponse().read()
+            return  # any answer, a 401 or a redirect to https included
         except OSError:
             time.sleep(0.2)
+        finally:
+            connection.close()
     pytest.fail(f"certdesk serve did not answer within {START_TIMEOUT_SECONDS}s:\n{log.read_text()}")
 
 
