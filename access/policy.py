@@ -92,6 +92,19 @@ def scope_of(user: Any, permission: str) -> Scope:
     )
 
 
+def combined_scope(user: Any, permissions: Iterable[str]) -> Scope:
+    """Where any of ``permissions`` reaches for ``user``: everywhere if one does, else the union."""
+    units: set[int] = set()
+    groups: set[int] = set()
+    for permission in permissions:
+        scope = scope_of(user, permission)
+        if scope.everywhere:
+            return scope
+        units |= scope.units
+        groups |= scope.groups
+    return Scope(everywhere=False, units=frozenset(units), groups=frozenset(groups))
+
+
 def people_in(scope: Scope) -> Q | None:
     """A condition on users: those inside the scope's units or groups; None when it reaches everyone."""
     if scope.everywhere:

@@ -9,11 +9,12 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from access.policy import creators_in_scope, has_permission
+from access.permissions import VIEW_CERTIFICATIONS
+from access.policy import Scope, combined_scope, creators_in_scope, has_permission
 from access.rules import may_see_certifications
 
 from .models import Job
-from .registry import all_kinds
+from .registry import all_kinds, get_kind
 
 
 def allowed_kinds(user: Any) -> list[str]:
@@ -30,6 +31,15 @@ def may_pick_people(user: Any) -> bool:
     """The people, groups and org units listed for pickers: granted by the permission of any job kind
     or by "view certifications". The engine's rule, not ``access``'s, because it knows the kinds."""
     return may_manage_jobs(user) or may_see_certifications(user)
+
+
+def picker_scope(user: Any) -> Scope:
+    """Whom the pickers list for this user: the reach of every permission that lets them pick people
+    (each job kind's they hold, and "view certifications"), together."""
+    permissions = [get_kind(slug).permission for slug in allowed_kinds(user)]
+    if may_see_certifications(user):
+        permissions.append(VIEW_CERTIFICATIONS)
+    return combined_scope(user, permissions)
 
 
 def jobs_visible_to(user: Any) -> QuerySet[Job]:

@@ -366,7 +366,14 @@ REST_FRAMEWORK = {
     # Checks what DRF parses (multipart bodies too) for control characters, as the middleware does.
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "certdesk.middleware.CheckedContentNegotiation",
 }
+# /api/schema/ and /api/docs/ need a signed-in user (session or token) unless this opens them.
+CERTDESK_API_DOCS_PUBLIC = env.bool("CERTDESK_API_DOCS_PUBLIC", default=False)
 SPECTACULAR_SETTINGS = {
+    "SERVE_PERMISSIONS": [
+        "rest_framework.permissions.AllowAny"
+        if CERTDESK_API_DOCS_PUBLIC
+        else "rest_framework.permissions.IsAuthenticated"
+    ],
     "TITLE": "certdesk API",
     "DESCRIPTION": "Bulk certification, enrolment and licence jobs: submit, validate, run, explain.",
     "VERSION": "1",

@@ -1,7 +1,14 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+# The API's description is for signed-in users unless CERTDESK_API_DOCS_PUBLIC opens it.
+docs = SpectacularSwaggerView.as_view(url_name="schema")
+if not settings.CERTDESK_API_DOCS_PUBLIC:
+    docs = login_required(docs)
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -10,6 +17,6 @@ urlpatterns = [
     path("api/v1/", include("api.urls")),
     path("api/auth/", include("rest_framework.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", docs, name="api-docs"),
     path("", include("web.urls")),
 ]

@@ -270,3 +270,45 @@ def test_a_method_an_endpoint_does_not_take_is_405_whatever_the_caller_may_do(db
     assert nobody.put("/api/v1/awards/1/", {}).status_code == 405
     assert nobody.get("/api/v1/enrollments/1/complete/").status_code == 405
     assert nobody.delete("/api/v1/jobs/1/").status_code == 405
+
+
+# Who each administrator may pick in the API's people pickers: the people of their reach.
+PICKABLE = {
+    "alice": {"alice", "alvin", "carol"},  # Division A and its department
+    "alvin": {"alvin"},
+    "bob": {"bob"},
+    "carol": {"bob"},  # constrained to Division B, where only bob is
+    "gina": {"bob"},  # the night shift group
+}
+
+
+@pytest.mark.parametrize("viewer", sorted(PICKABLE))
+def test_the_people_pickers_list_only_the_requesters_reach(organisation, viewer):
+    people, _ = organisation
+    client = api_for(people[viewer])
+
+    listed = client.get("/api/v1/users/", {"page_size": 500}).json()
+    usernames = {u["username"] for u in listed["results"]}
+    admins = {"alice", "alvin", "bob", "carol", "gina", "dan", "root", "mallory"}
+    assert usernames & admins == PICKABLE[viewer]
+    assert len(usernames - admins) == 0, "learners outside every unit and group are out of reach"
+
+    groups = {g["name"] for g in client.get("/api/v1/groups/").json()["results"]}
+    assert groups == ({"Night shift"} if viewer == "gina" else set())
+    units = {u["code"] for u in client.get("/api/v1/org-units/").json()["results"]}
+    expected_units = {
+        "alice": {"DIV-A", "DIV-A-1"},
+        "alvin": {"DIV-A-1"},
+        "bob": {"DIV-B"},
+        "carol": {"DIV-B"},
+    }
+    assert units == expected_units.get(viewer, set())
+
+
+@pytest.mark.parametrize("viewer", ["dan", "root"])
+def test_an_unconstrained_administrator_picks_among_everyone(organisation, viewer):
+    people, _ = organisation
+    client = api_for(people[viewer])
+    listed = client.get("/api/v1/users/").json()
+    assert listed["count"] == User.objects.count()
+    assert client.get("/api/v1/org-units/").json()["count"] == 3

@@ -6,9 +6,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import subprocess
+import sys
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -26,6 +29,7 @@ from .factories import (
     make_csv,
     removal_rows,
 )
+from .processes import cli_env
 
 KIND = "certification-removal"
 JOBS = "/api/v1/jobs/"
@@ -684,11 +688,45 @@ def test_openapi_schema_documents_the_job_endpoints(api):
         assert path in schema, path
 
 
-def test_api_docs_page_is_served(api):
-    response = api.get("/api/docs/")
+def test_api_docs_page_is_served_to_a_signed_in_user(alice):
+    browser = Client()
+    browser.force_login(alice)
+    response = browser.get("/api/docs/")
 
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+    assert browser.get("/api/schema/").status_code == 200  # what the page loads, with the session
+
+
+def test_the_schema_and_the_docs_are_not_for_anonymous_visitors(db):
+    anonymous = Client()
+    assert anonymous.get("/api/schema/").status_code == 401
+    docs = anonymous.get("/api/docs/")
+    assert docs.status_code == 302 and docs["Location"] == "/login/?next=/api/docs/"
+
+
+def test_a_setting_opens_the_schema_to_anonymous_visitors(db):
+    run = subprocess.run(
+        [sys.executable, "-c", OPEN_DOCS_PROBE],
+        env=cli_env(CERTDESK_API_DOCS_PUBLIC="1"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.stdout.split() == ["200", "200"], run.stdout + run.stderr
+
+
+# Read with CERTDESK_API_DOCS_PUBLIC=1 from the start, as the URLs and settings are at import.
+OPEN_DOCS_PROBE = """
+import os, django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "certdesk.settings")
+django.setup()
+from django.test import Client
+from django.test.utils import setup_test_environment
+setup_test_environment()
+c = Client()
+print(c.get("/api/schema/").status_code, c.get("/api/docs/").status_code)
+"""
 
 
 @pytest.mark.parametrize("path", ["/api/v1/users/", "/api/v1/groups/", "/api/v1/org-units/"])
