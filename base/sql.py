@@ -121,3 +121,13 @@ def tuple_set(rows: Sequence[Sequence[Any]], types: Sequence[str]) -> tuple[str,
         return f"SELECT {picks} FROM jsonb_array_elements(%s::jsonb) e", document
     picks = ", ".join(f"json_extract(value, '$[{n}]') AS c{n}" for n in range(len(types)))
     return f"SELECT {picks} FROM json_each(%s)", document
+
+
+def limit_session(db: Any, *, idle_in_transaction_seconds: float, statement_seconds: float) -> None:
+    """On PostgreSQL, end this connection's transaction when it sits idle that long, and any statement
+    that runs longer; SQLite has neither, and is left alone."""
+    if db.vendor != "postgresql":
+        return
+    with db.cursor() as cursor:
+        cursor.execute(f"SET idle_in_transaction_session_timeout = {int(idle_in_transaction_seconds * 1000)}")
+        cursor.execute(f"SET statement_timeout = {int(statement_seconds * 1000)}")

@@ -27,7 +27,7 @@ from base.schedules import Schedule
 from .heartbeat import Heartbeat, running
 from .models import Job
 from .schedule import Timetable
-from .worker import claim_job, release, run_job, worker_id
+from .worker import claim_job, guard_worker_connections, release, run_job, worker_id
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,7 @@ class WorkerLoop:
 
     def run_forever(self) -> None:
         log.info("Worker %s started", self.owner)
+        guard_worker_connections()
         self.heartbeat.start()
         try:
             while not self._stop.is_set():

@@ -11,18 +11,21 @@ import datetime as dt
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.backends.signals import connection_created
 from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit.services import record
+from base.sql import limit_session
 
 from .heartbeat import owner_still_running
 from .models import Job, JobRow
@@ -32,6 +35,33 @@ from .results import write_results
 from .staging import mark_chunk, mark_seqs
 
 log = logging.getLogger(__name__)
+
+
+_worker_thread = threading.local()
+
+
+def guard_worker_connections() -> None:
+    """Make this thread a job worker's: its database connections (on PostgreSQL) lose a transaction
+    left idle for ``CERTDESK_WORKER_IDLE_TRANSACTION_SECONDS`` and a statement running longer than
+    ``CERTDESK_WORKER_STATEMENT_SECONDS``. A worker frozen or cut off inside a chunk then releases its
+    locks, and another worker resumes the job once the lease has expired, instead of waiting for ever."""
+    _worker_thread.guarded = True
+    connection_created.connect(_limit_new_connection, dispatch_uid="bulk.worker.limits")
+    if connection.connection is not None:
+        _limit(connection)
+
+
+def _limit_new_connection(sender: Any, connection: Any, **kwargs: Any) -> None:
+    if getattr(_worker_thread, "guarded", False):
+        _limit(connection)
+
+
+def _limit(db: Any) -> None:
+    limit_session(
+        db,
+        idle_in_transaction_seconds=settings.CERTDESK_WORKER_IDLE_TRANSACTION_SECONDS,
+        statement_seconds=settings.CERTDESK_WORKER_STATEMENT_SECONDS,
+    )
 
 
 class LeaseLost(RuntimeError):

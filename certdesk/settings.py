@@ -244,6 +244,15 @@ CERTDESK_CHUNK_SIZE = env.int("CERTDESK_CHUNK_SIZE", default=50_000)
 CERTDESK_LEASE_SECONDS = env.int("CERTDESK_LEASE_SECONDS", default=60)
 # A job claimed this many times without finishing is failed rather than retried again.
 CERTDESK_MAX_ATTEMPTS = env.int("CERTDESK_MAX_ATTEMPTS", default=5)
+# On PostgreSQL a worker's transaction left idle this long (the worker froze or lost the network inside a
+# chunk), or a statement running longer, is ended by the server: its locks go, and another worker
+# resumes the job once the lease has expired. Both default to the lease.
+CERTDESK_WORKER_IDLE_TRANSACTION_SECONDS = env.float(
+    "CERTDESK_WORKER_IDLE_TRANSACTION_SECONDS", default=CERTDESK_LEASE_SECONDS
+)
+CERTDESK_WORKER_STATEMENT_SECONDS = env.float(
+    "CERTDESK_WORKER_STATEMENT_SECONDS", default=CERTDESK_LEASE_SECONDS
+)
 CERTDESK_WORKER_POLL_SECONDS = env.float("CERTDESK_WORKER_POLL_SECONDS", default=2.0)
 # Pause after each chunk; only for demonstrations and crash tests that need a job to run slowly.
 CERTDESK_CHUNK_PAUSE_SECONDS = env.float("CERTDESK_CHUNK_PAUSE_SECONDS", default=0.0)

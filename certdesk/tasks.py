@@ -17,7 +17,7 @@ from bulk.janitor import recover
 from bulk.models import Job
 from bulk.runner import RUN_JOB_TASK
 from bulk.schedule import run_scheduled
-from bulk.worker import claim_job, release, run_job, worker_id
+from bulk.worker import claim_job, guard_worker_connections, release, run_job, worker_id
 
 from .celery import SCHEDULED_TASK, app
 from .schedule import by_name
@@ -76,6 +76,7 @@ def _start_heartbeat() -> None:
 @signals.worker_process_init.connect
 def _pool_process_started(**kwargs: Any) -> None:
     """Each prefork pool process runs one job at a time, and is one worker on the Jobs page."""
+    guard_worker_connections()
     _start_heartbeat()
 
 
@@ -89,6 +90,7 @@ def _worker_ready(sender: Any, **kwargs: Any) -> None:
         log.error("certdesk workers need the prefork or solo pool, not %s: stopping", module)
         raise SystemExit(2)
     if module.endswith(".solo") and _heartbeat is None:
+        guard_worker_connections()
         _start_heartbeat()
 
 

@@ -11,7 +11,7 @@ import time
 from collections import Counter
 
 import pytest
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from audit.models import Event
@@ -194,3 +194,41 @@ def test_a_job_that_never_finishes_is_failed_after_the_last_attempt_not_retried_
     assert job.status == Job.Status.FAILED
     assert "started 2 times and never finished" in job.failure_reason
     assert job.results_file  # the rows say "Not processed"
+
+
+def test_a_worker_frozen_inside_a_chunk_loses_its_transaction_and_another_finishes_the_job(queued_job):
+    """SIGSTOP inside a chunk's transaction: on PostgreSQL the server ends the idle transaction, so its
+    locks go and the next worker takes the job over once the lease has expired, exactly once."""
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "idle-in-transaction timeouts are PostgreSQL's; SQLite has one writer and no such timeout"
+        )
+    frozen = start_worker(
+        CERTDESK_CHUNK_HOLD_SECONDS="0.5",
+        CERTDESK_LEASE_SECONDS="3",
+        CERTDESK_HEARTBEAT_SECONDS="0.2",
+        LOG_LEVEL="INFO",
+    )
+    said: list[str] = []
+    reader = threading.Thread(
+        target=lambda: said.extend(line.decode() for line in frozen.stdout), daemon=True
+    )
+    reader.start()
+    rescuer = None
+    try:
+        marker = f"Job {queued_job.pk}: chunk 3 of 10 applied, not yet committed"
+        wait_for(lambda: any(marker in line for line in said), "the worker to be inside its third chunk")
+        frozen.send_signal(signal.SIGSTOP)  # frozen with the chunk's transaction open and its locks held
+        rescuer = start_worker(CERTDESK_WORKER_ALIVE_SECONDS="1", CERTDESK_LEASE_SECONDS="3")
+        wait_for(
+            lambda: Job.objects.get(pk=queued_job.pk).status == Job.Status.PROCESSED, "the rescuer to finish"
+        )
+    finally:
+        for process in (frozen, rescuer):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+                process.kill()
+                process.wait(timeout=10)
+    assert_every_row_applied_once(queued_job)
+    queued_job.refresh_from_db()
+    assert queued_job.attempts == 2

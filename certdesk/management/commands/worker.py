@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from bulk.runner import WorkerLoop, queue_names
+from bulk.worker import guard_worker_connections
 from certdesk.celery import app
 from certdesk.schedule import schedules
 
@@ -44,6 +45,7 @@ class Command(BaseCommand):
             return
         loop = WorkerLoop("worker", schedules())
         if once:
+            guard_worker_connections()
             ran = loop.run_waiting()
             self.stdout.write(f"Ran {ran} job(s).")
             return
