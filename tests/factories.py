@@ -161,3 +161,21 @@ def enrol(
 
 
 UNENROLMENT_HEADER = ("Username", "Activity external reference", "Send unenrolment email")
+AWARD_HEADER = (
+    "Certification ID",
+    "User ID",
+    "Issue date",
+    "Expiration date",
+    "Always valid",
+    "Association type",
+    "External activity",
+)
+LICENCE_HEADER = (
+    "Username",
+    "License code",
+    "Number",
+    "Issuing authority",
+    "Issue date",
+    "Expiration date",
+    "Action",
+)

@@ -33,6 +33,8 @@ from .cluster import (
     wait_for,
 )
 from .factories import (
+    AWARD_HEADER,
+    LICENCE_HEADER,
     UNENROLMENT_HEADER,
     ActivityFactory,
     CertificationFactory,
@@ -72,74 +74,34 @@ def mixed_jobs(actor, settings) -> list[Job]:
     activity = ActivityFactory(external_reference="ACT-MIX")
     LicenseType.objects.create(code="RN", name="Registered Nurse", issuing_authority="Board")
     jobs = []
+
+    def start(kind: str, rows: list[list[str]], header: tuple[str, ...], title: str) -> None:
+        data = make_csv(rows, header)
+        jobs.append(services.submit(kind, data, f"{kind}.csv", actor=actor, title=title, start=True).job)
+
     for n in range(PER_KIND):
         holders = UserFactory.create_batch(ROWS)
         award_many(held, holders)
-        jobs.append(
-            services.submit(
-                "certification-removal",
-                make_csv(removal_rows(held, holders)),
-                "removal.csv",
-                actor=actor,
-                title=f"Removal {n}",
-                start=True,
-            ).job
+        start(
+            "certification-removal",
+            removal_rows(held, holders),
+            ("Certification ID", "User ID"),
+            f"Removal {n}",
         )
         learners = UserFactory.create_batch(ROWS)
         enrol(activity, learners)
-        rows = [[u.username, "ACT-MIX", "No"] for u in learners]
-        jobs.append(
-            services.submit(
-                "unenrolment",
-                make_csv(rows, UNENROLMENT_HEADER),
-                "unenrol.csv",
-                actor=actor,
-                title=f"Unenrolment {n}",
-                start=True,
-            ).job
+        start(
+            "unenrolment",
+            [[u.username, "ACT-MIX", "No"] for u in learners],
+            UNENROLMENT_HEADER,
+            f"Unenrolment {n}",
         )
         awardees = UserFactory.create_batch(ROWS)
         rows = [["CERT-NEW", u.user_id, "2026-03-01", "", "", "", ""] for u in awardees]
-        header = (
-            "Certification ID",
-            "User ID",
-            "Issue date",
-            "Expiration date",
-            "Always valid",
-            "Association type",
-            "External activity",
-        )
-        jobs.append(
-            services.submit(
-                "certification-award",
-                make_csv(rows, header),
-                "award.csv",
-                actor=actor,
-                title=f"Award {n}",
-                start=True,
-            ).job
-        )
+        start("certification-award", rows, AWARD_HEADER, f"Award {n}")
         nurses = UserFactory.create_batch(ROWS)
         rows = [[u.username, "RN", f"RN-{u.pk}", "", "2026-01-01", "2028-01-01", "Add"] for u in nurses]
-        header = (
-            "Username",
-            "License code",
-            "Number",
-            "Issuing authority",
-            "Issue date",
-            "Expiration date",
-            "Action",
-        )
-        jobs.append(
-            services.submit(
-                "license-import",
-                make_csv(rows, header),
-                "licences.csv",
-                actor=actor,
-                title=f"Licences {n}",
-                start=True,
-            ).job
-        )
+        start("license-import", rows, LICENCE_HEADER, f"Licences {n}")
     assert [j.status for j in jobs] == [Job.Status.QUEUED] * len(jobs), [j.warnings for j in jobs]
     return jobs
 

@@ -201,7 +201,8 @@ def test_a_worker_frozen_inside_a_chunk_loses_its_transaction_and_another_finish
     locks go and the next worker takes the job over once the lease has expired, exactly once."""
     if connection.vendor != "postgresql":
         pytest.skip(
-            "idle-in-transaction timeouts are PostgreSQL's; SQLite has one writer and no such timeout"
+            "needs PostgreSQL: idle-in-transaction timeouts are a PostgreSQL feature (SQLite has none); "
+            "it runs in CI's PostgreSQL pass"
         )
     frozen = start_worker(
         CERTDESK_CHUNK_HOLD_SECONDS="0.5",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -28,6 +27,7 @@ from bulk.heartbeat import Heartbeat, alive_workers, running
 from bulk.models import Job, Worker
 from people.models import User
 
+from .cluster import wait_for
 from .factories import OrgUnitFactory, UserFactory, make_csv, removal_rows
 from .processes import CERTDESK, cli_env
 
@@ -36,15 +36,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 WORKERS = "/api/v1/workers/"
 WAIT_SECONDS = 30
 ALIVE_SECONDS = 3
-
-
-def wait_for(predicate: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.fixture(autouse=True)
