@@ -14,9 +14,9 @@ from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Permission
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
-from people.models import OrgUnit, User
+from people.models import Group, OrgUnit, User, user_matches
 
 from .models import Grant
 
@@ -115,6 +115,33 @@ def people_in(scope: Scope) -> Q | None:
     if scope.groups:
         condition |= Q(pk__in=User.objects.filter(member_of__in=scope.groups).values("pk"))
     return condition
+
+
+@dataclass(frozen=True)
+class Pickable:
+    """What a people picker lists: the users, groups and org units inside a scope."""
+
+    users: QuerySet[User]
+    groups: QuerySet[Group]
+    org_units: QuerySet[OrgUnit]
+
+
+def pickable(scope: Scope, search: str = "") -> Pickable:
+    """The users, groups and org units a picker may offer within ``scope``, those matching ``search``
+    when it is given. The web pickers and the API's lists both ask here, so they list the same."""
+    users = User.objects.all()
+    groups = Group.objects.all()
+    units = OrgUnit.objects.all()
+    reach = people_in(scope)
+    if reach is not None:
+        users = users.filter(reach)
+        groups = groups.filter(pk__in=scope.groups)
+        units = units.filter(pk__in=scope.units)
+    if search:
+        users = users.filter(user_matches(search))
+        groups = groups.filter(name__icontains=search)
+        units = units.filter(Q(name__icontains=search) | Q(code__icontains=search))
+    return Pickable(users=users, groups=groups, org_units=units)
 
 
 def creators_in_scope(user: Any, permission: str) -> Q | None:

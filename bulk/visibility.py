@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from access.permissions import VIEW_CERTIFICATIONS
-from access.policy import Scope, combined_scope, creators_in_scope, has_permission
+from access.policy import Scope, combined_scope, creators_in_scope, has_permission, scope_of
 from access.rules import may_see_certifications
 
 from .models import Job
@@ -33,9 +33,12 @@ def may_pick_people(user: Any) -> bool:
     return may_manage_jobs(user) or may_see_certifications(user)
 
 
-def picker_scope(user: Any) -> Scope:
-    """Whom the pickers list for this user: the reach of every permission that lets them pick people
-    (each job kind's they hold, and "view certifications"), together."""
+def picker_scope(user: Any, kind: str | None = None) -> Scope:
+    """Whom the pickers list for this user. For a job kind (the permission being exercised, as the
+    Award Users picker does): that kind's reach. Otherwise the reach of every permission that lets
+    them pick people (each job kind's they hold, and "view certifications"), together."""
+    if kind is not None:
+        return scope_of(user, get_kind(kind).permission)
     permissions = [get_kind(slug).permission for slug in allowed_kinds(user)]
     if may_see_certifications(user):
         permissions.append(VIEW_CERTIFICATIONS)

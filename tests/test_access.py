@@ -26,7 +26,8 @@ from access.permissions import (
 from access.rules import may_see_certifications, may_see_licences, may_view_catalogue
 from bulk import services, worker
 from bulk.visibility import jobs_visible_to, may_manage_jobs, may_pick_people
-from people.models import User
+from credentials.models import Certification
+from people.models import OrgUnit, User
 
 from .factories import GroupFactory, OrgUnitFactory, UserFactory, grant, make_csv, removal_rows
 from .processes import CERTDESK, cli_env
@@ -312,3 +313,42 @@ def test_an_unconstrained_administrator_picks_among_everyone(organisation, viewe
     listed = client.get("/api/v1/users/").json()
     assert listed["count"] == User.objects.count()
     assert client.get("/api/v1/org-units/").json()["count"] == 3
+
+
+def test_the_pickers_for_a_kind_list_that_permissions_reach_on_the_api_and_the_award_page(organisation):
+    """An administrator who awards in Division A only, and views certifications everywhere: picking
+    for Award Users lists Division A, on the web page and with ``kind=certification-award``."""
+    people, _ = organisation
+    certification = Certification.objects.first()
+    awarder = UserFactory(username="ava", user_id="ADM-AVA", first_name="Ava")
+    awarder.org_units.add(OrgUnit.objects.get(code="DIV-A"))
+    role = Role.objects.create(name="Division A awarder")
+    award = Permission.objects.get(content_type__app_label="credentials", codename="award_certification")
+    Grant.objects.create(role=role, permission=award, scope=Grant.Scope.OWN_UNITS)
+    role.members.add(awarder)
+    grant(awarder, VIEW_CERTIFICATIONS)
+    bob = people["bob"]  # in Division B
+    client = api_for(awarder)
+
+    def listed(**params: str) -> set[str]:
+        return {
+            u["username"]
+            for u in client.get("/api/v1/users/", {"page_size": 500, **params}).json()["results"]
+        }
+
+    assert {"alice", "bob"} <= listed(), "viewing certifications reaches everyone"
+    for_awards = listed(kind="certification-award")
+    assert "alice" in for_awards and "bob" not in for_awards
+    units = client.get("/api/v1/org-units/", {"kind": "certification-award"}).json()["results"]
+    assert {u["code"] for u in units} == {"DIV-A", "DIV-A-1"}
+
+    page = Client()
+    page.force_login(awarder)
+    found = page.get(f"/certifications/{certification.pk}/award/search/", {"q": "ADM-"}).content.decode()
+    assert "ADM-ALICE" in found and "ADM-BOB" not in found
+    assert listed(kind="certification-award", search="bob") == set()
+    assert listed(search="bob") == {bob.username}
+
+    refused = client.get("/api/v1/users/", {"kind": "no-such-kind"})
+    assert refused.status_code == 400
+    assert "'no-such-kind' is not a job kind" in refused.json()["kind"][0]

@@ -9,7 +9,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,9 +17,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from access.permissions import AWARD_CERTIFICATIONS
-from access.policy import NotAllowed, people_in, scope_of
+from access.policy import NotAllowed, pickable
 from bulk.kinds import certification_award
 from bulk.registry import get_kind
+from bulk.visibility import picker_scope
 from credentials.awarding import AwardInputError, AwardTerms, holders_among, terms_from_input
 from credentials.edits import awards_in_reach, edit_award, reinstate_award, unassign_award
 from credentials.models import Award, Certification
@@ -31,6 +31,7 @@ from .permissions import allowed
 from .views_upload import upload_page
 
 SEARCH_LIMIT = 15
+AWARD_KIND = certification_award.CertificationAward.slug
 
 award_required = allowed(
     AWARD_CERTIFICATIONS, "You need the permission 'Award and edit certifications' for this page."
@@ -182,29 +183,15 @@ def pick_context(request: HttpRequest, certification: Certification) -> dict[str
 
 
 def search_people(actor: Any, query: str) -> dict[str, list[Any]]:
-    """Users (within the actor's reach), groups and branches whose name, ID or code contains ``query``."""
+    """Active users within the actor's award reach, groups and branches whose name, ID or code
+    contains ``query``: the API's lists with ``kind=certification-award``, the same rule."""
     if len(query) < 2:
         return {"users": [], "groups": [], "org_units": []}
-    users = User.objects.filter(
-        Q(user_id__icontains=query)
-        | Q(username__icontains=query)
-        | Q(first_name__icontains=query)
-        | Q(last_name__icontains=query),
-        is_active=True,
-    )
-    scope = scope_of(actor, AWARD_CERTIFICATIONS)
-    reach = people_in(scope)
-    groups = Group.objects.filter(name__icontains=query)
-    units = OrgUnit.objects.filter(Q(name__icontains=query) | Q(code__icontains=query))
-    if reach is not None:
-        # A constrained awarder picks among the people, groups and branches of their own reach.
-        users = users.filter(reach)
-        groups = groups.filter(pk__in=scope.groups)
-        units = units.filter(pk__in=scope.units)
+    found = pickable(picker_scope(actor, AWARD_KIND), query)
     return {
-        "users": list(users.order_by("username")[:SEARCH_LIMIT]),
-        "groups": list(groups.order_by("name")[:SEARCH_LIMIT]),
-        "org_units": list(units.order_by("name")[:SEARCH_LIMIT]),
+        "users": list(found.users.filter(is_active=True).order_by("username")[:SEARCH_LIMIT]),
+        "groups": list(found.groups.order_by("name")[:SEARCH_LIMIT]),
+        "org_units": list(found.org_units.order_by("name")[:SEARCH_LIMIT]),
     }
 
 
