@@ -56,6 +56,26 @@ if env.bool("CERTDESK_TRUST_PROXY_SSL_HEADER", default=CERTDESK_HTTPS):
 # The health check of a load balancer speaks plain HTTP to the node: it must not be redirected.
 SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=[])
 
+# Content-Security-Policy (django-csp) on every response: scripts, styles and everything else from
+# certdesk itself only, no inline code anywhere (the pages keep theirs in static files), no framing.
+# Images may also be data: URIs (the blank favicon, the API docs' icons).
+CERTDESK_CSP_REPORT_URI = env.str("CERTDESK_CSP_REPORT_URI", default="")
+_csp_directives: dict[str, list[str]] = {
+    "default-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+if CERTDESK_CSP_REPORT_URI:
+    _csp_directives["report-uri"] = [CERTDESK_CSP_REPORT_URI]
+# Report-only: browsers report what the policy would block and block nothing (to try a change first).
+if env.bool("CERTDESK_CSP_REPORT_ONLY", default=False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": _csp_directives}
+else:
+    CONTENT_SECURITY_POLICY = {"DIRECTIVES": _csp_directives}
+
 # Absolute address used in emails (links to a job and its results file).
 CERTDESK_BASE_URL = env.str("CERTDESK_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
@@ -84,6 +104,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -3,10 +3,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 # The API's description is for signed-in users unless CERTDESK_API_DOCS_PUBLIC opens it.
-docs = SpectacularSwaggerView.as_view(url_name="schema")
+docs = SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="certdesk/api_docs.html")
 if not settings.CERTDESK_API_DOCS_PUBLIC:
     docs = login_required(docs)
 

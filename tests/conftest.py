@@ -4,6 +4,7 @@ with holders, and isolated file storage for each test."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from access.permissions import MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
 from credentials.models import Certification
 from people.models import User
 
+from . import csp_watch
 from .cluster import celery_cluster_factory  # noqa: F401  (a fixture every module may use)
 from .factories import CertificationFactory, UserFactory, award_many, grant
 from .mailserver import smtp_server  # noqa: F401  (a fixture every module may use)
@@ -64,3 +66,12 @@ def holders(certification: Certification) -> list[User]:
     users = UserFactory.create_batch(20)
     award_many(certification, users)
     return users
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations() -> Iterator[None]:
+    """A browser test fails when any page it opened reported a Content-Security-Policy violation."""
+    csp_watch.VIOLATIONS.clear()
+    yield
+    found, csp_watch.VIOLATIONS[:] = list(csp_watch.VIOLATIONS), []
+    assert not found, "Content-Security-Policy violations:\n" + "\n".join(found)

@@ -49,6 +49,7 @@ from bulk import services, worker  # noqa: E402
 from bulk.models import Job  # noqa: E402
 from people.models import User  # noqa: E402
 
+from .csp_watch import watch  # noqa: E402
 from .factories import OrgUnitFactory, UserFactory, make_csv, removal_rows  # noqa: E402
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -94,8 +95,10 @@ def browser(allow_orm_beside_playwright: None) -> Iterator[Browser]:
 
 def open_page(browser: Browser, live_server, width: int = WIDE) -> Page:
     """A fresh context (no cookies) and page, at the given width, addressed relative to the server."""
-    context = browser.new_context(
-        base_url=live_server.url, viewport={"width": width, "height": HEIGHT}, accept_downloads=True
+    context = watch(
+        browser.new_context(
+            base_url=live_server.url, viewport={"width": width, "height": HEIGHT}, accept_downloads=True
+        )
     )
     context.set_default_timeout(10_000)
     return context.new_page()

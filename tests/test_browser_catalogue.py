@@ -28,6 +28,7 @@ from learning.models import Activity, Enrollment
 # Playwright's names come through test_browser too, so that a missing Playwright is its skip (or, under
 # CI=true, its error) rather than an ImportError here.
 from . import test_browser as shared
+from .csp_watch import watch
 from .factories import UNENROLMENT_HEADER, ActivityFactory, UserFactory, enrol, grant, make_csv
 from .test_browser import (
     HEIGHT,
@@ -348,10 +349,12 @@ def test_cancel_closes_the_dialog_and_uploads_nothing(browser, live_server):
 
 def test_without_javascript_the_link_opens_the_form_as_a_page(browser, live_server):
     Catalogue()
-    context = browser.new_context(
-        base_url=live_server.url,
-        viewport={"width": WIDE, "height": HEIGHT},
-        java_script_enabled=False,
+    context = watch(
+        browser.new_context(
+            base_url=live_server.url,
+            viewport={"width": WIDE, "height": HEIGHT},
+            java_script_enabled=False,
+        )
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
