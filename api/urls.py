@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import catalogue, certifications, job_kinds, jobs, licences, people, workers
+from . import catalogue, certifications, job_kinds, jobs, licences, people, signin, workers
 
 app_name = "api"
 
@@ -9,6 +9,7 @@ router = DefaultRouter()
 router.register("jobs", jobs.JobViewSet, basename="job")
 
 urlpatterns = [
+    path("auth/token/", signin.TokenSignInView.as_view(), name="token-sign-in"),
     path("job-kinds/", job_kinds.JobKindListView.as_view(), name="job-kinds"),
     path("job-kinds/<str:kind>/template/", job_kinds.JobKindTemplateView.as_view(), name="job-kind-template"),
     path("job-kinds/<str:kind>/example/", job_kinds.JobKindExampleView.as_view(), name="job-kind-example"),

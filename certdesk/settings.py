@@ -6,6 +6,7 @@ in-process job worker and a file outbox for email. Every other deployment shape 
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from pathlib import Path
 
@@ -91,6 +92,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "certdesk",
     "people",
     "credentials",
@@ -114,6 +116,8 @@ MIDDLEWARE = [
     "certdesk.middleware.RefuseControlCharacters",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: answers a locked-out sign-in with certdesk.signin.lockout_response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "certdesk.urls"
@@ -169,6 +173,7 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "people.User"
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out (username, address) pair
     "django.contrib.auth.backends.ModelBackend",  # passwords; permissions given directly (unconstrained)
     "access.backends.RoleBackend",  # permissions granted to roles, with constraints
 ]
@@ -384,12 +389,38 @@ if CERTDESK_CHUNK_SIZE < 1 or CERTDESK_LEASE_SECONDS < 1:
     raise ImproperlyConfigured("CERTDESK_CHUNK_SIZE and CERTDESK_LEASE_SECONDS must be positive")
 
 # --- REST API -------------------------------------------------------------------------------
+# Sign-in lockout (django-axes, counts in the database, so shared by every process and kept across
+# restarts) and API throttles (DRF, counts in the cache: set CERTDESK_CACHE_URL to Redis when several
+# processes serve the API, or each counts alone). See certdesk/signin.py and api/throttling.py.
+CACHES = {"default": env.cache_url("CERTDESK_CACHE_URL", default="locmemcache://certdesk")}
+CERTDESK_TRUSTED_PROXIES = env.int("CERTDESK_TRUSTED_PROXIES", default=0)
+AXES_FAILURE_LIMIT = env.int("CERTDESK_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("CERTDESK_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_USE_ATTEMPT_EXPIRATION = True  # only the failures of the last AXES_COOLOFF_TIME count
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_CALLABLE = "certdesk.signin.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "certdesk.signin.client_address"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+CERTDESK_API_RATES = {
+    "user": env.str("CERTDESK_API_RATE_USER", default="600/minute"),
+    "anon": env.str("CERTDESK_API_RATE_ANON", default="60/minute"),
+    "uploads": env.str("CERTDESK_API_RATE_UPLOADS", default="30/minute"),
+    "bad_credentials": env.str("CERTDESK_API_RATE_BAD_CREDENTIALS", default="20/minute"),
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "api.throttling.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "api.throttling.PerUserThrottle",
+        "api.throttling.PerAddressThrottle",
+        "api.throttling.UploadThrottle",
+    ],
+    "NUM_PROXIES": CERTDESK_TRUSTED_PROXIES or None,
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

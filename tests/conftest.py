@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL, VIEW_CERTIFICATIONS
 from credentials.models import Certification
@@ -75,3 +76,13 @@ def no_csp_violations() -> Iterator[None]:
     yield
     found, csp_watch.VIOLATIONS[:] = list(csp_watch.VIOLATIONS), []
     assert not found, "Content-Security-Policy violations:\n" + "\n".join(found)
+
+
+@pytest.fixture(autouse=True)
+def generous_api_rates(settings) -> Iterator[None]:
+    """The suite makes many API calls a minute as one user: the throttles' own tests lower the rates.
+    Each test starts with empty throttle counts."""
+    settings.CERTDESK_API_RATES = {scope: "100000/minute" for scope in settings.CERTDESK_API_RATES}
+    cache.clear()
+    yield
+    cache.clear()

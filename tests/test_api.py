@@ -109,7 +109,7 @@ def test_upload_with_token_creates_a_draft_job_and_answers_with_its_json(api, al
 
 def test_upload_with_session_sign_in_creates_a_job(alice, certification, holders):
     client = APIClient()
-    assert client.login(username="alice", password="secret-pass-123")
+    assert client.post("/login/", {"username": "alice", "password": "secret-pass-123"}).status_code == 302
 
     response = upload(client, make_csv(removal_rows(certification, holders[:2])))
 
@@ -118,8 +118,10 @@ def test_upload_with_session_sign_in_creates_a_job(alice, certification, holders
 
 
 def test_session_upload_without_csrf_token_is_refused(alice, certification, holders):
+    signed_in = APIClient()
+    assert signed_in.post("/login/", {"username": "alice", "password": "secret-pass-123"}).status_code == 302
     client = APIClient(enforce_csrf_checks=True)
-    assert client.login(username="alice", password="secret-pass-123")
+    client.cookies = signed_in.cookies  # the session, without the page's CSRF token
 
     response = upload(client, make_csv(removal_rows(certification, holders[:2])))
 
