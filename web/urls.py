@@ -1,6 +1,14 @@
 from django.urls import path
 
-from . import views, views_awards, views_catalogue, views_certifications, views_create, views_licences
+from . import (
+    views,
+    views_awards,
+    views_catalogue,
+    views_certifications,
+    views_create,
+    views_licences,
+    views_people,
+)
 from .views_upload import new_job
 
 app_name = "web"
@@ -52,6 +60,8 @@ urlpatterns = [
     path("licences/import/", views_licences.licence_import, name="licence-import"),
     path("licences/available-licenses.csv", views_licences.available_licences, name="available-licences"),
     path("licences/<str:which>.<str:fmt>", views_licences.licence_sample, name="licence-sample"),
+    path("people/", views_people.people_list, name="people"),
+    path("people/<str:user_id>/", views_people.learner, name="learner"),
     path("catalogue/", views_catalogue.catalogue, name="catalogue"),
     path("catalogue/activities/<int:pk>/", views_catalogue.activity_properties, name="activity"),
     path("catalogue/import-unenrolments/", views_catalogue.import_unenrolments, name="import-unenrolments"),
