@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from access.models import Grant, Role
 from access.permissions import VIEW_CERTIFICATIONS
@@ -136,3 +137,34 @@ def test_history_after_a_removal_and_its_restore_shows_removed_then_restored_wit
     assert "alice" in history
     # The current certifications show the award back, with its expiry.
     assert "Basic Life Support" in page[: page.index('id="history"')]
+
+
+def test_the_api_gives_a_learner_and_404_outside_the_constrained_administrators_reach(directory):
+    client = APIClient()
+    client.force_authenticate(constrained_to(directory["north"]))
+    found = client.get("/api/v1/users/L-ANN/")
+    assert found.status_code == 200
+    body = found.json()
+    assert (body["user_id"], body["org_units"], body["certifications"]) == ("L-ANN", ["NORTH"], [])
+    assert body["licences"] is None  # no licence permission: not shown
+    assert client.get("/api/v1/users/L-BEN/").status_code == 404
+    assert client.get("/api/v1/users/L-BEN/history/").status_code == 404
+    assert APIClient().get("/api/v1/users/L-ANN/").status_code == 401
+
+
+def test_the_api_history_lists_a_removal_with_its_job_and_values(alice, certification, holders):
+    services.submit(
+        "certification-removal",
+        make_csv(removal_rows(certification, holders[:1])),
+        "removal.csv",
+        actor=alice,
+        title="Audit clean-up",
+        start=True,
+    )
+    removal = worker.run_next("test-worker")
+    client = APIClient()
+    client.force_authenticate(alice)
+    (event,) = client.get(f"/api/v1/users/{holders[0].user_id}/history/").json()["results"]
+    assert (event["action"], event["job_id"], event["actor"]) == ("award.removed", removal.pk, "alice")
+    assert (event["before"], event["after"]) == ({"status": "active"}, {"status": "removed"})
+    assert event["subject"] == "CERT-042 Basic Life Support"
