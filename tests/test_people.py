@@ -168,3 +168,8 @@ def test_the_api_history_lists_a_removal_with_its_job_and_values(alice, certific
     assert (event["action"], event["job_id"], event["actor"]) == ("award.removed", removal.pk, "alice")
     assert (event["before"], event["after"]) == ({"status": "active"}, {"status": "removed"})
     assert event["subject"] == "CERT-042 Basic Life Support"
+
+
+def test_awarded_users_link_each_holder_to_their_page(alice, certification, holders):
+    page = signed_in(alice).get(reverse("web:certification-users", args=[certification.pk])).content.decode()
+    assert f'<a href="/people/{holders[0].user_id}/">{holders[0].user_id}</a>' in page
