@@ -66,3 +66,9 @@ def sections_for(user: Any, learner: User) -> Sections:
         licences=reaches(LICENCE_PERMISSIONS),
         enrolments=reaches(ENROLMENT_PERMISSIONS),
     )
+
+
+def enrolled_in_reach(user: Any) -> QuerySet[User]:
+    """The learners whose enrolments this user may see and change: within the reach of the
+    catalogue's permissions."""
+    return _reach(user, ENROLMENT_PERMISSIONS)

@@ -70,13 +70,16 @@ def main() -> None:
             f"INSERT INTO {table(Event)} (action, object_type, object_id, before, after, created_at) "
             "SELECT CASE WHEN i % 2 = 0 THEN 'award.removed' ELSE 'enrollment.unenrolled' END, "
             "CASE WHEN i % 2 = 0 THEN 'credentials.award' ELSE 'learning.enrollment' END, "
-            "CAST(1 + (i / 2) % %s AS TEXT), '{\"status\": \"active\"}', '{\"status\": \"removed\"}', %s FROM n",
+            'CAST(1 + (i / 2) % %s AS TEXT), \'{"status": "active"}\', \'{"status": "removed"}\', %s FROM n',
             [args.events - 1, awards, at],
         )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     seeded = time.perf_counter() - started
-    print(f"seeded {Event.objects.count():,} events, {args.learners:,} learners in {seeded:.1f} s", file=sys.stderr)
+    print(
+        f"seeded {Event.objects.count():,} events, {args.learners:,} learners in {seeded:.1f} s",
+        file=sys.stderr,
+    )
 
     setup_test_environment()
     root = User.objects.create_superuser("bench-admin", "bench@bench.test", "x", user_id="BENCH-ADMIN")

@@ -8,6 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from access.permissions import COMPLETE_ENROLMENTS, IMPORT_UNENROLMENTS
+from access.policy import has_permission
 from access.reach import may_see_people, people_in_reach, sections_for
 from credentials.learners import changes, current_awards, current_licences, enrolments, history
 from people.filters import SORTS, PersonFilter
@@ -94,6 +96,8 @@ def learner(request: HttpRequest, user_id: str) -> HttpResponse:
             "awards": current_awards(person) if sections.certifications else [],
             "licences": current_licences(person) if sections.licences else [],
             "enrolments": enrolments(person) if sections.enrolments else [],
+            "can_unenrol": has_permission(request.user, IMPORT_UNENROLMENTS),
+            "can_complete": has_permission(request.user, COMPLETE_ENROLMENTS),
             "page": page,
             "query": "",
             "rows": [(event, subjects.of(event), changes(event)) for event in page],
