@@ -12,8 +12,9 @@ from learning.models import Enrollment
 
 # Playwright's names come through test_browser, so that a missing Playwright is its skip.
 from . import test_browser as shared
-from .factories import ActivityFactory, UserFactory, enrol, grant, make_csv, removal_rows
+from .factories import ActivityFactory, UserFactory, enrol, grant
 from .test_browser import NARROW, WIDE, expect, expect_fits_the_screen, open_page, shot, sign_in
+from .test_people import removed
 
 allow_orm_beside_playwright = shared.allow_orm_beside_playwright
 browser = shared.browser
@@ -27,15 +28,7 @@ def test_a_learners_page_shows_the_removal_and_its_restore_newest_first(
     browser, live_server, width, alice, certification, holders
 ):
     learner = holders[0]
-    services.submit(
-        "certification-removal",
-        make_csv(removal_rows(certification, [learner])),
-        "removal.csv",
-        actor=alice,
-        title="Audit clean-up",
-        start=True,
-    )
-    removal = worker.run_next("test-worker")
+    removal = removed(alice, certification, [learner])
     services.restore_job(removal, alice)
     restore = worker.run_next("test-worker")
 

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from access.models import Grant, Role
 from access.permissions import VIEW_CERTIFICATIONS
 from bulk import services, worker
+from bulk.models import Job
 from credentials.models import Award
 
 from .factories import GroupFactory, OrgUnitFactory, UserFactory, grant, make_csv, removal_rows
@@ -23,6 +24,19 @@ def signed_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+def removed(actor, certification, users) -> Job:
+    """A certification removal job for ``users``, run to its end."""
+    services.submit(
+        "certification-removal",
+        make_csv(removal_rows(certification, users)),
+        "removal.csv",
+        actor=actor,
+        title="Audit clean-up",
+        start=True,
+    )
+    return worker.run_next("test-worker")
 
 
 def listed(client: Client, **params: str) -> list[str]:
@@ -111,15 +125,7 @@ def test_history_after_a_removal_and_its_restore_shows_removed_then_restored_wit
     alice, certification, holders
 ):
     learner = holders[0]
-    services.submit(
-        "certification-removal",
-        make_csv(removal_rows(certification, [learner])),
-        "removal.csv",
-        actor=alice,
-        title="Audit clean-up",
-        start=True,
-    )
-    removal = worker.run_next("test-worker")
+    removal = removed(alice, certification, [learner])
     assert not Award.objects.active().filter(user=learner).exists()
     services.restore_job(removal, alice)
     restore = worker.run_next("test-worker")
@@ -153,15 +159,7 @@ def test_the_api_gives_a_learner_and_404_outside_the_constrained_administrators_
 
 
 def test_the_api_history_lists_a_removal_with_its_job_and_values(alice, certification, holders):
-    services.submit(
-        "certification-removal",
-        make_csv(removal_rows(certification, holders[:1])),
-        "removal.csv",
-        actor=alice,
-        title="Audit clean-up",
-        start=True,
-    )
-    removal = worker.run_next("test-worker")
+    removal = removed(alice, certification, holders[:1])
     client = APIClient()
     client.force_authenticate(alice)
     (event,) = client.get(f"/api/v1/users/{holders[0].user_id}/history/").json()["results"]
