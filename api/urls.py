@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import catalogue, certifications, job_kinds, jobs, licences, people, signin, workers
+from . import catalogue, certifications, job_kinds, jobs, learners, licences, people, signin, workers
 
 app_name = "api"
 
@@ -37,6 +37,8 @@ urlpatterns = [
     path("licenses/", licences.LicenseListView.as_view(), name="licenses"),
     path("licenses/<int:pk>/", licences.LicenseDetailView.as_view(), name="license"),
     path("users/", people.UserListView.as_view(), name="users"),
+    path("users/<str:user_id>/", learners.LearnerView.as_view(), name="user"),
+    path("users/<str:user_id>/history/", learners.LearnerHistoryView.as_view(), name="user-history"),
     path("groups/", people.GroupListView.as_view(), name="groups"),
     path("org-units/", people.OrgUnitListView.as_view(), name="org-units"),
     path("activities/", catalogue.ActivityListView.as_view(), name="activities"),

@@ -100,7 +100,9 @@ def fill(text: str, values: Mapping[str, str]) -> str:
     return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
 
 
-def send_unenrolment_emails(job_id: int | None = None, limit: int | None = None) -> int:
+def send_unenrolment_emails(
+    job_id: int | None = None, limit: int | None = None, enrollment_ids: list[int] | None = None
+) -> int:
     """Send the unenrolment emails waiting to go (those of one job, or all); returns how many were sent.
 
     Each email is claimed before it is sent (a conditional UPDATE to "sending"), so two workers never
@@ -116,6 +118,8 @@ def send_unenrolment_emails(job_id: int | None = None, limit: int | None = None)
         waiting = Enrollment.objects.filter(unenrolment_email=Enrollment.Email.PENDING)
         if job_id is not None:
             waiting = waiting.filter(unenrolled_by_job_id=job_id)
+        if enrollment_ids is not None:
+            waiting = waiting.filter(pk__in=enrollment_ids)
         batch = BATCH if limit is None else min(BATCH, limit - sent)
         ids = list(waiting.order_by("pk").values_list("pk", flat=True)[:batch])
         if not ids:

@@ -15,6 +15,7 @@ from base.problems import InputProblems, Problem
 from base.sql import fetch, table, tuple_set
 
 from .models import Activity, Enrollment, ExternalActivity, ExternalTrainingRecord
+from .notices import send_unenrolment_emails
 from .signals import completion_recorded
 
 
@@ -89,6 +90,30 @@ def unenrol(
                 now=now,
             )
     return [(user_id, activity_id) for _, user_id, activity_id, _ in changed]
+
+
+def unenrol_one(enrollment: Enrollment, *, send_email: bool, actor: Any) -> bool:
+    """Unenrol one learner by hand, as an import row would (``unenrol``, with its audit record); the
+    email, when asked for, goes once the change has committed. False when it had ended already."""
+    with transaction.atomic():
+        done = unenrol([(enrollment.user_id, enrollment.activity_id, send_email)], actor_id=actor.pk)
+        if done and send_email:
+            transaction.on_commit(lambda: send_unenrolment_emails(enrollment_ids=[enrollment.pk]))
+    return bool(done)
+
+
+def enrol(user_id: int, activity_id: int, *, actor: Any) -> Enrollment | None:
+    """Enrol a learner in an activity (again), recorded in the audit trail; None when they are
+    enrolled already (the partial unique index decides between two simultaneous requests)."""
+    try:
+        with transaction.atomic():
+            enrollment = Enrollment.objects.create(
+                user_id=user_id, activity_id=activity_id, enrolled_at=timezone.now()
+            )
+            record("enrollment.enrolled", actor=actor, obj=enrollment, after={"status": "enrolled"})
+    except IntegrityError:
+        return None
+    return enrollment
 
 
 def restore_enrolments(

@@ -12,6 +12,7 @@ from access.permissions import (
     MANAGE_CERTIFICATION_REMOVAL,
 )
 from access.policy import has_permission
+from access.reach import may_see_people
 from access.rules import may_see_certifications, may_see_licences, may_view_catalogue
 from bulk.registry import all_kinds, get_kind
 from bulk.visibility import allowed_kinds
@@ -38,6 +39,8 @@ def nav_items(user: Any) -> list[NavItem]:
         items.append(NavItem("Certifications", reverse("web:certifications"), "Learning"))
     if may_view_catalogue(user):
         items.append(NavItem("Catalogue", reverse("web:catalogue"), "Learning"))
+    if may_see_people(user):
+        items.append(NavItem("People", reverse("web:people"), "Users"))
     if may_see_licences(user):
         items.append(NavItem("Licences & Certifications", reverse("web:licences"), "Users"))
     # A kind uploaded on the generic page has no other way in: its upload page is an item of its own.

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from . import views, views_awards, views_catalogue, views_certifications, views_create, views_licences
+from . import (
+    views,
+    views_awards,
+    views_catalogue,
+    views_certifications,
+    views_create,
+    views_enrolments,
+    views_licences,
+    views_people,
+)
 from .views_upload import new_job
 
 app_name = "web"
@@ -52,6 +61,11 @@ urlpatterns = [
     path("licences/import/", views_licences.licence_import, name="licence-import"),
     path("licences/available-licenses.csv", views_licences.available_licences, name="available-licences"),
     path("licences/<str:which>.<str:fmt>", views_licences.licence_sample, name="licence-sample"),
+    path("people/", views_people.people_list, name="people"),
+    path("people/<str:user_id>/", views_people.learner, name="learner"),
+    path("enrolments/<int:pk>/unenrol/", views_enrolments.unenrol_learner, name="enrolment-unenrol"),
+    path("enrolments/<int:pk>/enrol-again/", views_enrolments.reenrol_learner, name="enrolment-reenrol"),
+    path("enrolments/<int:pk>/complete/", views_enrolments.complete_learner, name="enrolment-complete"),
     path("catalogue/", views_catalogue.catalogue, name="catalogue"),
     path("catalogue/activities/<int:pk>/", views_catalogue.activity_properties, name="activity"),
     path("catalogue/import-unenrolments/", views_catalogue.import_unenrolments, name="import-unenrolments"),

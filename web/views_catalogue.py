@@ -34,6 +34,7 @@ from .permissions import allowed
 from .uploading import FILE_FIELD, cap_upload, submit_upload
 from .views import job_list_context
 from .views_create import kind_file, rejection_context
+from .views_enrolments import activity_learners
 
 UNENROLMENT = "unenrolment"
 ACTIVITIES_PER_PAGE = 25
@@ -111,7 +112,13 @@ def activity_properties(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "web/activity.html",
-        {"activity": activity, "form": form, "can_edit": can_edit, "counts": counts},
+        {
+            "activity": activity,
+            "form": form,
+            "can_edit": can_edit,
+            "counts": counts,
+            "learners": activity_learners(request, activity),
+        },
         status=400 if form.errors else 200,
     )
 
