@@ -21,7 +21,7 @@ class Credentials(serializers.Serializer[dict[str, str]]):
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
 
 
-DETAIL = inline_serializer("Detail", {"detail": serializers.CharField()})
+DETAIL = inline_serializer("SignInRefused", {"detail": serializers.CharField()})
 
 
 class TokenSignInView(APIView):

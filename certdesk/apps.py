@@ -6,4 +6,5 @@ class CertdeskConfig(AppConfig):
     verbose_name = "certdesk"
 
     def ready(self) -> None:
-        from . import signin  # noqa: F401  (connects the sign-in audit receivers)
+        # Django's way to connect signal receivers: once the apps are loaded (axes' models with them).
+        from . import signin  # noqa: F401
