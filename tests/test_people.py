@@ -14,29 +14,16 @@ from rest_framework.test import APIClient
 from access.models import Grant, Role
 from access.permissions import VIEW_CERTIFICATIONS
 from bulk import services, worker
-from bulk.models import Job
 from credentials.models import Award
 
-from .factories import GroupFactory, OrgUnitFactory, UserFactory, grant, make_csv, removal_rows
+from .factories import GroupFactory, OrgUnitFactory, UserFactory, grant
+from .test_restore import removal as removed
 
 
 def signed_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def removed(actor, certification, users) -> Job:
-    """A certification removal job for ``users``, run to its end."""
-    services.submit(
-        "certification-removal",
-        make_csv(removal_rows(certification, users)),
-        "removal.csv",
-        actor=actor,
-        title="Audit clean-up",
-        start=True,
-    )
-    return worker.run_next("test-worker")
 
 
 def listed(client: Client, **params: str) -> list[str]:
