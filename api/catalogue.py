@@ -26,6 +26,7 @@ from .responses import problems_400
 from .serializers import (
     ActivitySerializer,
     EnrollmentSerializer,
+    Input,
 )
 
 
@@ -45,7 +46,11 @@ class ActivityListView(generics.ListAPIView[Activity]):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Activity]:
-        return ActivityFilter(self.request.query_params, Activity.objects.all()).qs.order_by("title", "pk")
+        try:
+            activities = ActivityFilter(self.request.query_params, Activity.objects.all()).narrowed()
+        except BadFilter as exc:
+            raise ValidationError({exc.parameter: [str(exc)]}) from exc
+        return activities.order_by("title", "pk")
 
     def paginate_queryset(self, queryset: Any) -> Any:
         """Count enrolments for the page's activities only: one grouped query, however many there are."""
@@ -67,7 +72,7 @@ class EnrollmentListView(generics.ListAPIView[Enrollment]):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("activity", int),
+            OpenApiParameter("activity", int, description="An activity's id (from 1)"),
             OpenApiParameter("activity_reference", str),
             OpenApiParameter("username", str),
             OpenApiParameter("status", str, enum=Enrollment.Status.values),
@@ -85,7 +90,7 @@ class EnrollmentListView(generics.ListAPIView[Enrollment]):
             raise ValidationError({exc.parameter: [str(exc)]}) from exc
 
 
-class CompletionSerializer(serializers.Serializer[Any]):
+class CompletionSerializer(Input):
     completed_on = serializers.DateField(required=False)
 
 
@@ -113,7 +118,7 @@ class CompleteEnrollmentView(APIView):
         return Response({"recorded": done.recorded, "awarded": [c.code for c in done.awarded]})
 
 
-class ExternalTrainingSerializer(serializers.Serializer[Any]):
+class ExternalTrainingSerializer(Input):
     user_id = serializers.CharField(max_length=100)
     external_activity = serializers.CharField(max_length=200, help_text="Its title")
     completed_on = serializers.DateField()

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,10 +26,12 @@ from credentials.services import awarded_users
 from people.models import User
 
 from .permissions import MayAwardCertifications, MaySeeCertifications
-from .responses import problems_400
+from .responses import problems_400, problems_response
+from .schema import ProblemsSerializer
 from .serializers import (
     AwardSerializer,
     CertificationSerializer,
+    Input,
     JobSerializer,
 )
 
@@ -48,7 +50,12 @@ class CertificationListView(generics.ListAPIView[Certification]):
         return certifications.order_by("code")
 
 
-class AwardUsersSerializer(serializers.Serializer[Any]):
+ASSOCIATION_TYPE_REFUSED = (
+    "'{input}' is not an association type: use manual, activity_completion or external_training."
+)
+
+
+class AwardUsersSerializer(Input):
     users = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list)
     groups = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, default=list
@@ -60,7 +67,13 @@ class AwardUsersSerializer(serializers.Serializer[Any]):
     issue_date = serializers.DateField(required=False)
     expiration_date = serializers.DateField(required=False, allow_null=True)
     always_valid = serializers.BooleanField(required=False)
-    association_type = serializers.CharField(required=False, default="manual")
+    association_type = serializers.ChoiceField(
+        choices=Award.AssociationType.choices,
+        required=False,
+        default="manual",
+        allow_blank=True,
+        error_messages={"invalid_choice": ASSOCIATION_TYPE_REFUSED},
+    )
     external_activity = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
 
 
@@ -154,11 +167,15 @@ class AwardedUsersExportView(APIView):
         return as_download(response, awarded_users_filename(certification))
 
 
-class AwardEditSerializer(serializers.Serializer[Any]):
+class AwardEditSerializer(Input):
     issue_date = serializers.DateField(required=False)
     expiration_date = serializers.DateField(required=False, allow_null=True)
     always_valid = serializers.BooleanField(required=False)
-    association_type = serializers.CharField(required=False)
+    association_type = serializers.ChoiceField(
+        choices=Award.AssociationType.choices,
+        required=False,
+        error_messages={"invalid_choice": ASSOCIATION_TYPE_REFUSED},
+    )
     external_activity = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
 
@@ -185,11 +202,19 @@ class AwardDetailView(APIView):
             return problems_400(exc.problems)
         return Response(AwardSerializer(edited).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(ProblemsSerializer, description="The award has already been unassigned."),
+        }
+    )
     def delete(self, request: Request, pk: int) -> Response:
         award = self.get_award(request, pk)
         try:
             unassign_award(award, actor=request.user)
         except AwardInputError as exc:
-            return problems_400(exc.problems)
+            # The award is in a state that forbids it (already unassigned): a conflict, not bad input.
+            return problems_response(
+                exc.problems, [p.message for p in exc.problems], status=status.HTTP_409_CONFLICT
+            )
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -72,18 +72,22 @@ class _KindFileView(APIView):
         return download(content, filename, content_type)
 
 
+# Each format in its own content type: CSV by default, the others as ?file_format= asks.
+SAMPLE_RESPONSES: dict[Any, Any] = {
+    (200, content_type.split(";")[0]): bytes for _, content_type in SAMPLE_FORMATS.values()
+}
 SAMPLE_PARAMETERS = [
     OpenApiParameter("file_format", str, enum=list(SAMPLE_FORMATS), description="csv (default)")
 ]
 
 
 class JobKindTemplateView(_KindFileView):
-    @extend_schema(parameters=SAMPLE_PARAMETERS, responses={(200, "text/csv"): bytes})
+    @extend_schema(parameters=SAMPLE_PARAMETERS, responses=SAMPLE_RESPONSES)
     def get(self, request: Request, kind: str) -> HttpResponse:
         return self.sample(request, kind, example=False)
 
 
 class JobKindExampleView(_KindFileView):
-    @extend_schema(parameters=SAMPLE_PARAMETERS, responses={(200, "text/csv"): bytes})
+    @extend_schema(parameters=SAMPLE_PARAMETERS, responses=SAMPLE_RESPONSES)
     def get(self, request: Request, kind: str) -> HttpResponse:
         return self.sample(request, kind, example=True)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from django.http import HttpResponseBase
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -18,16 +20,18 @@ from access.policy import NotAllowed, has_permission
 from base.filters import BadFilter
 from base.problems import EMPTY_FILE, FileRejected, Problem, report
 from bulk import files, services
+from bulk.files import ORIGINAL_CONTENT_TYPES, OTHER_CONTENT_TYPE, RESULTS_CONTENT_TYPE
 from bulk.filters import JobFilter
 from bulk.intake import too_large
 from bulk.models import Job, JobRow
-from bulk.registry import UnknownKind, get_kind
+from bulk.registry import get_kind
 from bulk.uploads import FORM_OVERHEAD, CappedUploadHandler, largest_limit
 from bulk.visibility import jobs_visible_to
 
 from .permissions import MayManageJobs
 from .responses import problems_response
 from .serializers import (
+    VALIDATE_ONLY_WITH_START,
     JobCreateSerializer,
     JobRowSerializer,
     JobSerializer,
@@ -40,11 +44,17 @@ PRESIGNED_REDIRECT = OpenApiResponse(
 )
 
 
+def form_value(request: Request, name: str) -> str:
+    """A field of the multipart form, as sent."""
+    return str(cast(Mapping[str, Any], request.data).get(name) or "")
+
+
 class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
     """Bulk jobs of every kind the caller may manage."""
 
     serializer_class = JobSerializer
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    # A file is sent as a multipart form; start and restore take no body.
+    parser_classes = [MultiPartParser]
     # Asked before anything else: someone who may not submit jobs gets 403 whatever the form holds.
     permission_classes = [MayManageJobs]
 
@@ -60,21 +70,21 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
         try:
             return JobFilter(self.request.query_params, jobs).narrowed().select_related("created_by")
         except BadFilter as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+            raise ValidationError({exc.parameter: [str(exc)]}) from exc
 
     @extend_schema(
         parameters=[
             OpenApiParameter("kind", str),
-            OpenApiParameter("status", str),
+            OpenApiParameter("status", str, enum=Job.Status.values),
             OpenApiParameter("search", str),
-            OpenApiParameter("created_after", str, description="YYYY-MM-DD, inclusive"),
-            OpenApiParameter("created_before", str, description="YYYY-MM-DD, inclusive"),
+            OpenApiParameter("created_after", OpenApiTypes.DATE, description="YYYY-MM-DD, inclusive"),
+            OpenApiParameter("created_before", OpenApiTypes.DATE, description="YYYY-MM-DD, inclusive"),
         ]
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
+    @extend_schema(request={"multipart/form-data": JobCreateSerializer}, responses={201: JobSerializer})
     def create(self, request: Request) -> Response:
         if int(request.META.get("CONTENT_LENGTH") or 0) > largest_limit() + FORM_OVERHEAD:
             rejected = too_large(largest_limit())
@@ -82,16 +92,12 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
         form = JobCreateSerializer(data=request.data)
         if not form.is_valid():
             problems = [
-                Problem("invalid_request", f"{field}: {message}", column=field)
+                self._problem(field, message)
                 for field, messages in form.errors.items()
                 for message in messages
             ]
             return problems_response(problems, [p.message for p in problems])
-        try:
-            kind = get_kind(form.validated_data["kind"])
-        except UnknownKind as exc:
-            problem = Problem("unknown_kind", str(exc), column="kind", value=form.validated_data["kind"])
-            return problems_response([problem], [problem.message])
+        kind = get_kind(form.validated_data["kind"])
         if not has_permission(request.user, kind.permission):
             raise PermissionDenied(f"You do not have permission to use {kind.tool_name}.")
         upload = form.validated_data.get("file")
@@ -121,6 +127,24 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
             return problems_response(exc.problems, exc.headlines, exc.total)
         data = JobSerializer(submission.job, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_201_CREATED)
+
+    def _problem(self, field: str, message: Any) -> Problem:
+        if field == "title":
+            # The title's rule is the service's, told in its words whichever surface submits.
+            try:
+                services.check_title(form_value(self.request, "title"))
+            except services.JobInputError as exc:
+                return exc.problems[0]
+        if field == "kind" and getattr(message, "code", "") == "invalid_choice":
+            return Problem(
+                "unknown_kind", str(message), column="kind", value=form_value(self.request, "kind")
+            )
+        code = getattr(message, "code", "")
+        return Problem(
+            code if code == VALIDATE_ONLY_WITH_START else "invalid_request",
+            f"{field}: {message}",
+            column=field,
+        )
 
     @extend_schema(request=None, responses={200: JobSerializer})
     @action(detail=True, methods=["post"])
@@ -169,7 +193,7 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
         )
         return self.get_paginated_response(serializer.data)
 
-    @extend_schema(responses={(200, "text/csv"): bytes, 302: PRESIGNED_REDIRECT})
+    @extend_schema(responses={(200, RESULTS_CONTENT_TYPE): bytes, 302: PRESIGNED_REDIRECT})
     @action(detail=True, methods=["get"])
     def results(self, request: Request, pk: str | None = None) -> HttpResponseBase:
         job = self.get_object()
@@ -179,7 +203,13 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
             )
         return files.results_download(job)
 
-    @extend_schema(responses={(200, "text/csv"): bytes, 302: PRESIGNED_REDIRECT})
+    @extend_schema(
+        responses={
+            **{(200, content_type): bytes for content_type in ORIGINAL_CONTENT_TYPES.values()},
+            (200, OTHER_CONTENT_TYPE): bytes,
+            302: PRESIGNED_REDIRECT,
+        }
+    )
     @action(detail=True, methods=["get"])
     def original(self, request: Request, pk: str | None = None) -> HttpResponseBase:
         job = self.get_object()

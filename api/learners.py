@@ -19,20 +19,16 @@ from credentials.learners import HeldAward, Subjects, current_awards, current_li
 from people.models import User
 
 from .permissions import allowed
+from .schema import RefusalSerializer
 
 MaySeePeople = allowed(
     may_see_people, "You need a permission over learners' certifications, licences or enrolments."
 )
 
 
-class DetailSerializer(serializers.Serializer[Any]):
-    detail = serializers.CharField()
-
-
 ERRORS = {
-    401: OpenApiResponse(DetailSerializer, description="Not signed in."),
-    403: OpenApiResponse(DetailSerializer, description="No permission over learners."),
-    404: OpenApiResponse(DetailSerializer, description="No such learner within the requester's reach."),
+    403: OpenApiResponse(RefusalSerializer, description="No permission over learners."),
+    404: OpenApiResponse(RefusalSerializer, description="No such learner within the requester's reach."),
 }
 
 

@@ -30,6 +30,7 @@ from credentials.models import License, LicenseType
 
 from .permissions import MayChangeLicences, MaySeeLicences
 from .responses import problems_400
+from .serializers import Input
 
 
 class LicenseTypeSerializer(serializers.ModelSerializer[LicenseType]):
@@ -55,9 +56,22 @@ class LicenseSerializer(serializers.ModelSerializer[License]):
         ]
 
 
-class LicenseWriteSerializer(serializers.Serializer[Any]):
+class LicenseWriteSerializer(Input):
     username = serializers.CharField(max_length=150, required=False)
     license_code = serializers.CharField(max_length=50, required=False)
+    number = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    issuing_authority = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    issue_date = serializers.DateField(required=False, allow_null=True)
+    expiration_date = serializers.DateField(required=False, allow_null=True)
+
+
+class LicenseEditSerializer(Input):
+    """PATCH: a licence's details; whose it is and of which type stay as they are."""
+
+    refused = {
+        name: f"A licence's {name} cannot change: delete it and add another instead."
+        for name in ("username", "license_code")
+    }
     number = serializers.CharField(max_length=100, required=False, allow_blank=True)
     issuing_authority = serializers.CharField(max_length=200, required=False, allow_blank=True)
     issue_date = serializers.DateField(required=False, allow_null=True)
@@ -80,25 +94,26 @@ class LicenseTypeExportView(APIView):
         return download(available_licences_csv(), "available-licenses.csv", "text/csv; charset=utf-8")
 
 
-class LicenseListView(APIView):
-    """GET: current licences within reach (filter by license_code or username). POST: add one."""
+class LicenseListView(generics.ListAPIView[License]):
+    """GET: current licences within reach (filter by license_code or username), a page at a time.
+    POST: add one."""
 
+    serializer_class = LicenseSerializer
     permission_classes = [MaySeeLicences, MayChangeLicences]
 
-    @extend_schema(
-        parameters=[OpenApiParameter("license_code", str), OpenApiParameter("username", str)],
-        responses={200: LicenseSerializer(many=True)},
-    )
-    def get(self, request: Request) -> Response:
-        params = request.query_params
+    def get_queryset(self) -> QuerySet[License]:
+        params = self.request.query_params
         # The API offers these two of the list's filters (the page offers the rest).
-        licences: QuerySet[License] = LicenseFilter(
+        return LicenseFilter(
             {"license_code": params.get("license_code"), "username": params.get("username")},
-            licences_in_reach(request.user).order_by("user__username", "license_type__code", "pk"),
+            licences_in_reach(self.request.user)
+            .select_related("user", "license_type")
+            .order_by("user__username", "license_type__code", "pk"),
         ).qs
-        paginator = generics.GenericAPIView.pagination_class()  # type: ignore[misc]
-        page = paginator.paginate_queryset(licences, request, view=self)
-        return paginator.get_paginated_response(LicenseSerializer(page, many=True).data)
+
+    @extend_schema(parameters=[OpenApiParameter("license_code", str), OpenApiParameter("username", str)])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(request=LicenseWriteSerializer, responses={201: LicenseSerializer})
     def post(self, request: Request) -> Response:
@@ -148,25 +163,12 @@ class LicenseListView(APIView):
 class LicenseDetailView(APIView):
     permission_classes = [MaySeeLicences, MayChangeLicences]
 
-    @extend_schema(request=LicenseWriteSerializer, responses={200: LicenseSerializer})
+    @extend_schema(request=LicenseEditSerializer, responses={200: LicenseSerializer})
     def patch(self, request: Request, pk: int) -> Response:
         licence = get_object_or_404(licences_in_reach(request.user), pk=pk)
-        form = LicenseWriteSerializer(data=request.data, partial=True)
+        form = LicenseEditSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        fixed = [name for name in ("username", "license_code") if name in data]
-        if fixed:
-            return problems_400(
-                [
-                    Problem(
-                        "fixed_field",
-                        f"A licence's {name} cannot change: delete it and add another instead.",
-                        column=name,
-                        value=data[name],
-                    )
-                    for name in fixed
-                ]
-            )
         try:
             edited = save_license(
                 licence,

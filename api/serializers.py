@@ -1,16 +1,75 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, cast
 
+from django.http import QueryDict
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bulk.models import Job, JobRow
+from bulk.registry import registry
+from bulk.services import TITLE_MAX
 from bulk.worker_status import WorkerStatus, workers_alive_count
 from credentials.models import Award, Certification
 from learning.models import Activity, Enrollment
 from people.models import Group, OrgUnit, User
+
+from .schema import CONTROL
+
+TITLE_PATTERN = f"^[^{CONTROL}]*[^{CONTROL}\\s][^{CONTROL}]*$"
+
+
+def json_type_refused(field: serializers.Field[Any, Any, Any, Any], value: Any) -> str:
+    """What ``value`` should have been for ``field`` in a JSON body, or "" when it is that."""
+    if value is None and field.allow_null:
+        return ""
+    if isinstance(field, serializers.ListField):
+        if not isinstance(value, list):
+            return "a list"
+        return next((f"a list of {w}" for item in value if (w := json_type_refused(field.child, item))), "")
+    if isinstance(field, serializers.BooleanField):
+        return "" if isinstance(value, bool) else "true or false"
+    if isinstance(field, serializers.IntegerField):
+        return "" if isinstance(value, int) and not isinstance(value, bool) else "a whole number"
+    if isinstance(field, (serializers.CharField, serializers.ChoiceField, serializers.DateField)):
+        return "" if isinstance(value, str) else "text"
+    return ""
+
+
+class Input(serializers.Serializer[Any]):
+    """A request body: a field it does not name is refused, not ignored, so that a misspelt field
+    (``expiry_date`` for ``expiration_date``) cannot pass for a request that changes nothing."""
+
+    # Fields a request of another kind takes, with why this one does not: {name: message}.
+    refused: dict[str, str] = {}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict) and not isinstance(data, QueryDict):
+            # A JSON body: each value of the JSON type its field is written as (DRF would take 5 for "5").
+            mistyped = {
+                name: [f"{name} must be {wanted}, not {type(data[name]).__name__} {data[name]!r}."]
+                for name, field in self.fields.items()
+                if name in data and (wanted := json_type_refused(field, data[name]))
+            }
+            if mistyped:
+                raise serializers.ValidationError(mistyped)
+        if isinstance(data, Mapping):
+            unknown = [name for name in data if name not in self.fields]
+            if unknown:
+                fields = ", ".join(self.fields)
+                raise serializers.ValidationError(
+                    {
+                        name: [
+                            serializers.ErrorDetail(self.refused[name], code="fixed_field")
+                            if name in self.refused
+                            else f"'{name}' is not a field of this request; its fields are {fields}."
+                        ]
+                        for name in unknown
+                    }
+                )
+        return super().to_internal_value(data)
 
 
 class JobSerializer(serializers.ModelSerializer[Job]):
@@ -154,23 +213,40 @@ class WorkersSerializer(serializers.Serializer[Any]):
     results = WorkerSerializer(many=True, help_text="Alive workers first, then those seen recently")
 
 
-class JobCreateSerializer(serializers.Serializer[Any]):
+VALIDATE_ONLY_WITH_START = "validate_only_with_start"
+
+
+class JobCreateSerializer(Input):
     """The multipart form of POST /api/v1/jobs/."""
 
-    kind = serializers.CharField()
-    title = serializers.CharField(allow_blank=True, required=False, default="")
+    kind = serializers.ChoiceField(choices=[])
+    # What check_title takes: some text that is not only spaces, up to TITLE_MAX characters.
+    title = serializers.RegexField(TITLE_PATTERN, max_length=TITLE_MAX, trim_whitespace=False)
     comment = serializers.CharField(allow_blank=True, required=False, default="")
     # An empty file is the intake's to refuse, with its published message.
     file = serializers.FileField(required=False, allow_empty_file=True)
     validate_only = serializers.BooleanField(required=False, default=False)
     start = serializers.BooleanField(required=False, default=False)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The kinds registered when the request comes (a deployment may add its own).
+        kinds = sorted(registry())
+        kind = cast(serializers.ChoiceField, self.fields["kind"])
+        kind.choices = kinds
+        kind.error_messages["invalid_choice"] = (
+            f"Unknown job kind '{{input}}'. Known kinds: {', '.join(kinds)}."
+        )
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("validate_only") and attrs.get("start"):
             raise serializers.ValidationError(
                 {
-                    "start": "Choose one: validate_only checks the file and changes nothing, start runs the "
-                    "job; both were given."
+                    "start": serializers.ErrorDetail(
+                        "Choose one: validate_only checks the file and changes nothing, start runs the "
+                        "job; both were given.",
+                        code=VALIDATE_ONLY_WITH_START,
+                    )
                 }
             )
         return attrs

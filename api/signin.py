@@ -10,48 +10,37 @@ from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
+from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .schema import RefusalSerializer
+from .serializers import Input
 
-class Credentials(serializers.Serializer[dict[str, str]]):
+
+class Credentials(Input):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
-
-
-DETAIL = inline_serializer("SignInRefused", {"detail": serializers.CharField()})
 
 
 class TokenSignInView(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
+    parser_classes = [JSONParser, FormParser]
 
     @extend_schema(
         request=Credentials,
         responses={
             200: inline_serializer("TokenIssued", {"token": serializers.CharField()}),
-            400: inline_serializer(
-                "Problems", {"errors": serializers.ListField(child=serializers.DictField())}
-            ),
-            401: DETAIL,
-            429: OpenApiResponse(DETAIL, description="Locked out, or over the rate: see Retry-After."),
+            401: OpenApiResponse(RefusalSerializer, description="The username or password is not right."),
         },
     )
     def post(self, request: Request) -> Response:
         """A user's API token, for their username and password (created on first sign-in)."""
         given = Credentials(data=request.data)
-        if not given.is_valid():
-            errors = [
-                {
-                    "code": "required",
-                    "message": f"{field}: {' '.join(str(m) for m in messages)}",
-                    "column": field,
-                }
-                for field, messages in given.errors.items()
-            ]
-            return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        given.is_valid(raise_exception=True)
         # The Django request, not DRF's wrapper: the lockout marks it, and its middleware answers 429.
         user = authenticate(request._request, **given.validated_data)
         if user is None or not user.is_active:

@@ -37,7 +37,8 @@ class IsoDateField(forms.Field):
     in different countries."""
 
     def to_python(self, value: Any) -> dt.date | None:
-        if value in self.empty_values:
+        # Absent is no date; given empty, it is not one either (a page passes None for a blank box).
+        if value is None:
             return None
         if isinstance(value, dt.date):
             return value
@@ -104,6 +105,30 @@ class ExactFilter(django_filters.Filter):
         if value is None:
             return qs
         return self.get_method(qs)(**{f"{self.field_name}__{self.lookup_expr}": value})
+
+
+class OneOfField(forms.Field):
+    """A value from a fixed list, exactly as listed; anything else, empty too, is a problem that names
+    the choices (absent, it is no filter)."""
+
+    def __init__(self, *, choices: list[str], **kwargs: Any) -> None:
+        self.choices = choices
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        if value not in self.choices:
+            raise ValidationError(
+                "%(label)s must be one of %(choices)s, not '%(value)s'.",
+                code="invalid_choice",
+                params={"label": self.label, "choices": ", ".join(self.choices), "value": value},
+            )
+        return str(value)
+
+
+class OneOfFilter(ExactFilter):
+    field_class: type[forms.Field] = OneOfField
 
 
 class FilterSet(django_filters.FilterSet):

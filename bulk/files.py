@@ -10,7 +10,7 @@ the fly.
 from __future__ import annotations
 
 import logging
-import mimetypes
+from pathlib import PurePath
 from typing import Protocol, cast
 
 from django.conf import settings
@@ -24,6 +24,19 @@ from .models import Job
 log = logging.getLogger(__name__)
 
 RESULTS_CONTENT_TYPE = "text/csv"
+# An original file is served as the format it was read as (the intake accepts no other extension);
+# the same file is given the same type on every server, whatever its mime.types says.
+ORIGINAL_CONTENT_TYPES = {
+    ".csv": "text/csv",
+    ".txt": "text/plain",
+    ".xml": "application/xml",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+OTHER_CONTENT_TYPE = "application/octet-stream"
+
+
+def original_content_type(filename: str) -> str:
+    return ORIGINAL_CONTENT_TYPES.get(PurePath(filename).suffix.lower(), OTHER_CONTENT_TYPE)
 
 
 class _Presigning(Protocol):
@@ -49,10 +62,12 @@ def results_download(job: Job) -> HttpResponseBase:
 
 def original_download(job: Job) -> HttpResponseBase:
     """The job's original file as uploaded, under its uploaded name; the caller has checked access."""
-    return _download(str(job.original_file.name), job.original_filename, None)
+    return _download(
+        str(job.original_file.name), job.original_filename, original_content_type(job.original_filename)
+    )
 
 
-def _download(name: str, filename: str, content_type: str | None) -> HttpResponseBase:
+def _download(name: str, filename: str, content_type: str) -> HttpResponseBase:
     """A stored file, streamed through certdesk; or, with CERTDESK_S3_PRESIGNED_DOWNLOADS, a redirect
     to a signed URL of the storage that lasts CERTDESK_S3_PRESIGNED_SECONDS and names the file."""
     if not name or not default_storage.exists(name):
@@ -61,9 +76,7 @@ def _download(name: str, filename: str, content_type: str | None) -> HttpRespons
     if settings.CERTDESK_S3_PRESIGNED_DOWNLOADS:
         parameters = {
             "ResponseContentDisposition": attachment(filename),
-            "ResponseContentType": content_type
-            or mimetypes.guess_type(filename)[0]
-            or "application/octet-stream",
+            "ResponseContentType": content_type,
         }
         storage = cast(_Presigning, default_storage)
         url = storage.url(name, parameters=parameters, expire=settings.CERTDESK_S3_PRESIGNED_SECONDS)

@@ -7,7 +7,7 @@ from typing import Any
 import django_filters
 from django import forms
 
-from base.filters import DayFilter, FilterSet
+from base.filters import DayFilter, FilterSet, OneOfFilter
 
 from .models import Job
 
@@ -32,13 +32,7 @@ class JobFilter(FilterSet):
     under them, with ``labels`` for how it calls them."""
 
     kind = django_filters.CharFilter(label="kind", strip=False)
-    status = django_filters.ChoiceFilter(
-        label="status",
-        choices=Job.Status.choices,
-        error_messages={
-            "invalid_choice": f"status must be one of {', '.join(Job.Status.values)}, not '%(value)s'."
-        },
-    )
+    status = OneOfFilter(label="status", choices=Job.Status.values)
     search = django_filters.CharFilter(field_name="title", lookup_expr="icontains", label="search")
     created_after = DayFilter(field_name="created_at", lookup_expr="gte", label="created_after")
     created_before = DayFilter(field_name="created_at", lookup_expr="lte", label="created_before")

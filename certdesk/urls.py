@@ -20,3 +20,8 @@ urlpatterns = [
     path("api/docs/", docs, name="api-docs"),
     path("", include("web.urls")),
 ]
+
+# Under /api/, an address that matches nothing and an error answer in JSON, as the API does.
+handler400 = "api.errors.bad_request"
+handler404 = "api.errors.page_not_found"
+handler500 = "api.errors.server_error"

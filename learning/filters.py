@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 
-from base.filters import ExactFilter, FilterSet, IdFilter
+from base.filters import ExactFilter, FilterSet, IdFilter, OneOfFilter
 
 from .models import Activity, Enrollment
 
@@ -17,7 +17,7 @@ class ActivityFilter(FilterSet):
     there are; the API matches what it is sent."""
 
     search = django_filters.CharFilter(label="search", method="matching", strip=False)
-    type = django_filters.CharFilter(label="type", strip=False)
+    type = OneOfFilter(label="type", choices=Activity.Type.values)
 
     class Meta:
         model = Activity
@@ -34,7 +34,7 @@ class EnrollmentFilter(FilterSet):
     activity = IdFilter(field_name="activity_id", label="activity")
     activity_reference = ExactFilter(field_name="activity__external_reference", label="activity_reference")
     username = ExactFilter(field_name="user__username", label="username")
-    status = ExactFilter(label="status")
+    status = OneOfFilter(label="status", choices=Enrollment.Status.values)
     unenrolled_by_job = IdFilter(field_name="unenrolled_by_job_id", label="unenrolled_by_job")
 
     class Meta:

@@ -351,4 +351,5 @@ def test_the_pickers_for_a_kind_list_that_permissions_reach_on_the_api_and_the_a
 
     refused = client.get("/api/v1/users/", {"kind": "no-such-kind"})
     assert refused.status_code == 400
-    assert "'no-such-kind' is not a job kind" in refused.json()["kind"][0]
+    assert "'no-such-kind' is not a job kind" in refused.json()["detail"]
+    assert refused.json()["errors"][0]["column"] == "kind"

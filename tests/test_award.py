@@ -330,7 +330,7 @@ def test_both_surfaces_answer_an_unassigned_award_in_their_own_words(ada, bls):
     refused = api.delete(f"/api/v1/awards/{award.pk}/")
 
     assert "This award was already unassigned." in shown.content.decode()
-    assert refused.status_code == 400
+    assert refused.status_code == 409  # the award's state forbids it: a conflict, not bad input
     assert [(e["code"], e["message"]) for e in refused.json()["errors"]] == [
         ("not_active", "This award has already been unassigned.")
     ]

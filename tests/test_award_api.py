@@ -114,7 +114,7 @@ def test_patch_edits_an_award_and_delete_unassigns_it(ada, bls):
     assert api.delete(f"/api/v1/awards/{award.pk}/").status_code == 204
     award.refresh_from_db()
     assert award.status == "removed"
-    assert api.delete(f"/api/v1/awards/{award.pk}/").status_code == 400
+    assert api.delete(f"/api/v1/awards/{award.pk}/").status_code == 409
 
 
 def test_completing_an_enrolment_through_the_api_awards_once(ada, bls):

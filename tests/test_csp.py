@@ -7,7 +7,6 @@ tests do the other half: any violation a page reports in Chromium fails them (``
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 from collections import deque
@@ -16,13 +15,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from django.test import Client
 
 from people.models import User
 
 from .processes import cli_env
-from .test_demo import remove_demo
+from .test_demo import demo_loaded
 
 DIRECTIVES = {
     "default-src 'self'",
@@ -77,14 +75,9 @@ def inline_code(response) -> tuple[list[str], list[str]]:  # type: ignore[no-unt
 
 
 @pytest.fixture(scope="module")
-def demo(django_db_setup, django_db_blocker) -> Iterator[None]:
-    with django_db_blocker.unblock():
-        call_command("demo", stdout=io.StringIO())
-    try:
+def demo(django_db_setup, django_db_blocker) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    with demo_loaded(django_db_blocker):
         yield
-    finally:
-        with django_db_blocker.unblock():
-            remove_demo()
 
 
 def crawl(client: Client, start: list[str]) -> dict[str, list[str]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -50,6 +52,18 @@ def remove_demo() -> None:
     LicenseType.objects.all().delete()
     while OrgUnit.objects.exists():  # leaves first: a unit with children is protected
         OrgUnit.objects.filter(children__isnull=True).delete()
+
+
+@contextmanager
+def demo_loaded(django_db_blocker: Any) -> Iterator[None]:
+    """The demo loaded for a module's tests, each of which runs in a rolled-back transaction on it."""
+    with django_db_blocker.unblock():
+        call_command("demo", stdout=io.StringIO())
+    try:
+        yield
+    finally:
+        with django_db_blocker.unblock():
+            remove_demo()
 
 
 @pytest.fixture(scope="module")

@@ -82,7 +82,7 @@ def test_templates_come_in_every_format_the_kind_takes(api):
     assert next(sheet.iter_rows(values_only=True))[0] == "Username"
     assert b"<rows>" in api.get("/api/v1/job-kinds/license-import/example/", {"file_format": "xml"}).content
     refused = api.get("/api/v1/job-kinds/license-import/template/", {"file_format": "pdf"})
-    assert refused.status_code == 400 and "csv, txt, xml, xml-2003, xlsx" in refused.json()["file_format"][0]
+    assert refused.status_code == 400 and "csv, txt, xml, xml-2003, xlsx" in refused.json()["detail"]
 
 
 def test_a_licences_user_and_type_cannot_be_changed_through_the_api(api, rn):

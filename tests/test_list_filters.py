@@ -123,10 +123,11 @@ def test_a_bad_date_is_named_as_each_surface_names_it(alice, dated_jobs):
         == "Select Date must be a date as YYYY-MM-DD, not '2026-4-11'."
     )
     refused = api.get("/api/v1/jobs/", {"created_before": "11/04/2026"})
-    assert (refused.status_code, refused.json()) == (
+    assert (refused.status_code, refused.json()["detail"]) == (
         400,
-        {"detail": "created_before must be a date as YYYY-MM-DD, not '11/04/2026'."},
+        "created_before must be a date as YYYY-MM-DD, not '11/04/2026'.",
     )
+    assert refused.json()["errors"][0]["column"] == "created_before"
     with pytest.raises(CommandError, match=r"^--until must be a date as YYYY-MM-DD, not '11/04/2026'\.$"):
         cli_titles("--until", "11/04/2026")
 

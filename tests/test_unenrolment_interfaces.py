@@ -156,7 +156,8 @@ def test_api_catalogue_needs_a_permission(mallory):
 def test_api_answers_an_odd_id_filter_with_400_not_500(cara, odd):
     response = token_client(cara).get("/api/v1/enrollments/", {"activity": odd})
     assert response.status_code == 400
-    assert "is not an id" in response.json()["activity"][0]
+    assert "is not an id" in response.json()["detail"]
+    assert response.json()["errors"][0]["column"] == "activity"
 
 
 def test_api_counts_enrolments_with_a_few_queries_whatever_the_page(cara, django_assert_max_num_queries):

@@ -79,10 +79,11 @@ def job_list_context(request: HttpRequest, kind: str | None) -> dict[str, Any]:
     filters = JobFilter(
         {
             "kind": kind or asked,
-            "status": params.get("status"),
+            # A box left blank is no filter.
+            "status": params.get("status") or None,
             "search": params.get("q"),
-            "created_after": single or params.get("start"),
-            "created_before": single or params.get("end"),
+            "created_after": single or params.get("start") or None,
+            "created_before": single or params.get("end") or None,
         },
         jobs,
         labels={

@@ -50,7 +50,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     """Activities with their external references and enrolment counts; Actions, Import unenrolments."""
     search = request.GET.get("q", "").strip()
     activity_type = request.GET.get("type", "")
-    # The page ignores a type there is not; the API answers it with no activities.
+    # The page ignores a type there is not; the API refuses it, naming the types.
     activities = ActivityFilter(
         {"search": search, "type": activity_type if activity_type in Activity.Type.values else None},
         Activity.objects.all(),
