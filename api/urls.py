@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import catalogue, certifications, job_kinds, jobs, learners, licences, people, signin, workers
+from . import audit, catalogue, certifications, job_kinds, jobs, learners, licences, people, signin, workers
 
 app_name = "api"
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path("job-kinds/<str:kind>/template/", job_kinds.JobKindTemplateView.as_view(), name="job-kind-template"),
     path("job-kinds/<str:kind>/example/", job_kinds.JobKindExampleView.as_view(), name="job-kind-example"),
     path("workers/", workers.WorkerListView.as_view(), name="workers"),
+    path("audit-events/", audit.AuditEventListView.as_view(), name="audit-events"),
+    path("audit-events/export/", audit.AuditEventExportView.as_view(), name="audit-events-export"),
     path("certifications/", certifications.CertificationListView.as_view(), name="certifications"),
     path(
         "certifications/<int:pk>/awards/",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -29,6 +31,13 @@ class Event(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["object_type", "object_id"], name="event_object")]
+        permissions = [("view_audit_log", "View audit log")]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_type}#{self.object_id}"
+
+    def changes(self) -> list[tuple[str, Any, Any]]:
+        """(field, before, after) for each value the event records, in the order it records them."""
+        before = self.before if isinstance(self.before, dict) else {}
+        after = self.after if isinstance(self.after, dict) else {}
+        return [(key, before.get(key), after.get(key)) for key in dict.fromkeys([*before, *after])]

@@ -27,6 +27,29 @@ def django_setup() -> None:
     django.setup()
 
 
+def fresh_sqlite(prefix: str) -> Path:
+    """A new SQLite database in a temporary folder, migrated, with Django set up on it."""
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["CERTDESK_VAR_DIR"] = str(work)
+    os.environ["DATABASE_URL"] = f"sqlite:///{work / 'bench.sqlite3'}"
+    os.chdir(ROOT)
+    django_setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return work
+
+
+def percentiles(timings: list[float]) -> str:
+    """p95 and median of request times in milliseconds, as the benchmarks print them."""
+    import statistics
+
+    p95 = statistics.quantiles(timings, n=20)[-1]
+    return f"p95 {p95:.1f} ms, median {statistics.median(timings):.1f} ms"
+
+
 def report(result: dict) -> None:
     """What a child process hands back to its parent: one line of JSON."""
     print(RESULT + json.dumps(result))

@@ -11,15 +11,11 @@ the first page of history), as a superuser, and prints the p95.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from harness import ROOT, django_setup, seed_learners
+from harness import fresh_sqlite, percentiles, seed_learners
 
 
 def main() -> None:
@@ -28,13 +24,8 @@ def main() -> None:
     parser.add_argument("--learners", type=int, default=20_000)
     parser.add_argument("--requests", type=int, default=50)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-learner-"))
-    os.environ["CERTDESK_VAR_DIR"] = str(work)
-    os.environ["DATABASE_URL"] = f"sqlite:///{work / 'bench.sqlite3'}"
-    os.chdir(ROOT)
-    django_setup()
+    fresh_sqlite("bench-learner-")
 
-    from django.core.management import call_command
     from django.db import connection, transaction
     from django.test import Client
     from django.test.utils import setup_test_environment
@@ -45,7 +36,6 @@ def main() -> None:
     from learning.models import Activity, Enrollment
     from people.models import User
 
-    call_command("migrate", verbosity=0)
     started = time.perf_counter()
     with transaction.atomic():
         seed_learners(args.learners)
@@ -94,10 +84,8 @@ def main() -> None:
         response = client.get(f"/people/{user_id}/")
         timings.append((time.perf_counter() - t0) * 1000)
         assert response.status_code == 200 and b"award.removed" in response.content
-    p95 = statistics.quantiles(timings, n=20)[-1]
     print(
-        f"learner page, SQLite, {args.events:,} audit events: p95 {p95:.1f} ms, "
-        f"median {statistics.median(timings):.1f} ms over {len(timings)} requests"
+        f"learner page, SQLite, {args.events:,} audit events: {percentiles(timings)} over {len(timings)} requests"
     )
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 
 from base.cells import neutralise
+from base.downloads import csv_stream
 
 from .models import Certification
 from .services import awarded_users
@@ -29,17 +28,6 @@ def awarded_users_csv(certification: Certification) -> Iterator[str]:
     trimmed and uploaded as it is. The names are neutralised against spreadsheet formulas; the IDs
     are not, because the removal job must read them back unchanged.
     """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def flush() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    writer.writerow(AWARDED_USERS_COLUMNS)
-    yield flush()
     awards = awarded_users(certification.pk).values_list(
         "user__user_id",
         "user__username",
@@ -49,10 +37,9 @@ def awarded_users_csv(certification: Certification) -> Iterator[str]:
         "expiration_date",
         "always_valid",
     )
-    for count, (user_id, username, first, last, issued, expires, always) in enumerate(
-        awards.iterator(chunk_size=5000), start=1
-    ):
-        writer.writerow(
+    return csv_stream(
+        AWARDED_USERS_COLUMNS,
+        (
             [
                 certification.code,
                 user_id,
@@ -62,10 +49,9 @@ def awarded_users_csv(certification: Certification) -> Iterator[str]:
                 issued.isoformat(),
                 "Always valid" if always or expires is None else expires.isoformat(),
             ]
-        )
-        if count % 1000 == 0:
-            yield flush()
-    yield flush()
+            for user_id, username, first, last, issued, expires, always in awards.iterator(chunk_size=5000)
+        ),
+    )
 
 
 def awarded_users_filename(certification: Certification) -> str:

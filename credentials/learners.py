@@ -108,10 +108,3 @@ def history(learner: User, sections: Sections) -> tuple[QuerySet[Event], Subject
         condition |= Q(object_type=LICENCE, object_id__in=_ids(licences))
     events = Event.objects.filter(condition).select_related("actor", "job").order_by("-id")
     return events, Subjects(names)
-
-
-def changes(event: Event) -> list[tuple[str, Any, Any]]:
-    """(field, before, after) for each value an event records."""
-    before = event.before if isinstance(event.before, dict) else {}
-    after = event.after if isinstance(event.after, dict) else {}
-    return [(key, before.get(key), after.get(key)) for key in dict.fromkeys([*before, *after])]

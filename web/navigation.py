@@ -14,6 +14,7 @@ from access.permissions import (
 from access.policy import has_permission
 from access.reach import may_see_people
 from access.rules import may_see_certifications, may_see_licences, may_view_catalogue
+from audit.trail import may_view_audit_log
 from bulk.registry import all_kinds, get_kind
 from bulk.visibility import allowed_kinds
 
@@ -54,6 +55,8 @@ def nav_items(user: Any) -> list[NavItem]:
             )
     if allowed_kinds(user):
         items.append(NavItem("Jobs", reverse("web:jobs"), "Every bulk job you may see"))
+    if may_view_audit_log(user):
+        items.append(NavItem("Audit log", reverse("web:audit"), "Every change recorded"))
     return items
 
 

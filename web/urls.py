@@ -2,6 +2,7 @@ from django.urls import path
 
 from . import (
     views,
+    views_audit,
     views_awards,
     views_catalogue,
     views_certifications,
@@ -61,6 +62,8 @@ urlpatterns = [
     path("licences/import/", views_licences.licence_import, name="licence-import"),
     path("licences/available-licenses.csv", views_licences.available_licences, name="available-licences"),
     path("licences/<str:which>.<str:fmt>", views_licences.licence_sample, name="licence-sample"),
+    path("audit/", views_audit.audit_log, name="audit"),
+    path("audit/export.csv", views_audit.audit_export, name="audit-export"),
     path("people/", views_people.people_list, name="people"),
     path("people/<str:user_id>/", views_people.learner, name="learner"),
     path("enrolments/<int:pk>/unenrol/", views_enrolments.unenrol_learner, name="enrolment-unenrol"),

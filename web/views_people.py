@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 from access.permissions import COMPLETE_ENROLMENTS, IMPORT_UNENROLMENTS
 from access.policy import has_permission
 from access.reach import may_see_people, people_in_reach, sections_for
-from credentials.learners import changes, current_awards, current_licences, enrolments, history
+from credentials.learners import current_awards, current_licences, enrolments, history
 from people.filters import SORTS, PersonFilter
 from people.models import Group, OrgUnit
 
@@ -100,6 +100,6 @@ def learner(request: HttpRequest, user_id: str) -> HttpResponse:
             "can_complete": has_permission(request.user, COMPLETE_ENROLMENTS),
             "page": page,
             "query": "",
-            "rows": [(event, subjects.of(event), changes(event)) for event in page],
+            "rows": [(event, subjects.of(event), event.changes()) for event in page],
         },
     )

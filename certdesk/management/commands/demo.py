@@ -142,6 +142,7 @@ COMPLETE = ("learning", "change_enrollment")
 RECORD_EXTERNAL = ("learning", "add_externaltrainingrecord")
 IMPORT_LICENCES = ("credentials", "import_licenses")
 MANAGE_LICENCES = ("credentials", "manage_licenses")
+VIEW_AUDIT_LOG = ("audit", "view_audit_log")
 # (permission, constraint, constrained to org unit codes)
 GrantSpec = tuple[tuple[str, str], str, list[str]]
 CONTENT: list[GrantSpec] = [
@@ -162,6 +163,7 @@ ROLES: dict[str, tuple[str, list[GrantSpec]]] = {
             (AWARD, "all", []),
             (IMPORT_LICENCES, "all", []),
             (MANAGE_LICENCES, "all", []),
+            (VIEW_AUDIT_LOG, "all", []),
             *CONTENT,
         ],
     ),
@@ -179,8 +181,13 @@ ROLES: dict[str, tuple[str, list[GrantSpec]]] = {
         [(REMOVAL, "own_units", []), (VIEW_CERTIFICATIONS, "all", []), (AWARD, "own_units", [])],
     ),
     "Division B auditor": (
-        "Sits in Division A but oversees Division B: sees their own jobs and Division B's.",
-        [(REMOVAL, "org_units", ["DIV-B"]), (VIEW_CERTIFICATIONS, "all", [])],
+        "Sits in Division A but oversees Division B: sees their own jobs and Division B's, and what "
+        "Division B's administrators changed in the audit log.",
+        [
+            (REMOVAL, "org_units", ["DIV-B"]),
+            (VIEW_CERTIFICATIONS, "all", []),
+            (VIEW_AUDIT_LOG, "org_units", ["DIV-B"]),
+        ],
     ),
 }
 
