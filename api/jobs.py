@@ -30,6 +30,7 @@ from bulk.visibility import jobs_visible_to
 
 from .permissions import MayManageJobs
 from .responses import problems_response
+from .schema import ProblemsSerializer
 from .serializers import (
     VALIDATE_ONLY_WITH_START,
     JobCreateSerializer,
@@ -157,6 +158,28 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
     def restore(self, request: Request, pk: str | None = None) -> Response:
         """Queue a new job that undoes exactly what this processed job changed."""
         return self._queue(request, services.restore_job, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                ProblemsSerializer, description="Only a Draft or Verified job can be discarded."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def discard(self, request: Request, pk: str | None = None) -> Response:
+        """Delete a draft or verified job, which changed nothing, with its files."""
+        try:
+            services.discard_job(self.get_object(), request.user)
+        except NotAllowed as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except services.JobInputError as exc:
+            return Response(
+                report(exc.problems, [exc.problems[0].message], 100), status=status.HTTP_409_CONFLICT
+            )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _queue(self, request: Request, queue: Any, success: int) -> Response:
         """Call ``queue(job, user)`` on the job of the URL; 409 with the reason when its state forbids it."""

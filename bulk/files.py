@@ -108,3 +108,13 @@ def delete_job_files(job: Job) -> list[str]:
     for name in left:
         default_storage.delete(name)
     return sorted(names | set(left))
+
+
+def delete_files_of(jobs: list[Job]) -> None:
+    """After the jobs' deletion has committed: their files, job by job; a storage outage leaves a
+    job's files behind (logged), never the others'."""
+    for job in jobs:
+        try:
+            delete_job_files(job)
+        except Exception:
+            log.exception("Job %s: could not delete its files", job.pk)

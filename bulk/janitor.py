@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from audit.services import record
 
-from .files import delete_job_files
+from .files import delete_files_of
 from .heartbeat import alive_since, alive_workers, owner_still_running
 from .models import Job, ScheduleRun, Worker
 from .runner import enqueue, queue_for
@@ -201,15 +201,7 @@ def delete_old_drafts(report: JanitorReport, now: dt.datetime) -> None:
                     )
             Job.objects.filter(pk__in=gone).delete()
             # Files cannot come back if the deletion rolls back: they go once it has committed.
-            transaction.on_commit(partial(_delete_files, [job for job in batch if job.pk in gone]))
-
-
-def _delete_files(jobs: list[Job]) -> None:
-    for job in jobs:
-        try:
-            delete_job_files(job)
-        except Exception:  # a storage outage: the rows are gone, the files are left behind
-            log.exception("Job %s: could not delete its files", job.pk)
+            transaction.on_commit(partial(delete_files_of, [job for job in batch if job.pk in gone]))
 
 
 def forget_old_records(now: dt.datetime) -> None:

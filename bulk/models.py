@@ -82,6 +82,21 @@ class Job(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"
 
+    def outcome(self) -> str:
+        """The row counts in a few words ("48 succeeded, 2 failed"); for a job not run yet, its size."""
+        if self.status in self.STARTABLE:
+            return f"{self.total:,} row{'' if self.total == 1 else 's'}, not run yet"
+        parts = [
+            f"{number:,} {word}"
+            for number, word in (
+                (self.succeeded, "succeeded"),
+                (self.failed, "failed"),
+                (self.skipped, "skipped"),
+            )
+            if number
+        ]
+        return ", ".join(parts) or "—"
+
     @property
     def progress(self) -> float:
         if self.status == self.Status.PROCESSED:

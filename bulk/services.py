@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import PurePath
 from typing import IO, Any
 
@@ -26,7 +27,7 @@ from audit.services import record
 from base.problems import CONTROL_CHARACTERS, FileRejected, InputProblems, Problem
 from base.sql import gc_paused
 
-from .files import job_folder
+from .files import delete_files_of, job_folder
 from .intake import BUILT, Reading, Upload, open_upload, read_capped, records_upload, too_large
 from .kind import JobKind
 from .models import Job, JobRow
@@ -309,6 +310,32 @@ def start_job(job: Job, actor: Any) -> Job:
         transaction.on_commit(lambda: enqueue(job.pk))
     job.refresh_from_db()
     return job
+
+
+def discard_job(job: Job, actor: Any) -> None:
+    """Delete a draft or verified job, which has changed nothing, with its files (once the deletion
+    has committed); the audit log keeps who discarded it and what it was."""
+    require(actor, get_kind(job.kind).permission, doing="discard this job")
+    with transaction.atomic():
+        found = Job.objects.select_for_update().filter(pk=job.pk).first()
+        if found is None or found.status not in Job.STARTABLE:
+            state = "no longer exists" if found is None else f"is {found.get_status_display()}"
+            raise JobInputError(
+                [
+                    Problem(
+                        "not_discardable",
+                        f"Job {job.pk} {state} and cannot be discarded: only a Draft or Verified job can.",
+                    )
+                ]
+            )
+        record(
+            "job.discarded",
+            actor=actor,
+            obj=found,
+            before={"status": found.status, "title": found.title, "kind": found.kind, "rows": found.total},
+        )
+        found.delete()
+        transaction.on_commit(partial(delete_files_of, [found]))
 
 
 def restore_job(job: Job, actor: Any) -> Job:

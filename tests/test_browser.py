@@ -324,7 +324,7 @@ def test_search_and_date_filters_narrow_the_list(page, live_server, alice, certi
     page.goto(TOOL)
     expect_titles(page, ["Leavers", "April audit", "March audit"])
     expect(page.locator("table tbody tr td:nth-child(3)")).to_have_text(
-        ["2026-04-24 12:00", "2026-04-10 12:00", "2026-03-10 12:00"]
+        ["2026-04-24 12:00 UTC", "2026-04-10 12:00 UTC", "2026-03-10 12:00 UTC"]  # times say their zone
     )
 
     search = page.get_by_role("searchbox", name="Search for Job")

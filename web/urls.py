@@ -24,6 +24,7 @@ urlpatterns = [
     path("jobs/<int:pk>/", views.job_detail, name="job"),
     path("jobs/<int:pk>/start/", views.job_start, name="job-start"),
     path("jobs/<int:pk>/restore/", views.job_restore, name="job-restore"),
+    path("jobs/<int:pk>/discard/", views.job_discard, name="job-discard"),
     path("jobs/<int:pk>/progress/", views.job_progress, name="job-progress"),
     path("jobs/<int:pk>/results/", views.job_results, name="job-results"),
     path("jobs/<int:pk>/original/", views.job_original, name="job-original"),

@@ -23,7 +23,7 @@ from base.filters import BadFilter
 from bulk import files, services
 from bulk.filters import JobFilter
 from bulk.models import Job, JobRow
-from bulk.registry import get_kind
+from bulk.registry import all_kinds, get_kind
 from bulk.samples import sample_file, sample_formats
 from bulk.visibility import allowed_kinds, jobs_visible_to, may_manage_jobs
 from bulk.worker_status import queue_state, workers_seen_by
@@ -100,6 +100,9 @@ def job_list_context(request: HttpRequest, kind: str | None) -> dict[str, Any]:
     page = Paginator(
         jobs.select_related("created_by").order_by("-created_at", "-id"), JOBS_PER_PAGE
     ).get_page(params.get("page"))
+    labels = {kind.slug: kind.label for kind in all_kinds()}
+    for job in page:
+        job.kind_label = labels.get(job.kind, job.kind)  # type: ignore[attr-defined]
     query = params.copy()
     query.pop("page", None)
     return {
@@ -120,6 +123,8 @@ def job_list(request: HttpRequest) -> HttpResponse:
     """Jobs: every bulk job this user may see, of every kind, with the same search and filters; and
     the workers that run them."""
     context = job_list_context(request, None)
+    # Every kind's jobs in one table: say which each is, and let the filters pick a kind.
+    context["show_kind"] = context["pick_kind"] = True
     workers = workers_seen_by(request.user)
     context["workers"] = workers
     context["queued_waiting"] = (
@@ -267,6 +272,26 @@ def raise_not_found() -> None:
     from django.http import Http404
 
     raise Http404("This job has no such file yet.")
+
+
+@jobs_required
+@require_http_methods(["GET", "POST"])
+def job_discard(request: HttpRequest, pk: int) -> HttpResponse:
+    """Discard a draft or verified job: confirm, then delete it with its files."""
+    job = visible_job(request, pk)
+    if job.status not in Job.STARTABLE:
+        return redirect("web:job", pk=job.pk)
+    if request.method == "GET":
+        return render(request, "web/job_discard.html", {"job": job, "tool": tool_for(job.kind)})
+    try:
+        services.discard_job(job, request.user)
+    except NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except services.JobInputError as exc:
+        messages.info(request, " ".join(p.message for p in exc.problems))
+        return redirect("web:job", pk=job.pk)
+    messages.success(request, f"Job {job.pk} “{job.title}” was discarded, with its files.")
+    return redirect("web:jobs")
 
 
 @jobs_required

@@ -87,6 +87,11 @@ class Command(BaseCommand):
         restore.add_argument("id", type=int)
         restore.add_argument("--wait", action="store_true")
 
+        discard = with_actor(
+            sub.add_parser("discard", help="Delete a draft or verified job, with its files.")
+        )
+        discard.add_argument("id", type=int)
+
         results = with_actor(sub.add_parser("results", help="Write a job's results file."))
         results.add_argument("id", type=int)
         results.add_argument("-o", "--output", help="File to write (default: standard output).")
@@ -313,6 +318,14 @@ class Command(BaseCommand):
 
     def do_restore(self, user: User, *, id: int, wait: bool, json: bool, **options: Any) -> None:
         self.queue_and_report(user, id, services.restore_job, wait=wait, as_json=json)
+
+    def do_discard(self, user: User, *, id: int, **options: Any) -> None:
+        job = self.visible_job(user, id)
+        try:
+            services.discard_job(job, user)
+        except services.JobInputError as exc:
+            raise CommandError(exc.problems[0].message, returncode=EXIT_USAGE) from exc
+        self.stdout.write(f"Job {job.pk} “{job.title}” discarded, with its files.")
 
     def queue_and_report(self, user: User, job_id: int, queue: Any, *, wait: bool, as_json: bool) -> None:
         """Queue a job (``queue(job, user)`` returns the queued job), optionally wait, then show it."""

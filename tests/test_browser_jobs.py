@@ -1,0 +1,53 @@
+"""The Jobs list in a real browser (system Chromium) at 1280 and 375 px: a 100-character title
+without a space wraps inside its cell, so the other columns stay on the screen; the job type is
+picked among the other filters."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from bulk import services
+
+# Playwright's names come through test_browser, so that a missing Playwright is its skip.
+from . import test_browser as shared
+from .factories import make_csv, removal_rows
+from .test_browser import NARROW, WIDE, expect, expect_fits_the_screen, open_page, shot, sign_in
+
+allow_orm_beside_playwright = shared.allow_orm_beside_playwright
+browser = shared.browser
+
+pytestmark = pytest.mark.django_db(transaction=True)
+LONG_TITLE = "Q4-leavers-" + "x" * 89
+
+
+@pytest.mark.parametrize("width", [WIDE, NARROW], ids=["1280px", "375px"])
+def test_a_long_title_wraps_and_every_column_stays_on_screen(
+    browser, live_server, width, alice, certification, holders
+):
+    for title in (LONG_TITLE, "March audit"):
+        services.submit(
+            "certification-removal",
+            io.BytesIO(make_csv(removal_rows(certification, holders[:2]))),
+            "leavers.csv",
+            actor=alice,
+            title=title,
+            validate_only=True,
+        )
+
+    page = open_page(browser, live_server, width)
+    sign_in(page, "alice")
+    page.goto("/jobs/")
+    page.get_by_label("Job type").select_option(label="Certification removal")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("tbody tr")).to_have_count(2)
+    expect_fits_the_screen(page)
+    # The table needs no sideways scroll of its own: the long title wraps instead of pushing Created
+    # Date, Status and View Details out of sight.
+    page.wait_for_function(
+        "() => { const box = document.querySelector('.table-wrap'); return box.scrollWidth <= box.clientWidth; }"
+    )
+    expect(page.locator("tbody tr", has_text="Q4-leavers-").get_by_text("Verified")).to_be_visible()
+    shot(page, "jobs-long-title")
+    page.context.close()
