@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from access.policy import require
 from audit.services import record
-from base.problems import CONTROL_CHARACTERS, FileRejected, InputProblems, Problem
+from base.problems import CONTROL_CHARACTERS, INVALID_CERTIFICATION, FileRejected, InputProblems, Problem
 from base.sql import gc_paused
 
 from .files import delete_files_of, job_folder
@@ -97,8 +97,13 @@ def submit(
     comment: str = "",
     validate_only: bool = False,
     start: bool = False,
+    started_from: Mapping[str, str] | None = None,
 ) -> Submission:
     """Validate a file and make it a job: verified (validate-only), draft, or queued (``start``).
+
+    ``started_from`` is what the page the upload was started from said the file is about, as the
+    job's parameters name it (``{"certification_code": "CERT-001"}``): a file about something else
+    is refused, not run against what it names.
 
     The file streams through validation a batch of rows at a time, each batch staged as it is checked,
     all inside one transaction: a file refused at its last row leaves nothing behind.
@@ -122,7 +127,7 @@ def submit(
                 extensions=kind.extensions,
                 max_rows=kind.max_rows,
             )
-            return _stage(
+            submission = _stage(
                 kind,
                 opened,
                 actor,
@@ -132,7 +137,33 @@ def submit(
                 validate_only=validate_only,
                 start=start,
             )
+            # Inside the transaction: a refusal here leaves nothing behind, as any other does.
+            check_started_from(submission.job, started_from or {})
+            return submission
     raise AssertionError("unreachable: a rejection is re-raised")  # pragma: no cover
+
+
+# What each parameter a page may start an upload from is, in an administrator's words.
+STARTED_FROM_LABELS = {"certification_code": ("certification", "Certification ID")}
+
+
+def check_started_from(job: Job, started_from: Mapping[str, str]) -> None:
+    problems = []
+    for name, expected in started_from.items():
+        found = job.params.get(name)
+        if found is not None and found != expected:
+            what, column = STARTED_FROM_LABELS.get(name, (name, name))
+            problems.append(
+                Problem(
+                    INVALID_CERTIFICATION if name == "certification_code" else "started_from",
+                    f"The file is for {what} {found}, but this job was started from {what} {expected}: "
+                    f"upload a file for {expected}, or start from {found}'s page.",
+                    column=column,
+                    value=str(found),
+                )
+            )
+    if problems:
+        raise FileRejected(problems)
 
 
 def submit_rows(

@@ -254,9 +254,16 @@ def test_award_users_to_a_group_and_a_branch_then_edit_unassign_and_reinstate(br
         expect(page.get_by_label("Expiration date")).to_have_value(day_before)  # kept to correct
         assert Award.objects.get(user=data.rosa).expiration_date == today + dt.timedelta(days=365)
 
-        # Always valid, the expiration cleared: saved.
-        page.get_by_label("Always valid").check()
-        page.get_by_label("Expiration date").fill("")
+        # Ticking Always valid clears the expiration date and disables it; unticking gives it back.
+        always, expiration = page.get_by_label("Always valid"), page.get_by_label("Expiration date")
+        always.check()
+        expect(expiration).to_be_disabled()
+        expect(expiration).to_have_value("")
+        always.uncheck()
+        expect(expiration).to_be_enabled()
+        expect(expiration).to_have_value(day_before)
+        always.check()
+        expect(expiration).to_be_disabled()
         page.get_by_role("button", name="Confirm").click()
         expect(message(page)).to_have_text("The award of rosa is saved.")
         expect(page).to_have_url(users_url)

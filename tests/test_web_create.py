@@ -20,7 +20,7 @@ from bulk.models import Job
 from credentials.models import Award
 from people.models import User
 
-from .factories import OrgUnitFactory, UserFactory, make_csv, removal_rows
+from .factories import CertificationFactory, OrgUnitFactory, UserFactory, award_many, make_csv, removal_rows
 
 NEW = reverse("web:removal-new")
 TEMPLATE = reverse("web:removal-template")
@@ -424,3 +424,25 @@ def test_the_template_is_a_header_only_csv_attachment(alice):
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"] == 'attachment; filename="certification-removal-template.csv"'
     assert response.content.decode("utf-8").splitlines() == ["Certification ID,User ID"]
+
+
+def test_a_file_for_another_certification_is_refused_when_started_from_one(alice, certification, holders):
+    """Started from CERT-042's Awarded Users ("Remove users from this certification"), a file for
+    another certification is refused with both codes named, and nothing is created."""
+    other = CertificationFactory(code="CERT-003", title="Fire Safety")
+    award_many(other, holders[:2])
+    client = signed_in(alice)
+
+    refused = upload(client, make_csv(removal_rows(other, holders[:2])), certification=certification.code)
+
+    assert refused.status_code == 400
+    page = text(refused)
+    assert "The Certification ID included in the file is invalid" in page
+    assert (
+        "The file is for certification CERT-003, but this job was started from certification CERT-042" in page
+    )
+    assert not Job.objects.exists()
+    accepted = upload(
+        client, make_csv(removal_rows(certification, holders[:2])), certification=certification.code
+    )
+    assert accepted.status_code == 302 and Job.objects.count() == 1

@@ -97,7 +97,12 @@ def new_job(request: HttpRequest) -> HttpResponse:
 def _create(request: HttpRequest) -> HttpResponse:
     title = request.POST.get("title", "")
     comment = request.POST.get("comment", "").strip()
-    upload = submit_upload(request, REMOVAL, title=title, comment=comment, start=False)
+    # Started from a certification's Awarded Users: the file must be for that certification.
+    note = certification_note(request.POST.get("certification", ""))
+    started_from = {"certification_code": note.code} if note else None
+    upload = submit_upload(
+        request, REMOVAL, title=title, comment=comment, start=False, started_from=started_from
+    )
     if upload.job is not None:
         return redirect("web:removal-confirm", pk=upload.job.pk)
     return render_form(
