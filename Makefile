@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup lint imports typecheck migrations-check test-postgres bench clean
+.PHONY: run test setup lint imports typecheck migrations-check test-postgres bench reset clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ test-postgres: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/removal.py
+
+# A fresh demo on the next `make run`: the database, files and outbox go; the environment stays.
+reset:
+	rm -rf var
 
 clean:
 	rm -rf $(VENV) var/test.sqlite3* .pytest_cache .mypy_cache .ruff_cache

@@ -37,7 +37,8 @@ def signed_in(user) -> Client:
 
 
 def test_the_activity_page_lists_its_learners_searchably(ines, course):
-    ann, ben = UserFactory(user_id="L-ANN", last_name="Zeller"), UserFactory(user_id="L-BEN")
+    ann = UserFactory(user_id="L-ANN", last_name="Zeller")
+    ben = UserFactory(user_id="L-BEN", first_name="Ben", last_name="Brown")  # no made-up name to match
     enrol(course, [ann, ben])
     client = signed_in(ines)
     page = client.get(reverse("web:activity", args=[course.pk])).content.decode()

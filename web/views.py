@@ -4,6 +4,7 @@ query helpers, a template."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -59,6 +60,19 @@ def home(request: HttpRequest) -> HttpResponse:
 removal_required = allowed(MANAGE_CERTIFICATION_REMOVAL)
 # Which jobs the user then sees is ``visible_job``'s business: per kind, within its constraints.
 jobs_required = allowed(may_manage_jobs, "You need a permission for bulk jobs to see this page.")
+
+
+def on_page(request: HttpRequest, job: Job, change: Callable[[Job, Any], Any]) -> tuple[bool, Any]:
+    """Run a lifecycle service (start, restore, discard) for a page: (True, what it returned), or
+    (False, None) with the reason told, when the job's state forbids it now (another tab got there
+    first). A missing permission is a 403."""
+    try:
+        return True, change(job, request.user)
+    except NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except services.JobInputError as exc:
+        messages.info(request, " ".join(p.message for p in exc.problems))
+        return False, None
 
 
 def visible_job(request: HttpRequest, pk: int) -> Job:
@@ -208,16 +222,11 @@ def job_start(request: HttpRequest, pk: int) -> HttpResponse:
                 "summary": job.params.get("summary") or {},
             },
         )
-    try:
-        services.start_job(job, request.user)
-    except NotAllowed as exc:
-        raise PermissionDenied(str(exc)) from exc
-    except services.JobInputError as exc:
-        messages.info(request, " ".join(p.message for p in exc.problems))
-        return redirect("web:job", pk=job.pk)
-    messages.success(
-        request, "The job is queued; it will process shortly. You will receive an email when it ends."
-    )
+    done, _ = on_page(request, job, services.start_job)
+    if done:
+        messages.success(
+            request, "The job is queued; it will process shortly. You will receive an email when it ends."
+        )
     return redirect("web:job", pk=job.pk)
 
 
@@ -283,12 +292,8 @@ def job_discard(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("web:job", pk=job.pk)
     if request.method == "GET":
         return render(request, "web/job_discard.html", {"job": job, "tool": tool_for(job.kind)})
-    try:
-        services.discard_job(job, request.user)
-    except NotAllowed as exc:
-        raise PermissionDenied(str(exc)) from exc
-    except services.JobInputError as exc:
-        messages.info(request, " ".join(p.message for p in exc.problems))
+    done, _ = on_page(request, job, services.discard_job)
+    if not done:
         return redirect("web:job", pk=job.pk)
     messages.success(request, f"Job {job.pk} “{job.title}” was discarded, with its files.")
     return redirect("web:jobs")
@@ -301,12 +306,8 @@ def job_restore(request: HttpRequest, pk: int) -> HttpResponse:
     job = visible_job(request, pk)
     kind = get_kind(job.kind)
     if request.method == "POST":
-        try:
-            restore = services.restore_job(job, request.user)
-        except NotAllowed as exc:
-            raise PermissionDenied(str(exc)) from exc
-        except services.JobInputError as exc:
-            messages.error(request, " ".join(p.message for p in exc.problems))
+        done, restore = on_page(request, job, services.restore_job)
+        if not done:
             return redirect("web:job", pk=job.pk)
         messages.success(request, f"Restore job {restore.pk} is queued: it undoes job {job.pk}.")
         return redirect("web:job", pk=restore.pk)

@@ -11,14 +11,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from access.policy import NotAllowed
 from base.downloads import download
 from base.problems import FileRejected, format_size, listing
 from bulk import services
@@ -28,7 +26,7 @@ from bulk.samples import example_csv, example_filename, template_csv, template_f
 from credentials.models import Certification
 
 from .uploading import cap_upload, submit_upload
-from .views import REMOVAL, removal_required, visible_job
+from .views import REMOVAL, on_page, removal_required, visible_job
 
 FILE_FIELD = "file"
 QUEUED_MESSAGE = "The removal job is queued; it will process shortly."
@@ -129,15 +127,9 @@ def confirm_job(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         if request.POST.get("action") != "remove":
             return redirect(f"{reverse('web:removal-confirm', args=[job.pk])}?step=confirm")
-        try:
-            services.start_job(job, request.user)
-        except NotAllowed as exc:
-            raise PermissionDenied(str(exc)) from exc
-        except services.JobInputError as exc:
-            # Someone (or another tab) started it meanwhile: its page says where it is.
-            messages.info(request, " ".join(p.message for p in exc.problems))
-            return redirect("web:job", pk=job.pk)
-        messages.success(request, QUEUED_MESSAGE)
+        done, _ = on_page(request, job, services.start_job)
+        if done:
+            messages.success(request, QUEUED_MESSAGE)
         return redirect("web:job", pk=job.pk)
 
     step = "confirm" if request.GET.get("step") == "confirm" else "review"

@@ -135,7 +135,7 @@ def units_in_reach(user: Any) -> QuerySet[OrgUnit]:
 
 class LicenceForm(forms.Form):
     username = forms.CharField(label="Username", max_length=150)
-    license_type = forms.ModelChoiceField(label="License", queryset=LicenseType.objects.order_by("code"))
+    license_type = forms.ModelChoiceField(label="Licence", queryset=LicenseType.objects.order_by("code"))
     number = forms.CharField(label="Number", max_length=100, required=False)
     issuing_authority = forms.CharField(label="Issuing authority", max_length=200, required=False)
     issue_date = forms.DateField(

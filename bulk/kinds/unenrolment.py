@@ -173,8 +173,8 @@ class Unenrolment(JobKind):
 
     def example_rows(self) -> list[list[str]]:
         return [
-            ["amelia.smith1", "FS-2026-01", "Yes"],
-            ["oliver.jones2", "FS-2026-01", "No"],
+            ["amelia.smith1", "FS-COURSE", "Yes"],
+            ["oliver.jones2", "FS-COURSE", "No"],
             ["isla.taylor3", "MH-COURSE", "Yes"],
         ]
 

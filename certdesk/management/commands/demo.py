@@ -121,6 +121,12 @@ ACTIVITIES = [
     (None, "course", "Leadership Foundations (draft)", 0.0, 0),
 ]
 DEMO_PASSWORD = "certdesk"
+# The learners the bundled example files name (each kind's example_rows): username, User ID, names.
+EXAMPLE_LEARNERS = [
+    ("amelia.smith1", "EX-0001", "Amelia", "Smith"),
+    ("oliver.jones2", "EX-0002", "Oliver", "Jones"),
+    ("isla.taylor3", "EX-0003", "Isla", "Taylor"),
+]
 ADMINS = [
     # username, first, last, division, superuser, role
     ("admin", "Ada", "Admin", None, True, None),
@@ -206,6 +212,7 @@ class Command(BaseCommand):
             enrolled = self.catalogue(learners, rng)
             self.automatic_awards()
             self.licences(learners, rng)
+            self.example_learners(units)
         self.stdout.write(
             f"Demo organisation ready: {User.objects.count():,} users, {Certification.objects.count()} "
             f"certifications, {awarded:,} new awards, {Activity.objects.count()} activities, "
@@ -397,6 +404,49 @@ class Command(BaseCommand):
         safeguarding = Certification.objects.get(code="CERT-006")
         if not safeguarding.external_activities.exists():
             safeguarding.external_activities.add(regional)
+
+    def example_learners(self, units: dict[str, OrgUnit]) -> None:
+        """The learners the example files name, as the examples expect them the first time: Oliver
+        holds a BLS licence and Isla RN-110023 (the licence example edits and deletes them, and adds
+        Amelia's RN); Amelia and Oliver are enrolled in FS-COURSE and Isla in MH-COURSE (the
+        unenrolment example unenrols them). Created once; what an administrator changes stays."""
+        types = {t.code: t for t in LicenseType.objects.all()}
+        activities = {
+            a.external_reference: a
+            for a in Activity.objects.filter(external_reference__in=["FS-COURSE", "MH-COURSE"])
+        }
+        for username, user_id, first, last in EXAMPLE_LEARNERS:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "user_id": user_id,
+                    "first_name": first,
+                    "last_name": last,
+                    "email": f"{username}@demo.certdesk.test",
+                    "password": "!",
+                },
+            )
+            if not created:
+                continue
+            user.org_units.add(units["DIV-A-NURSING"])
+            held = {"oliver.jones2": ("BLS", ""), "isla.taylor3": ("RN", "RN-110023")}.get(username)
+            if held:
+                licence_type = types[held[0]]
+                License.objects.create(
+                    user=user,
+                    license_type=licence_type,
+                    number=held[1],
+                    issuing_authority=licence_type.issuing_authority,
+                    issue_date=timezone.localdate() - dt.timedelta(days=200),
+                    expiration_date=timezone.localdate() + dt.timedelta(days=530),
+                )
+            reference = "MH-COURSE" if username == "isla.taylor3" else "FS-COURSE"
+            Enrollment.objects.create(
+                user=user,
+                activity=activities[reference],
+                enrolled_at=timezone.now(),
+                status=Enrollment.Status.ENROLLED,
+            )
 
     def licences(self, learners: list[User], rng: random.Random) -> None:
         """The available licences, and licences for the nursing and pharmacy staff."""

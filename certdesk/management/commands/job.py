@@ -25,7 +25,8 @@ from bulk import results, services, worker
 from bulk.filters import JobFilter
 from bulk.heartbeat import alive_workers
 from bulk.models import Job
-from bulk.registry import all_kinds, get_kind, registry
+from bulk.registry import UnknownKind, all_kinds, get_kind, registry
+from bulk.samples import sample_file, sample_formats
 from bulk.visibility import jobs_visible_to, may_manage_jobs
 from certdesk.cli import EXIT_JOB_FAILED, EXIT_NOT_ALLOWED, EXIT_REJECTED, EXIT_USAGE
 from people.models import User
@@ -91,6 +92,14 @@ class Command(BaseCommand):
             sub.add_parser("discard", help="Delete a draft or verified job, with its files.")
         )
         discard.add_argument("id", type=int)
+
+        example = sub.add_parser(
+            "example", help="Write a kind's example file (it validates against the demo organisation)."
+        )
+        example.add_argument("kind")
+        example.add_argument("--format", default="csv", help="csv (default), txt, xml, xml-2003 or xlsx")
+        example.add_argument("--template", action="store_true", help="The header only, to fill in.")
+        example.add_argument("-o", "--output", help="File to write (default: the file's own name).")
 
         results = with_actor(sub.add_parser("results", help="Write a job's results file."))
         results.add_argument("id", type=int)
@@ -209,6 +218,9 @@ class Command(BaseCommand):
     # --- subcommands -----------------------------------------------------------------------
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
+        if action == "example":  # a file anyone may have: no one acts
+            self.do_example(**options)
+            return
         user = self.actor(options["as_user"])
         try:
             getattr(self, f"do_{action}")(user, **options)
@@ -318,6 +330,23 @@ class Command(BaseCommand):
 
     def do_restore(self, user: User, *, id: int, wait: bool, json: bool, **options: Any) -> None:
         self.queue_and_report(user, id, services.restore_job, wait=wait, as_json=json)
+
+    def do_example(
+        self, *, kind: str, format: str, template: bool, output: str | None, **options: Any
+    ) -> None:
+        try:
+            job_kind = get_kind(kind)
+        except UnknownKind as exc:
+            raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
+        if format not in sample_formats(job_kind):
+            offered = ", ".join(sample_formats(job_kind))
+            raise CommandError(
+                f"'{format}' is not offered for {kind}: use one of {offered}.", returncode=EXIT_USAGE
+            )
+        content, filename, _ = sample_file(job_kind, format, example=not template)
+        path = Path(output or filename)
+        path.write_bytes(content)
+        self.stdout.write(f"Wrote {path} ({len(content):,} bytes).")
 
     def do_discard(self, user: User, *, id: int, **options: Any) -> None:
         job = self.visible_job(user, id)
