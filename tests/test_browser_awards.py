@@ -341,3 +341,51 @@ def test_more_than_a_hundred_users_the_summary_announces_a_background_job(browse
         assert not Award.objects.filter(user__in=many).exists()
     finally:
         page.context.close()
+
+
+# --- The row menu: reachable, and every item clickable on the first and the last row -----------
+
+# Scroll the page, never the table: what is beyond the table's own sideways scroll stays so.
+INTO_VIEW = "el => window.scrollBy(0, el.getBoundingClientRect().top - window.innerHeight / 2)"
+CLICKABLE = """el => {
+    const box = el.getBoundingClientRect();
+    const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+    return hit !== null && (hit === el || el.contains(hit));
+}"""
+
+
+@pytest.mark.parametrize("width", [WIDE, NARROW], ids=["1280px", "375px"])
+def test_the_row_menu_of_the_first_and_last_rows_is_reachable_and_every_item_clickable(
+    browser, live_server, width
+):
+    ada = grant(person("ada", "Ada", "Admin"), VIEW_CERTIFICATIONS, AWARD_CERTIFICATIONS)
+    assert ada.is_active
+    cert = CertificationFactory(code="CERT-001", title="Basic Life Support " + "with a long title " * 3)
+    holders = [person(f"holder{n:02d}", "Firstname", f"Lastname-with-a-long-name-{n}") for n in range(12)]
+    award_many(cert, holders)
+    page = open_page(browser, live_server, width)
+    try:
+        sign_in(page, "ada")
+        page.goto(f"/certifications/{cert.pk}/users/")
+        rows = page.locator("table tbody tr")
+        expect(rows).to_have_count(12)
+        expect_fits_the_screen(page)
+        for row in (rows.first, rows.last):
+            summary = row.locator("details.row-menu summary")
+            # Reachable without scrolling the table sideways: the actions cell stays at its right edge.
+            summary.evaluate(INTO_VIEW)
+            expect(summary).to_be_in_viewport(ratio=1)
+            assert summary.evaluate(CLICKABLE), "the ⋯ button is covered or cut off"
+            summary.click()
+            for name in ("Edit", "Unassign"):
+                item = row.get_by_role("link", name=name)
+                item.evaluate(INTO_VIEW)
+                expect(item).to_be_in_viewport(ratio=1)
+                assert item.evaluate(CLICKABLE), f"{name} is clipped by the table's box"
+            shot(page, "awarded-users-row-menu-open")
+            summary.click()  # close it again
+        rows.last.locator("details.row-menu summary").click()
+        rows.last.get_by_role("link", name="Unassign").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Unassign")
+    finally:
+        page.context.close()

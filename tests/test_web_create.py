@@ -446,3 +446,16 @@ def test_a_file_for_another_certification_is_refused_when_started_from_one(alice
         client, make_csv(removal_rows(certification, holders[:2])), certification=certification.code
     )
     assert accepted.status_code == 302 and Job.objects.count() == 1
+
+
+def test_a_job_that_ended_before_its_page_opened_shows_no_stale_queued_banner(alice, certification, holders):
+    client = signed_in(alice)
+    upload(client, make_csv(removal_rows(certification, holders[:2])), title="Remove two")
+    job = Job.objects.get()
+    client.post(confirm_url(job), {"action": "remove"})  # the banner waits for the next page
+    worker.run_next("w")  # a quick worker: the job ends before the administrator's browser follows
+
+    page = text(client.get(reverse("web:job", args=[job.pk])))
+
+    assert "Processed" in page
+    assert "queued; it will process shortly" not in page

@@ -62,6 +62,10 @@ removal_required = allowed(MANAGE_CERTIFICATION_REMOVAL)
 jobs_required = allowed(may_manage_jobs, "You need a permission for bulk jobs to see this page.")
 
 
+# The tag of a "queued" message: the job's page leaves it out once the job has ended.
+QUEUED_TAG = "job-queued"
+
+
 def on_page(request: HttpRequest, job: Job, change: Callable[[Job, Any], Any]) -> tuple[bool, Any]:
     """Run a lifecycle service (start, restore, discard) for a page: (True, what it returned), or
     (False, None) with the reason told, when the job's state forbids it now (another tab got there
@@ -225,7 +229,9 @@ def job_start(request: HttpRequest, pk: int) -> HttpResponse:
     done, _ = on_page(request, job, services.start_job)
     if done:
         messages.success(
-            request, "The job is queued; it will process shortly. You will receive an email when it ends."
+            request,
+            "The job is queued; it will process shortly. You will receive an email when it ends.",
+            extra_tags=QUEUED_TAG,
         )
     return redirect("web:job", pk=job.pk)
 
@@ -309,7 +315,9 @@ def job_restore(request: HttpRequest, pk: int) -> HttpResponse:
         done, restore = on_page(request, job, services.restore_job)
         if not done:
             return redirect("web:job", pk=job.pk)
-        messages.success(request, f"Restore job {restore.pk} is queued: it undoes job {job.pk}.")
+        messages.success(
+            request, f"Restore job {restore.pk} is queued: it undoes job {job.pk}.", extra_tags=QUEUED_TAG
+        )
         return redirect("web:job", pk=restore.pk)
     return render(request, "web/job_restore.html", {"job": job, "kind": kind, "tool": tool_for(job.kind)})
 

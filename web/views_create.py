@@ -26,7 +26,7 @@ from bulk.samples import example_csv, example_filename, template_csv, template_f
 from credentials.models import Certification
 
 from .uploading import cap_upload, submit_upload
-from .views import REMOVAL, on_page, removal_required, visible_job
+from .views import QUEUED_TAG, REMOVAL, on_page, removal_required, visible_job
 
 FILE_FIELD = "file"
 QUEUED_MESSAGE = "The removal job is queued; it will process shortly."
@@ -129,7 +129,7 @@ def confirm_job(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect(f"{reverse('web:removal-confirm', args=[job.pk])}?step=confirm")
         done, _ = on_page(request, job, services.start_job)
         if done:
-            messages.success(request, QUEUED_MESSAGE)
+            messages.success(request, QUEUED_MESSAGE, extra_tags=QUEUED_TAG)
         return redirect("web:job", pk=job.pk)
 
     step = "confirm" if request.GET.get("step") == "confirm" else "review"
