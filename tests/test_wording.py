@@ -78,3 +78,25 @@ def test_the_pages_spell_licence_the_british_way_outside_the_published_labels(de
         if words:
             found[url] = words
     assert found == {}
+
+
+def test_every_date_box_takes_and_shows_yyyy_mm_dd_as_the_tables_do(demo, db):
+    from credentials.models import Award
+
+    client = Client()
+    client.force_login(User.objects.get(username="admin"))
+    award = Award.objects.filter(status="active").select_related("certification").first()
+    assert award is not None
+    pages = [
+        "/jobs/",
+        "/tools/certification-removal/",
+        "/audit/",
+        "/licences/add/",
+        f"/certifications/{award.certification_id}/awards/{award.pk}/edit/",
+    ]
+    boxes = 0
+    for url in pages:
+        html = client.get(url).content.decode()
+        assert 'type="date"' not in html, f"{url} has a date box the browser shows in its own format"
+        boxes += len(re.findall(r'<input[^>]*placeholder="YYYY-MM-DD"[^>]*>', html))
+    assert boxes >= 9

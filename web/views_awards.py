@@ -29,6 +29,7 @@ from people.models import Group, OrgUnit, User
 
 from .permissions import allowed
 from .views_upload import upload_page
+from .widgets import IsoDateInput
 
 SEARCH_LIMIT = 15
 AWARD_KIND = certification_award.CertificationAward.slug
@@ -40,13 +41,11 @@ award_required = allowed(
 
 class TermsForm(forms.Form):
     # A date input only takes YYYY-MM-DD, whatever the language's own date format.
-    issue_date = forms.DateField(
-        label="Issue date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-    )
+    issue_date = forms.DateField(label="Issue date", widget=IsoDateInput())
     expiration_date = forms.DateField(
         label="Expiration date",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=IsoDateInput(),
     )
     always_valid = forms.BooleanField(label="Always valid", required=False)
     association_type = forms.ChoiceField(label="Association type", choices=Award.AssociationType.choices)

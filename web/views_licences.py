@@ -42,6 +42,7 @@ from people.models import OrgUnit, User
 from .permissions import allowed
 from .uploading import FILE_FIELD, cap_upload, submit_upload
 from .views_create import rejection_context
+from .widgets import IsoDateInput
 
 LICENSE_IMPORT = "license-import"
 PER_PAGE = 50
@@ -138,13 +139,11 @@ class LicenceForm(forms.Form):
     license_type = forms.ModelChoiceField(label="Licence", queryset=LicenseType.objects.order_by("code"))
     number = forms.CharField(label="Number", max_length=100, required=False)
     issuing_authority = forms.CharField(label="Issuing authority", max_length=200, required=False)
-    issue_date = forms.DateField(
-        label="Issue date", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-    )
+    issue_date = forms.DateField(label="Issue date", required=False, widget=IsoDateInput())
     expiration_date = forms.DateField(
         label="Expiration date",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=IsoDateInput(),
     )
 
     def __init__(self, *args: Any, reach: QuerySet[User], editing: bool = False, **kwargs: Any) -> None:
