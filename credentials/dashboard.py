@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Count, Q
+from django.db.models.functions import TruncMonth
 
 from .models import Award
 
@@ -28,3 +29,25 @@ def expiring_soon(today: dt.date, horizons: Sequence[int] = (30, 60, 90)) -> lis
         .annotate(**counts)
         .order_by(f"-within_{min(horizons)}", f"-within_{max(horizons)}", "certification__code")
     ]
+
+
+def expirations_by_month(today: dt.date, months: int = 12) -> list[tuple[dt.date, int]]:
+    """Active awards expiring in each of the next ``months`` calendar months, this one first (from
+    today: the days already past are expired, not expiring); every month listed, empty ones as 0."""
+    starts = [_month(today, n) for n in range(months + 1)]
+    found = dict(
+        Award.objects.filter(
+            status=Award.Status.ACTIVE, expiration_date__gte=today, expiration_date__lt=starts[-1]
+        )
+        .annotate(month=TruncMonth("expiration_date"))
+        .values_list("month")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    counted = {(m.year, m.month) if isinstance(m, dt.date) else m: n for m, n in found.items()}
+    return [(start, counted.get((start.year, start.month), 0)) for start in starts[:-1]]
+
+
+def _month(today: dt.date, ahead: int) -> dt.date:
+    index = today.year * 12 + today.month - 1 + ahead
+    return dt.date(index // 12, index % 12 + 1, 1)

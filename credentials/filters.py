@@ -25,6 +25,7 @@ EXPIRING_DAYS = 30
 AWARD_STATUSES = {
     "current": "Current holders (active and expired)",
     "active": "Active",
+    "expiring": "Expiring within",
     "expired": "Expired",
     "removed": "Removed (unassigned)",
     "all": "All",
@@ -97,6 +98,8 @@ class AwardFilter(_DatedFilterSet):
     status = django_filters.ChoiceFilter(
         label="status", choices=list(AWARD_STATUSES.items()), method="in_state"
     )
+    # Read by ``status`` ("expiring"); narrows nothing by itself.
+    days = DaysFilter(label="days", min_value=1, max_value=3650, method="read_by_status")
     search = django_filters.CharFilter(label="search", method="matching")
 
     class Meta:
@@ -104,14 +107,22 @@ class AwardFilter(_DatedFilterSet):
         fields: list[str] = []
 
     def in_state(self, awards: QuerySet[Award], name: str, status: str) -> QuerySet[Award]:
-        if status in ("current", "active", "expired"):
+        if status in ("current", "active", "expiring", "expired"):
             awards = awards.filter(status=Award.Status.ACTIVE)
         if status == "active":
             return awards.filter(Q(expiration_date__isnull=True) | Q(expiration_date__gte=self.today))
+        if status == "expiring":
+            days = self.form.cleaned_data.get("days") or EXPIRING_DAYS
+            return awards.filter(
+                expiration_date__gte=self.today, expiration_date__lte=self.today + dt.timedelta(days=days)
+            )
         if status == "expired":
             return awards.filter(expiration_date__lt=self.today)
         if status == "removed":
             return awards.filter(status=Award.Status.REMOVED)
+        return awards
+
+    def read_by_status(self, awards: QuerySet[Award], name: str, days: int) -> QuerySet[Award]:
         return awards
 
     def matching(self, awards: QuerySet[Award], name: str, text: str) -> QuerySet[Award]:

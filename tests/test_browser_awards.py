@@ -293,7 +293,7 @@ def test_award_users_to_a_group_and_a_branch_then_edit_unassign_and_reinstate(br
         # The Removed list shows it, with Reinstate.
         page.get_by_label("Status").select_option(label="Removed (unassigned)")
         page.get_by_role("search", name="Search users").get_by_role("button", name="Search").click()
-        expect(page).to_have_url(f"{users_url}?q=&status=removed")
+        expect(page).to_have_url(f"{users_url}?q=&status=removed&days=30")
         expect(usernames(page)).to_have_text(["rafe"])
         expect(award_row(page, "rafe").locator("td:nth-child(9)")).to_have_text("Removed")
         reinstate = open_row_menu(page, "rafe").get_by_role("button", name="Reinstate")

@@ -5,6 +5,7 @@ picked among the other filters."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -50,4 +51,29 @@ def test_a_long_title_wraps_and_every_column_stays_on_screen(
     )
     expect(page.locator("tbody tr", has_text="Q4-leavers-").get_by_text("Verified")).to_be_visible()
     shot(page, "jobs-long-title")
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", [WIDE, NARROW], ids=["1280px", "375px"])
+def test_the_dashboards_charts_fit_and_their_bars_open_the_jobs_they_count(
+    browser, live_server, width, alice, certification, holders
+):
+    services.submit(
+        "certification-removal",
+        io.BytesIO(make_csv(removal_rows(certification, holders[:2]))),
+        "leavers.csv",
+        actor=alice,
+        title="Leavers",
+        validate_only=True,
+    )
+    page = open_page(browser, live_server, width)
+    sign_in(page, "alice")
+    charts = page.locator("figure.chart")
+    expect(charts).to_have_count(2)
+    expect(charts.nth(1).get_by_role("img")).to_have_accessible_name(re.compile(r"Verified 1"))
+    expect_fits_the_screen(page)
+    shot(page, "dashboard-charts")
+    charts.nth(1).locator("g.status-verified a").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody tr")).to_contain_text("Leavers")
     page.context.close()

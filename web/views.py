@@ -11,8 +11,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -28,8 +30,9 @@ from bulk.registry import all_kinds, get_kind
 from bulk.samples import sample_file, sample_formats
 from bulk.visibility import allowed_kinds, jobs_visible_to, may_manage_jobs
 from bulk.worker_status import queue_state, workers_seen_by
-from credentials.dashboard import expiring_soon
+from credentials.dashboard import expirations_by_month, expiring_soon
 
+from .charts import Chart, bar_chart
 from .navigation import nav_items, tool_for
 from .permissions import allowed
 
@@ -47,14 +50,46 @@ def home(request: HttpRequest) -> HttpResponse:
     if not items:
         return render(request, "web/nothing.html", status=200)
     expiring = None
+    charts = []
+    today = timezone.localdate()
     if may_see_certifications(request.user):
-        rows = expiring_soon(timezone.localdate())
+        rows = expiring_soon(today)
         expiring = {
             "rows": rows[:10],
             "more": max(len(rows) - 10, 0),
             "totals": {days: sum(r[f"within_{days}"] for r in rows) for days in (30, 60, 90)},
         }
-    return render(request, "web/home.html", {"items": items, "expiring": expiring})
+        charts.append(
+            bar_chart(
+                "Awards expiring, by month, over the next 12 months",
+                [(month.strftime("%b %y"), n, "", "") for month, n in expirations_by_month(today)],
+            )
+        )
+    if may_manage_jobs(request.user):
+        charts.append(jobs_chart(request, today))
+    return render(request, "web/home.html", {"items": items, "expiring": expiring, "charts": charts})
+
+
+def jobs_chart(request: HttpRequest, today: dt.date) -> Chart:
+    """The jobs you may see created in the last 30 days, by status; each bar opens them on Jobs."""
+    since = today - dt.timedelta(days=29)
+    found = dict(
+        jobs_visible_to(request.user)
+        .filter(
+            created_at__gte=dt.datetime.combine(since, dt.time.min, tzinfo=timezone.get_current_timezone())
+        )
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    query = f"start={since.isoformat()}&end={today.isoformat()}"
+    return bar_chart(
+        "Bulk jobs of the last 30 days, by outcome",
+        [
+            (label, found.get(value, 0), f"{reverse('web:jobs')}?status={value}&{query}", f"status-{value}")
+            for value, label in Job.Status.choices
+        ],
+    )
 
 
 removal_required = allowed(MANAGE_CERTIFICATION_REMOVAL)

@@ -23,6 +23,7 @@ from credentials.filters import AWARD_STATUSES, AwardFilter
 from credentials.models import Award, Certification
 
 from .permissions import allowed
+from .sorting import sortable_columns
 
 CERTIFICATIONS_PER_PAGE = 25
 USERS_PER_PAGE = 50
@@ -64,6 +65,26 @@ def certification_list(request: HttpRequest) -> HttpResponse:
 
 
 STATUS_FILTERS = AWARD_STATUSES
+# Awarded Users' sortable columns: parameter -> the fields it orders by (a minus reverses it).
+AWARD_SORTS = {
+    "user_id": ["user__user_id"],
+    "username": ["user__username"],
+    "issue_date": ["issue_date"],
+    "expiration_date": ["expiration_date"],
+}
+AWARD_COLUMNS = {
+    "user_id": "User ID",
+    "username": "Username",
+    "issue_date": "Issue Date",
+    "expiration_date": "Expiration Date",
+}
+
+
+def _days(text: str | None) -> int:
+    """The page's "Days (for Expiring within)": a whole number of days up to ten years, else 30."""
+    text = (text or "").strip()
+    number = int(text) if text.isascii() and text.isdigit() and len(text) < 6 else 0
+    return number if 0 < number <= 3650 else 30
 
 
 @certifications_required
@@ -76,12 +97,16 @@ def view_users(request: HttpRequest, pk: int) -> HttpResponse:
     today = timezone.localdate()
     status = request.GET.get("status", "current")
     status = status if status in STATUS_FILTERS else "current"
+    days = _days(request.GET.get("days"))
+    sort = request.GET.get("sort", "user_id")
+    sort = sort if sort.lstrip("-") in AWARD_SORTS else "user_id"
     awards: QuerySet[Award] = AwardFilter(
-        {"status": status, "search": search},
+        {"status": status, "search": search, "days": days},
         Award.objects.filter(certification=certification).select_related("user"),
         today=today,
     ).qs
-    page = Paginator(awards.order_by("user__user_id", "pk"), USERS_PER_PAGE).get_page(request.GET.get("page"))
+    ordering = [("-" if sort.startswith("-") else "") + field for field in AWARD_SORTS[sort.lstrip("-")]]
+    page = Paginator(awards.order_by(*ordering, "pk"), USERS_PER_PAGE).get_page(request.GET.get("page"))
     can_award = has_permission(request.user, AWARD_CERTIFICATIONS)
     reachable = (
         set(awards_in_reach(request.user).filter(pk__in=[a.pk for a in page]).values_list("pk", flat=True))
@@ -98,7 +123,10 @@ def view_users(request: HttpRequest, pk: int) -> HttpResponse:
             "q": search,
             "query": query,
             "status": status,
+            "days": days,
             "statuses": STATUS_FILTERS.items(),
+            "columns": sortable_columns(request, sort, AWARD_COLUMNS),
+            "sort": sort,
             "can_remove": has_permission(request.user, MANAGE_CERTIFICATION_REMOVAL),
             "can_award": can_award,
             "renewal_opens_within": certification.renewal_window_days,

@@ -16,8 +16,10 @@ from people.filters import SORTS, PersonFilter
 from people.models import Group, OrgUnit
 
 from .permissions import allowed
+from .sorting import sortable_columns
 
 PER_PAGE = 50
+PEOPLE_COLUMNS = {"user_id": "User ID", "username": "Username", "name": "Name", "email": "Email"}
 HISTORY_PER_PAGE = 25
 
 people_required = allowed(
@@ -43,31 +45,13 @@ def people_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(people, PER_PAGE).get_page(params.get("page"))
     query = params.copy()
     query.pop("page", None)
-    sorting = params.copy()
-    sorting.pop("page", None)
-    sorting.pop("sort", None)
-    columns = [
-        (
-            key,
-            label,
-            "-" + key if sort == key else key,
-            {key: "ascending", "-" + key: "descending"}.get(sort, ""),
-        )
-        for key, label in (
-            ("user_id", "User ID"),
-            ("username", "Username"),
-            ("name", "Name"),
-            ("email", "Email"),
-        )
-    ]
     return render(
         request,
         "web/people.html",
         {
             "page": page,
             "query": query.urlencode(),
-            "sorting": sorting.urlencode(),
-            "columns": columns,
+            "columns": sortable_columns(request, sort, PEOPLE_COLUMNS),
             "q": data["search"],
             "unit": params.get("unit", ""),
             "group": params.get("group", ""),
