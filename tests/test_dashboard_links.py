@@ -98,3 +98,50 @@ def test_the_dashboard_draws_expirations_by_month_and_jobs_by_outcome_as_svg(ali
     listed = client.get(verified.href)
     assert [job.title for job in listed.context["page"]] == ["One"]
     assert f"start={since}" in verified.href
+
+
+def test_licences_and_jobs_sort_by_their_columns_both_ways(alice, certification, holders):
+    import io
+
+    from access.permissions import MANAGE_LICENSES
+    from bulk import services
+    from credentials.models import License, LicenseType
+
+    from .factories import grant
+
+    manager = grant(UserFactory(username="mona"), MANAGE_LICENSES)
+    rn = LicenseType.objects.create(code="RN", name="Registered Nurse", issuing_authority="Board")
+    bls = LicenseType.objects.create(code="BLS", name="Basic Life Support", issuing_authority="AHA")
+    for username, licence_type, number in (("zed", rn, "RN-1"), ("amy", bls, ""), ("kim", rn, "RN-2")):
+        License.objects.create(user=UserFactory(username=username), license_type=licence_type, number=number)
+    client = Client()
+    client.force_login(manager)
+
+    def licence_rows(**params: str) -> list[str]:
+        return [licence.user.username for licence, _ in client.get("/licences/", params).context["rows"]]
+
+    assert licence_rows() == ["amy", "kim", "zed"]
+    assert licence_rows(sort="-username") == ["zed", "kim", "amy"]
+    assert licence_rows(sort="licence") == ["amy", "kim", "zed"]  # BLS first, then RN by username
+    assert licence_rows(sort="-number") == ["kim", "zed", "amy"]
+
+    for title in ("Bravo", "Alpha", "Charlie"):
+        services.submit(
+            "certification-removal",
+            io.BytesIO(make_csv(removal_rows(certification, holders[:1]))),
+            "one.csv",
+            actor=alice,
+            title=title,
+            validate_only=True,
+        )
+    jobs = Client()
+    jobs.force_login(alice)
+
+    def job_titles(url: str, **params: str) -> list[str]:
+        return [job.title for job in jobs.get(url, params).context["page"]]
+
+    assert job_titles("/jobs/") == ["Charlie", "Alpha", "Bravo"]  # newest first
+    assert job_titles("/jobs/", sort="title") == ["Alpha", "Bravo", "Charlie"]
+    assert job_titles("/tools/certification-removal/", sort="-title") == ["Charlie", "Bravo", "Alpha"]
+    page = jobs.get("/jobs/", {"sort": "title", "q": "a"}).content.decode()
+    assert 'name="sort" value="title"' in page  # the filters keep the order

@@ -29,3 +29,11 @@ def sortable_columns(request: HttpRequest, sort: str, labels: dict[str, str]) ->
         direction = {key: "ascending", "-" + key: "descending"}.get(sort, "")
         columns[key] = Column(key, label, href, direction)
     return columns
+
+
+def sort_order(given: str | None, sorts: dict[str, list[str]], default: str) -> tuple[str, list[str]]:
+    """The sort asked for (a key of ``sorts``, with a minus to reverse it; anything else is the
+    default) and the fields to order by."""
+    sort = given if given and given.lstrip("-") in sorts else default
+    sign = "-" if sort.startswith("-") else ""
+    return sort, [sign + field for field in sorts[sort.lstrip("-")]]

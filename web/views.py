@@ -35,6 +35,7 @@ from credentials.dashboard import expirations_by_month, expiring_soon
 from .charts import Chart, bar_chart
 from .navigation import nav_items, tool_for
 from .permissions import allowed
+from .sorting import sort_order, sortable_columns
 
 REMOVAL = "certification-removal"
 JOBS_PER_PAGE = 25
@@ -119,6 +120,21 @@ def visible_job(request: HttpRequest, pk: int) -> Job:
     return get_object_or_404(jobs_visible_to(request.user).select_related("created_by"), pk=pk)
 
 
+# The job tables' sortable columns: parameter -> the fields it orders by (a minus reverses it).
+JOB_SORTS = {
+    "title": ["title"],
+    "created": ["created_at"],
+    "processed": ["processed_at"],
+    "status": ["status"],
+}
+JOB_COLUMNS = {
+    "title": "Job Title",
+    "created": "Created Date",
+    "processed": "Process Date",
+    "status": "Status",
+}
+
+
 def job_list_context(request: HttpRequest, kind: str | None) -> dict[str, Any]:
     """A kind's previous jobs this user may see (every kind's with None, or the one asked for):
     searchable by title, filterable by date and status."""
@@ -150,9 +166,10 @@ def job_list_context(request: HttpRequest, kind: str | None) -> dict[str, Any]:
     except BadFilter as exc:
         error = str(exc)
         jobs = jobs.none()
-    page = Paginator(
-        jobs.select_related("created_by").order_by("-created_at", "-id"), JOBS_PER_PAGE
-    ).get_page(params.get("page"))
+    sort, ordering = sort_order(params.get("sort"), JOB_SORTS, "-created")
+    page = Paginator(jobs.select_related("created_by").order_by(*ordering, "-id"), JOBS_PER_PAGE).get_page(
+        params.get("page")
+    )
     labels = {kind.slug: kind.label for kind in all_kinds()}
     for job in page:
         job.kind_label = labels.get(job.kind, job.kind)  # type: ignore[attr-defined]
@@ -167,6 +184,8 @@ def job_list_context(request: HttpRequest, kind: str | None) -> dict[str, Any]:
         "today": dt.date.today(),
         "kinds": [(slug, get_kind(slug).label) for slug in allowed_kinds(request.user)],
         "kind": asked,
+        "columns": sortable_columns(request, sort, JOB_COLUMNS),
+        "sort": sort,
     }
 
 

@@ -23,7 +23,7 @@ from credentials.filters import AWARD_STATUSES, AwardFilter
 from credentials.models import Award, Certification
 
 from .permissions import allowed
-from .sorting import sortable_columns
+from .sorting import sort_order, sortable_columns
 
 CERTIFICATIONS_PER_PAGE = 25
 USERS_PER_PAGE = 50
@@ -98,14 +98,12 @@ def view_users(request: HttpRequest, pk: int) -> HttpResponse:
     status = request.GET.get("status", "current")
     status = status if status in STATUS_FILTERS else "current"
     days = _days(request.GET.get("days"))
-    sort = request.GET.get("sort", "user_id")
-    sort = sort if sort.lstrip("-") in AWARD_SORTS else "user_id"
+    sort, ordering = sort_order(request.GET.get("sort"), AWARD_SORTS, "user_id")
     awards: QuerySet[Award] = AwardFilter(
         {"status": status, "search": search, "days": days},
         Award.objects.filter(certification=certification).select_related("user"),
         today=today,
     ).qs
-    ordering = [("-" if sort.startswith("-") else "") + field for field in AWARD_SORTS[sort.lstrip("-")]]
     page = Paginator(awards.order_by(*ordering, "pk"), USERS_PER_PAGE).get_page(request.GET.get("page"))
     can_award = has_permission(request.user, AWARD_CERTIFICATIONS)
     reachable = (

@@ -40,6 +40,7 @@ from credentials.models import License, LicenseType
 from people.models import OrgUnit, User
 
 from .permissions import allowed
+from .sorting import sort_order, sortable_columns
 from .uploading import FILE_FIELD, cap_upload, submit_upload
 from .views_create import rejection_context
 from .widgets import IsoDateInput
@@ -72,6 +73,23 @@ def _number(text: str | None, *, upto: int) -> int | None:
     return number if 0 < number <= upto else None
 
 
+# The list's sortable columns: parameter -> the fields it orders by (a minus reverses it).
+LICENCE_SORTS = {
+    "username": ["user__username", "license_type__code"],
+    "licence": ["license_type__code", "user__username"],
+    "number": ["number"],
+    "issue_date": ["issue_date"],
+    "expiration_date": ["expiration_date"],
+}
+LICENCE_COLUMNS = {
+    "username": "Username",
+    "licence": "Licence",
+    "number": "Number",
+    "issue_date": "Issue date",
+    "expiration_date": "Expiration date",
+}
+
+
 def _days(text: str | None) -> int:
     return _number(text, upto=3650) or 30
 
@@ -99,9 +117,8 @@ def licence_list(request: HttpRequest) -> HttpResponse:
         manageable(request.user),
         today=today,
     ).qs
-    page = Paginator(licences.order_by("user__username", "license_type__code", "pk"), PER_PAGE).get_page(
-        params.get("page")
-    )
+    sort, ordering = sort_order(params.get("sort"), LICENCE_SORTS, "username")
+    page = Paginator(licences.order_by(*ordering, "pk"), PER_PAGE).get_page(params.get("page"))
     query = params.copy()
     query.pop("page", None)
     return render(
@@ -121,6 +138,8 @@ def licence_list(request: HttpRequest) -> HttpResponse:
                 "q": search,
             },
             "query": query.urlencode(),
+            "columns": sortable_columns(request, sort, LICENCE_COLUMNS),
+            "sort": sort,
             "can_manage": has_permission(request.user, MANAGE_LICENSES),
             "can_import": has_permission(request.user, IMPORT_LICENSES),
         },
