@@ -32,6 +32,7 @@ class Certification(models.Model):
 
     class Meta:
         ordering = ["code"]
+        permissions = [("manage_certifications", "Manage certifications")]
 
     def __str__(self) -> str:
         return f"{self.code} — {self.title}"

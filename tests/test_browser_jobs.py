@@ -77,3 +77,32 @@ def test_the_dashboards_charts_fit_and_their_bars_open_the_jobs_they_count(
     expect(page.locator("tbody tr")).to_have_count(1)
     expect(page.locator("tbody tr")).to_contain_text("Leavers")
     page.context.close()
+
+
+@pytest.mark.parametrize("width", [WIDE, NARROW], ids=["1280px", "375px"])
+def test_editing_a_certifications_validity_in_the_browser(browser, live_server, width):
+    from access.permissions import MANAGE_CERTIFICATIONS, VIEW_CERTIFICATIONS
+    from credentials.models import Certification
+
+    from .factories import CertificationFactory, UserFactory, grant
+
+    grant(UserFactory(username="cara"), MANAGE_CERTIFICATIONS, VIEW_CERTIFICATIONS)
+    cert = CertificationFactory(code="CERT-BLS", title="Basic Life Support", validity_days=730)
+    page = open_page(browser, live_server, width)
+    sign_in(page, "cara")
+    page.goto(f"/certifications/{cert.pk}/users/")
+    page.get_by_role("link", name="Edit certification").click()
+    validity = page.get_by_label("Validity (days)")
+    expect(validity).to_have_value("730")
+    always = page.get_by_label("Always valid (awards never expire)")
+    always.check()
+    expect(validity).to_be_disabled()
+    always.uncheck()
+    expect(validity).to_have_value("730")
+    validity.fill("365")
+    expect_fits_the_screen(page)
+    shot(page, "certification-edit")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("ul.messages")).to_have_text("Certification CERT-BLS is saved.")
+    assert Certification.objects.get(pk=cert.pk).validity_days == 365
+    page.context.close()

@@ -5,6 +5,7 @@ from . import (
     views_audit,
     views_awards,
     views_catalogue,
+    views_certification_edit,
     views_certifications,
     views_create,
     views_enrolments,
@@ -32,6 +33,12 @@ urlpatterns = [
     path("tools/certification-removal/template.csv", views_create.template, name="removal-template"),
     path("tools/certification-removal/<int:pk>/confirm/", views_create.confirm_job, name="removal-confirm"),
     path("certifications/", views_certifications.certification_list, name="certifications"),
+    path("certifications/new/", views_certification_edit.certification_new, name="certification-new"),
+    path(
+        "certifications/<int:pk>/edit/",
+        views_certification_edit.certification_edit,
+        name="certification-edit",
+    ),
     path("certifications/<int:pk>/users/", views_certifications.view_users, name="certification-users"),
     path(
         "certifications/<int:pk>/users/export/",

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from access.permissions import AWARD_CERTIFICATIONS, MANAGE_CERTIFICATION_REMOVAL
+from access.permissions import AWARD_CERTIFICATIONS, MANAGE_CERTIFICATION_REMOVAL, MANAGE_CERTIFICATIONS
 from access.policy import has_permission
 from access.rules import may_see_certifications
 from base.downloads import as_download
@@ -60,6 +60,7 @@ def certification_list(request: HttpRequest) -> HttpResponse:
             "q": search,
             "query": query,
             "can_award": has_permission(request.user, AWARD_CERTIFICATIONS),
+            "can_manage": has_permission(request.user, MANAGE_CERTIFICATIONS),
         },
     )
 
@@ -127,6 +128,7 @@ def view_users(request: HttpRequest, pk: int) -> HttpResponse:
             "sort": sort,
             "can_remove": has_permission(request.user, MANAGE_CERTIFICATION_REMOVAL),
             "can_award": can_award,
+            "can_manage": has_permission(request.user, MANAGE_CERTIFICATIONS),
             "renewal_opens_within": certification.renewal_window_days,
         },
     )

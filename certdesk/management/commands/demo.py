@@ -149,6 +149,7 @@ RECORD_EXTERNAL = ("learning", "add_externaltrainingrecord")
 IMPORT_LICENCES = ("credentials", "import_licenses")
 MANAGE_LICENCES = ("credentials", "manage_licenses")
 VIEW_AUDIT_LOG = ("audit", "view_audit_log")
+MANAGE_CERTIFICATIONS = ("credentials", "manage_certifications")
 # (permission, constraint, constrained to org unit codes)
 GrantSpec = tuple[tuple[str, str], str, list[str]]
 CONTENT: list[GrantSpec] = [
@@ -170,6 +171,7 @@ ROLES: dict[str, tuple[str, list[GrantSpec]]] = {
             (IMPORT_LICENCES, "all", []),
             (MANAGE_LICENCES, "all", []),
             (VIEW_AUDIT_LOG, "all", []),
+            (MANAGE_CERTIFICATIONS, "all", []),
             *CONTENT,
         ],
     ),
