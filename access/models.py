@@ -14,6 +14,7 @@ class Role(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("manage_roles", "Manage roles")]
 
     def __str__(self) -> str:
         return self.name

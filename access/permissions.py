@@ -13,3 +13,21 @@ IMPORT_LICENSES = "credentials.import_licenses"
 MANAGE_LICENSES = "credentials.manage_licenses"
 VIEW_AUDIT_LOG = "audit.view_audit_log"
 MANAGE_CERTIFICATIONS = "credentials.manage_certifications"
+MANAGE_ROLES = "access.manage_roles"
+
+# Every permission certdesk checks, by the tool administrators know it from, in the order the roles
+# screen lists them.
+TOOLS: dict[str, tuple[str, ...]] = {
+    "Certification Removal Tool": (MANAGE_CERTIFICATION_REMOVAL,),
+    "Certifications": (VIEW_CERTIFICATIONS, AWARD_CERTIFICATIONS, MANAGE_CERTIFICATIONS),
+    "Catalogue": (
+        VIEW_CATALOGUE,
+        EDIT_ACTIVITIES,
+        EDIT_EMAIL_TEMPLATES,
+        IMPORT_UNENROLMENTS,
+        COMPLETE_ENROLMENTS,
+        RECORD_EXTERNAL_TRAINING,
+    ),
+    "Licences & Certifications": (IMPORT_LICENSES, MANAGE_LICENSES),
+    "Administration": (VIEW_AUDIT_LOG, MANAGE_ROLES),
+}

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from access.permissions import (
     MANAGE_CERTIFICATION_REMOVAL,
+    MANAGE_ROLES,
 )
 from access.policy import has_permission
 from access.reach import may_see_people
@@ -57,6 +58,8 @@ def nav_items(user: Any) -> list[NavItem]:
         items.append(NavItem("Jobs", reverse("web:jobs"), "Every bulk job you may see"))
     if may_view_audit_log(user):
         items.append(NavItem("Audit log", reverse("web:audit"), "Every change recorded"))
+    if has_permission(user, MANAGE_ROLES):
+        items.append(NavItem("Roles", reverse("web:roles"), "Admin"))
     return items
 
 

@@ -11,6 +11,7 @@ from . import (
     views_enrolments,
     views_licences,
     views_people,
+    views_roles,
 )
 from .views_upload import new_job
 
@@ -70,6 +71,9 @@ urlpatterns = [
     path("licences/import/", views_licences.licence_import, name="licence-import"),
     path("licences/available-licenses.csv", views_licences.available_licences, name="available-licences"),
     path("licences/<str:which>.<str:fmt>", views_licences.licence_sample, name="licence-sample"),
+    path("access/roles/", views_roles.role_list, name="roles"),
+    path("access/roles/new/", views_roles.role_new, name="role-new"),
+    path("access/roles/<int:pk>/", views_roles.role_detail, name="role"),
     path("audit/", views_audit.audit_log, name="audit"),
     path("audit/export.csv", views_audit.audit_export, name="audit-export"),
     path("people/", views_people.people_list, name="people"),

@@ -150,6 +150,7 @@ IMPORT_LICENCES = ("credentials", "import_licenses")
 MANAGE_LICENCES = ("credentials", "manage_licenses")
 VIEW_AUDIT_LOG = ("audit", "view_audit_log")
 MANAGE_CERTIFICATIONS = ("credentials", "manage_certifications")
+MANAGE_ROLES = ("access", "manage_roles")
 # (permission, constraint, constrained to org unit codes)
 GrantSpec = tuple[tuple[str, str], str, list[str]]
 CONTENT: list[GrantSpec] = [
@@ -172,6 +173,7 @@ ROLES: dict[str, tuple[str, list[GrantSpec]]] = {
             (MANAGE_LICENCES, "all", []),
             (VIEW_AUDIT_LOG, "all", []),
             (MANAGE_CERTIFICATIONS, "all", []),
+            (MANAGE_ROLES, "all", []),
             *CONTENT,
         ],
     ),
