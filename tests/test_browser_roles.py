@@ -51,6 +51,10 @@ def test_a_role_with_a_constrained_grant_takes_effect_for_its_member(browser, li
     expect(preview).to_contain_text("1 person in Division A")
     expect_fits_the_screen(page)
     shot(page, "role")
+    page.goto("/access/roles/")
+    expect(page.locator("tbody tr")).to_contain_text(["Division A licences"])
+    expect_fits_the_screen(page)
+    shot(page, "roles")
     page.get_by_role("button", name="Sign out").click()
 
     sign_in(page, "sue")

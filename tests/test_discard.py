@@ -7,15 +7,17 @@ import io
 import re
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from access.models import Grant, Role
 from audit.models import Event
 from bulk import services, worker
 from bulk.models import Job
 
-from .factories import UserFactory, grant, make_csv, removal_rows
+from .factories import OrgUnitFactory, UserFactory, make_csv, removal_rows
 from .test_api import token_client
 from .test_restore import removal
 
@@ -90,13 +92,23 @@ def test_the_cli_discards_a_draft(alice, verified):
 
 
 def test_a_job_outside_reach_is_not_found_and_stays(verified):
-    other = grant(UserFactory(username="otto"), "bulk.manage_certification_removal")
-    other.org_units.add(*[])  # no unit: alice's jobs are not in otto's scope when he is constrained
-    stranger = UserFactory(username="stranger")
-    assert token_client(stranger).post(f"/api/v1/jobs/{verified.pk}/discard/").status_code in (403, 404)
+    """An administrator of another division, who may discard removal jobs of their own division, does
+    not find alice's job: 404 on the page and in the API, and the CLI says not found."""
+    division_b = OrgUnitFactory(code="DIV-B")
+    role = Role.objects.create(name="Division B removals")
+    removal = Permission.objects.get(codename="manage_certification_removal")
+    Grant.objects.create(role=role, permission=removal, scope=Grant.Scope.OWN_UNITS)
+    bo = UserFactory(username="bo")
+    bo.org_units.add(division_b)
+    role.members.add(bo)
+
+    assert token_client(bo).post(f"/api/v1/jobs/{verified.pk}/discard/").status_code == 404
     page = Client()
-    page.force_login(stranger)
-    assert page.post(f"/jobs/{verified.pk}/discard/").status_code in (403, 404)
+    page.force_login(bo)
+    assert page.get(f"/jobs/{verified.pk}/discard/").status_code == 404
+    assert page.post(f"/jobs/{verified.pk}/discard/").status_code == 404
+    with pytest.raises(CommandError, match=f"Job {verified.pk} not found"):
+        call_command("job", "discard", str(verified.pk), "--as", "bo")
     assert Job.objects.filter(pk=verified.pk).exists()
 
 
