@@ -32,13 +32,15 @@ def demo(django_db_setup, django_db_blocker) -> Iterator[None]:  # type: ignore[
         yield
 
 
-@pytest.fixture
-def token(demo, db) -> Iterator[str]:  # type: ignore[no-untyped-def]
+# The superuser, who reaches every operation, and a division administrator, whose answers include
+# the 403s and 404s of what is outside her permissions and her division.
+@pytest.fixture(params=["admin", "alice"])
+def token(request, demo, db) -> Iterator[str]:  # type: ignore[no-untyped-def]
     # As Django's test client does: a request's end must not close the test's database connection.
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     try:
-        yield Token.objects.get_or_create(user=User.objects.get(username="admin"))[0].key
+        yield Token.objects.get_or_create(user=User.objects.get(username=request.param))[0].key
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
