@@ -47,7 +47,11 @@ class TermsForm(forms.Form):
         required=False,
         widget=IsoDateInput(),
     )
-    always_valid = forms.BooleanField(label="Always valid", required=False)
+    always_valid = forms.BooleanField(
+        label="Always valid",
+        required=False,
+        widget=forms.CheckboxInput(attrs={"data-clears": "expiration_date"}),
+    )
     association_type = forms.ChoiceField(label="Association type", choices=Award.AssociationType.choices)
     external_activity = forms.CharField(label="External training activity", required=False, max_length=200)
 

@@ -32,7 +32,11 @@ class CertificationForm(forms.Form):
     )
     title = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    always_valid = forms.BooleanField(label="Always valid (awards never expire)", required=False)
+    always_valid = forms.BooleanField(
+        label="Always valid (awards never expire)",
+        required=False,
+        widget=forms.CheckboxInput(attrs={"data-clears": "validity_days"}),
+    )
     validity_days = forms.IntegerField(
         label="Validity (days)",
         required=False,
