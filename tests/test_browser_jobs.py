@@ -4,16 +4,14 @@ picked among the other filters."""
 
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
 
-from bulk import services
-
 # Playwright's names come through test_browser, so that a missing Playwright is its skip.
 from . import test_browser as shared
 from .factories import make_csv, removal_rows
+from .test_api import submit
 from .test_browser import NARROW, WIDE, expect, expect_fits_the_screen, open_page, shot, sign_in
 
 allow_orm_beside_playwright = shared.allow_orm_beside_playwright
@@ -28,14 +26,7 @@ def test_a_long_title_wraps_and_every_column_stays_on_screen(
     browser, live_server, width, alice, certification, holders
 ):
     for title in (LONG_TITLE, "March audit"):
-        services.submit(
-            "certification-removal",
-            io.BytesIO(make_csv(removal_rows(certification, holders[:2]))),
-            "leavers.csv",
-            actor=alice,
-            title=title,
-            validate_only=True,
-        )
+        submit(alice, make_csv(removal_rows(certification, holders[:2])), title, validate_only=True)
 
     page = open_page(browser, live_server, width)
     sign_in(page, "alice")
@@ -58,14 +49,7 @@ def test_a_long_title_wraps_and_every_column_stays_on_screen(
 def test_the_dashboards_charts_fit_and_their_bars_open_the_jobs_they_count(
     browser, live_server, width, alice, certification, holders
 ):
-    services.submit(
-        "certification-removal",
-        io.BytesIO(make_csv(removal_rows(certification, holders[:2]))),
-        "leavers.csv",
-        actor=alice,
-        title="Leavers",
-        validate_only=True,
-    )
+    submit(alice, make_csv(removal_rows(certification, holders[:2])), "Leavers", validate_only=True)
     page = open_page(browser, live_server, width)
     sign_in(page, "alice")
     charts = page.locator("figure.chart")

@@ -12,6 +12,7 @@ from django.utils import timezone
 from credentials.models import Award
 
 from .factories import AwardFactory, CertificationFactory, UserFactory, make_csv, removal_rows
+from .test_api import submit
 
 
 def rows_of(response) -> list[str]:  # type: ignore[no-untyped-def]
@@ -68,21 +69,11 @@ def test_awarded_users_sort_by_each_sortable_column_both_ways(alice):
 
 
 def test_the_dashboard_draws_expirations_by_month_and_jobs_by_outcome_as_svg(alice, certification, holders):
-    import io
-
-    from bulk import services
 
     today = timezone.localdate()
     next_month = (today.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
     Award.objects.filter(pk__in=[a.pk for a in Award.objects.all()[:3]]).update(expiration_date=next_month)
-    services.submit(
-        "certification-removal",
-        io.BytesIO(make_csv(removal_rows(certification, holders[:1]))),
-        "one.csv",
-        actor=alice,
-        title="One",
-        validate_only=True,
-    )
+    submit(alice, make_csv(removal_rows(certification, holders[:1])), "One", validate_only=True)
     client = Client()
     client.force_login(alice)
     response = client.get("/")
@@ -101,10 +92,8 @@ def test_the_dashboard_draws_expirations_by_month_and_jobs_by_outcome_as_svg(ali
 
 
 def test_licences_and_jobs_sort_by_their_columns_both_ways(alice, certification, holders):
-    import io
 
     from access.permissions import MANAGE_LICENSES
-    from bulk import services
     from credentials.models import License, LicenseType
 
     from .factories import grant
@@ -126,14 +115,7 @@ def test_licences_and_jobs_sort_by_their_columns_both_ways(alice, certification,
     assert licence_rows(sort="-number") == ["kim", "zed", "amy"]
 
     for title in ("Bravo", "Alpha", "Charlie"):
-        services.submit(
-            "certification-removal",
-            io.BytesIO(make_csv(removal_rows(certification, holders[:1]))),
-            "one.csv",
-            actor=alice,
-            title=title,
-            validate_only=True,
-        )
+        submit(alice, make_csv(removal_rows(certification, holders[:1])), title, validate_only=True)
     jobs = Client()
     jobs.force_login(alice)
 
