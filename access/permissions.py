@@ -14,6 +14,7 @@ MANAGE_LICENSES = "credentials.manage_licenses"
 VIEW_AUDIT_LOG = "audit.view_audit_log"
 MANAGE_CERTIFICATIONS = "credentials.manage_certifications"
 MANAGE_ROLES = "access.manage_roles"
+APPROVE_JOBS = "bulk.approve_jobs"
 
 # Every permission certdesk checks, by the tool administrators know it from, in the order the roles
 # screen lists them.
@@ -29,5 +30,5 @@ TOOLS: dict[str, tuple[str, ...]] = {
         RECORD_EXTERNAL_TRAINING,
     ),
     "Licences & Certifications": (IMPORT_LICENSES, MANAGE_LICENSES),
-    "Administration": (VIEW_AUDIT_LOG, MANAGE_ROLES),
+    "Administration": (APPROVE_JOBS, VIEW_AUDIT_LOG, MANAGE_ROLES),
 }

@@ -12,7 +12,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
-from rest_framework.parsers import MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -30,12 +30,13 @@ from bulk.visibility import jobs_visible_to
 
 from .permissions import MayManageJobs
 from .responses import problems_response
-from .schema import ProblemsSerializer
+from .schema import ProblemsSerializer, RefusalSerializer
 from .serializers import (
     VALIDATE_ONLY_WITH_START,
     JobCreateSerializer,
     JobRowSerializer,
     JobSerializer,
+    RejectionSerializer,
 )
 
 # With CERTDESK_S3_PRESIGNED_DOWNLOADS, a permitted download is a redirect to the file in the bucket.
@@ -158,6 +159,38 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
     def restore(self, request: Request, pk: str | None = None) -> Response:
         """Queue a new job that undoes exactly what this processed job changed."""
         return self._queue(request, services.restore_job, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: JobSerializer,
+            403: OpenApiResponse(RefusalSerializer, description="Not allowed, or your own job."),
+            409: OpenApiResponse(ProblemsSerializer, description="The job is not awaiting approval."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str | None = None) -> Response:
+        """Approve a job awaiting approval (another administrator's): it is queued."""
+        return self._queue(request, services.approve_job, status.HTTP_200_OK)
+
+    @extend_schema(
+        request=RejectionSerializer,
+        responses={
+            200: JobSerializer,
+            403: OpenApiResponse(RefusalSerializer, description="Not allowed, or your own job."),
+            409: OpenApiResponse(ProblemsSerializer, description="The job is not awaiting approval."),
+        },
+    )
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser])
+    def reject(self, request: Request, pk: str | None = None) -> Response:
+        """Reject a job awaiting approval, with the reason: it goes back to Draft or Verified."""
+        form = RejectionSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        return self._queue(
+            request,
+            lambda job, user: services.reject_job(job, user, form.validated_data["reason"]),
+            status.HTTP_200_OK,
+        )
 
     @extend_schema(
         request=None,

@@ -85,6 +85,12 @@ class JobSerializer(serializers.ModelSerializer[Job]):
     original_url = serializers.SerializerMethodField()
     restore_of = serializers.SerializerMethodField()
     read_as = serializers.SerializerMethodField()
+    approval = serializers.SerializerMethodField(
+        help_text="While Awaiting approval: why ({reason}) and who asked; once approved, also approved_by"
+    )
+    rejection = serializers.SerializerMethodField(
+        help_text="The last rejection: by, reason, at; null if none"
+    )
     waiting_for_worker = serializers.SerializerMethodField(
         help_text="True when the job is queued and no worker is running to take it (GET /api/v1/workers/)."
     )
@@ -115,6 +121,8 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "results_url",
             "restore_of",
             "read_as",
+            "approval",
+            "rejection",
             "waiting_for_worker",
         ]
         read_only_fields = fields
@@ -145,6 +153,12 @@ class JobSerializer(serializers.ModelSerializer[Job]):
         """How the file was read: format, encoding and delimiter, and the sentence the job page shows."""
         reading = job.params.get("reading")
         return dict(reading) if reading else None
+
+    def get_approval(self, job: Job) -> dict[str, str] | None:
+        return dict(job.params.get("approval") or {}) or None
+
+    def get_rejection(self, job: Job) -> dict[str, str] | None:
+        return dict(job.params.get("rejection") or {}) or None
 
     def get_waiting_for_worker(self, job: Job) -> bool:
         if job.status != Job.Status.QUEUED:
@@ -211,6 +225,10 @@ class WorkersSerializer(serializers.Serializer[Any]):
     busy = serializers.IntegerField(help_text="Alive workers running a job")
     idle = serializers.IntegerField(help_text="Alive workers waiting for a job")
     results = WorkerSerializer(many=True, help_text="Alive workers first, then those seen recently")
+
+
+class RejectionSerializer(Input):
+    reason = serializers.CharField(max_length=1000, help_text="Why: the creator sees it on the job's page")
 
 
 VALIDATE_ONLY_WITH_START = "validate_only_with_start"

@@ -179,6 +179,11 @@ class JobKind(ABC):
         Runs inside the chunk's transaction; must cost a constant number of queries.
         """
 
+    def share_of_holders(self, job: Job, changing: int) -> float | None:
+        """For a kind that takes something away from its holders (a removal): the share of the
+        current holders that ``changing`` rows would take it from, for the approval policy."""
+        return None
+
     # A restore job undoes a processed job of the same kind, row by row; kinds that can say so.
     restorable: ClassVar[bool] = False
     restore_labels: ClassVar[dict[str, str]] = {

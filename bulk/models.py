@@ -11,6 +11,7 @@ class Job(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         VERIFIED = "verified", "Verified"
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
         QUEUED = "queued", "Queued"
         IN_PROGRESS = "in_progress", "In Progress"
         PROCESSED = "processed", "Processed"
@@ -22,7 +23,7 @@ class Job(models.Model):
     kind = models.CharField(max_length=50, db_index=True)
     title = models.CharField("Job Title", max_length=100)
     comment = models.TextField(blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     validate_only = models.BooleanField(default=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
     created_at = models.DateTimeField(db_index=True)
@@ -67,6 +68,7 @@ class Job(models.Model):
         permissions = [
             ("manage_certification_removal", "Manage certification removal jobs"),
             ("import_unenrolments", "Import unenrolments"),
+            ("approve_jobs", "Approve bulk jobs"),
         ]
         indexes = [
             # The claim query looks for the oldest queued job, or one whose lease expired.

@@ -22,11 +22,13 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from access.policy import require
+from access.permissions import APPROVE_JOBS
+from access.policy import NotAllowed, require
 from audit.services import record
 from base.problems import CONTROL_CHARACTERS, INVALID_CERTIFICATION, FileRejected, InputProblems, Problem
 from base.sql import gc_paused
 
+from .approval import approval_reason, ask_approvers
 from .files import delete_files_of, job_folder
 from .intake import BUILT, Reading, Upload, open_upload, read_capped, records_upload, too_large
 from .kind import JobKind
@@ -301,12 +303,110 @@ def _safe_name(name: str) -> str:
 
 
 def start_job(job: Job, actor: Any) -> Job:
-    """Queue a draft or verified job; a worker picks it up once the transaction commits."""
+    """Queue a draft or verified job; a worker picks it up once the transaction commits. A job over
+    the approval policy waits for a second administrator instead (Awaiting approval)."""
     require(actor, get_kind(job.kind).permission, doing="start this job")
+    reason = approval_reason(job)
+    if reason:
+        return _await_approval(job, actor, reason)
+    return _queue(job, actor, Job.STARTABLE)
+
+
+def _await_approval(job: Job, actor: Any, reason: str) -> Job:
+    with transaction.atomic():
+        found = Job.objects.select_for_update().filter(pk=job.pk, status__in=Job.STARTABLE).first()
+        if found is None:
+            raise _not_startable(job)
+        found.params = {
+            **found.params,
+            "approval": {"reason": reason, "requested_by": actor.username, "from": found.status},
+        }
+        found.status = Job.Status.AWAITING_APPROVAL
+        found.save(update_fields=["params", "status"])
+        record("job.awaiting_approval", actor=actor, job=found, obj=found, after={"reason": reason})
+        transaction.on_commit(lambda: ask_approvers(found.pk))
+    return found
+
+
+def _not_startable(job: Job) -> JobInputError:
+    found = Job.objects.filter(pk=job.pk).first()
+    if found is None:
+        return JobInputError(
+            [
+                Problem(
+                    "not_startable", f"Job {job.pk} no longer exists: it was deleted before it was started."
+                )
+            ]
+        )
+    return JobInputError(
+        [Problem("not_startable", f"Job {job.pk} is {found.get_status_display()} and cannot be started.")]
+    )
+
+
+def _decision(job: Job, actor: Any, doing: str) -> None:
+    """Who may decide: "Approve bulk jobs", never on their own job; the job must be waiting."""
+    require(actor, APPROVE_JOBS, doing=doing)
+    if job.created_by_id == actor.pk:
+        raise NotAllowed("You created this job: another administrator must approve or reject it.")
+    if job.status != Job.Status.AWAITING_APPROVAL:
+        raise JobInputError(
+            [
+                Problem(
+                    "not_awaiting_approval",
+                    f"Job {job.pk} is {job.get_status_display()}, not awaiting approval.",
+                )
+            ]
+        )
+
+
+def approve_job(job: Job, actor: Any) -> Job:
+    """A second administrator approves a job awaiting approval: it is queued."""
+    _decision(job, actor, "approve bulk jobs")
+    approved = _queue(job, actor, (Job.Status.AWAITING_APPROVAL,))
+    approved.params = {
+        **approved.params,
+        "approval": {**approved.params.get("approval", {}), "approved_by": actor.username},
+    }
+    Job.objects.filter(pk=job.pk).update(params=approved.params)
+    record("job.approved", actor=actor, job=approved, obj=approved, after={"status": approved.status})
+    return approved
+
+
+def reject_job(job: Job, actor: Any, reason: str) -> Job:
+    """A second administrator rejects a job awaiting approval: it goes back to Draft or Verified, with
+    the reason shown on its page."""
+    _decision(job, actor, "reject bulk jobs")
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise JobInputError([Problem("reason_required", "Say why the job is rejected.", column="reason")])
+    check_text(reason, "Reason")
+    with transaction.atomic():
+        found = Job.objects.select_for_update().filter(pk=job.pk, status=Job.Status.AWAITING_APPROVAL).first()
+        if found is None:
+            raise _not_startable(job)
+        approval = found.params.get("approval", {})
+        found.status = approval.get("from", Job.Status.DRAFT)
+        found.params = {
+            **found.params,
+            "approval": {},
+            "rejection": {"by": actor.username, "reason": reason[:1000], "at": timezone.now().isoformat()},
+        }
+        found.save(update_fields=["status", "params"])
+        record(
+            "job.rejected",
+            actor=actor,
+            job=found,
+            obj=found,
+            after={"status": found.status, "reason": reason},
+        )
+    return found
+
+
+def _queue(job: Job, actor: Any, states: tuple[str, ...]) -> Job:
     now = timezone.now()
     with transaction.atomic():
         # A verified job's results file says what would happen; it is rewritten when the job ends.
-        changed = Job.objects.filter(pk=job.pk, status__in=Job.STARTABLE).update(
+        changed = Job.objects.filter(pk=job.pk, status__in=states).update(
             status=Job.Status.QUEUED,
             queued_at=now,
             validate_only=False,
@@ -320,23 +420,7 @@ def start_job(job: Job, actor: Any) -> Job:
             skipped=0,
         )
         if not changed:
-            if not Job.objects.filter(pk=job.pk).exists():
-                raise JobInputError(
-                    [
-                        Problem(
-                            "not_startable",
-                            f"Job {job.pk} no longer exists: it was deleted before it was started.",
-                        )
-                    ]
-                )
-            job.refresh_from_db()
-            raise JobInputError(
-                [
-                    Problem(
-                        "not_startable", f"Job {job.pk} is {job.get_status_display()} and cannot be started."
-                    )
-                ]
-            )
+            raise _not_startable(job)
         record("job.queued", actor=actor, job=job, obj=job, after={"status": Job.Status.QUEUED})
         transaction.on_commit(lambda: enqueue(job.pk))
     job.refresh_from_db()

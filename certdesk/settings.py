@@ -267,6 +267,15 @@ if CERTDESK_RUNNER not in RUNNERS:
 # writes every page a transaction dirtied: a 1 MB file in one 50,000-row chunk writes each page once,
 # in ten chunks ten times. A 50,000-row chunk still commits in well under a second.
 CERTDESK_CHUNK_SIZE = env.int("CERTDESK_CHUNK_SIZE", default=50_000)
+# Approval for large changes: a job that would change more rows than this (0: never by size), per kind
+# with CERTDESK_APPROVAL_MAX_ROWS_BY_KIND ("license-import=5000,unenrolment=2000"), or a removal that
+# would take away more than this share of a certification's current holders (1: never by share), waits
+# for a second administrator who holds "Approve bulk jobs".
+CERTDESK_APPROVAL_MAX_ROWS = env.int("CERTDESK_APPROVAL_MAX_ROWS", default=1000)
+CERTDESK_APPROVAL_MAX_ROWS_BY_KIND = {
+    kind: int(limit) for kind, limit in env.dict("CERTDESK_APPROVAL_MAX_ROWS_BY_KIND", default={}).items()
+}
+CERTDESK_APPROVAL_REMOVAL_SHARE = env.float("CERTDESK_APPROVAL_REMOVAL_SHARE", default=0.20)
 CERTDESK_LEASE_SECONDS = env.int("CERTDESK_LEASE_SECONDS", default=60)
 # A job claimed this many times without finishing is failed rather than retried again.
 CERTDESK_MAX_ATTEMPTS = env.int("CERTDESK_MAX_ATTEMPTS", default=5)

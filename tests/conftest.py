@@ -86,3 +86,12 @@ def generous_api_rates(settings) -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def no_approval_policy(settings) -> None:
+    """Jobs run when started, whatever their size: the approval policy's own tests turn it back on
+    (tests/test_approval.py), so that the rest of the suite tests what it is about."""
+    settings.CERTDESK_APPROVAL_MAX_ROWS = 0
+    settings.CERTDESK_APPROVAL_MAX_ROWS_BY_KIND = {}
+    settings.CERTDESK_APPROVAL_REMOVAL_SHARE = 1.0

@@ -54,6 +54,9 @@ def cli_env(**overrides: str) -> dict[str, str]:
         CERTDESK_VAR_DIR=str(django_settings.VAR_DIR),
         CERTDESK_RUNNER="none",
         CERTDESK_CHUNK_PAUSE_SECONDS="0",
+        # As in the test process (conftest.no_approval_policy): jobs run when started.
+        CERTDESK_APPROVAL_MAX_ROWS="0",
+        CERTDESK_APPROVAL_REMOVAL_SHARE="1",
     )
     env.update(overrides)
     return env

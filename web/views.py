@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL
 from access.policy import NotAllowed, has_permission
@@ -24,6 +24,7 @@ from access.rules import may_see_certifications
 from base.downloads import download
 from base.filters import BadFilter
 from bulk import files, services
+from bulk.approval import may_approve
 from bulk.filters import JobFilter
 from bulk.models import Job, JobRow
 from bulk.registry import all_kinds, get_kind
@@ -100,6 +101,17 @@ jobs_required = allowed(may_manage_jobs, "You need a permission for bulk jobs to
 
 # The tag of a "queued" message: the job's page leaves it out once the job has ended.
 QUEUED_TAG = "job-queued"
+
+
+def started_message(request: HttpRequest, job: Job, queued: str) -> None:
+    """What starting a job did: queued it, or asked a second administrator to approve it."""
+    if job.status == Job.Status.AWAITING_APPROVAL:
+        messages.info(
+            request,
+            f"{job.params['approval']['reason']} The administrators who may approve it have been emailed.",
+        )
+    else:
+        messages.success(request, queued, extra_tags=QUEUED_TAG)
 
 
 def on_page(request: HttpRequest, job: Job, change: Callable[[Job, Any], Any]) -> tuple[bool, Any]:
@@ -255,6 +267,9 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             and not job.params.get("restore_of")
             and has_permission(request.user, kind.permission),
             "can_start": job.status in Job.STARTABLE and has_permission(request.user, kind.permission),
+            "can_decide": job.status == Job.Status.AWAITING_APPROVAL and may_approve(request.user, job),
+            "approval": job.params.get("approval") or {},
+            "rejection": job.params.get("rejection") or {},
             "queue_state": queue_state(job, request.user),
         },
     )
@@ -280,12 +295,12 @@ def job_start(request: HttpRequest, pk: int) -> HttpResponse:
                 "summary": job.params.get("summary") or {},
             },
         )
-    done, _ = on_page(request, job, services.start_job)
+    done, started = on_page(request, job, services.start_job)
     if done:
-        messages.success(
+        started_message(
             request,
+            started,
             "The job is queued; it will process shortly. You will receive an email when it ends.",
-            extra_tags=QUEUED_TAG,
         )
     return redirect("web:job", pk=job.pk)
 
@@ -344,6 +359,29 @@ def raise_not_found() -> None:
 
 
 @jobs_required
+@require_POST
+def job_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    job = visible_job(request, pk)
+    done, _ = on_page(request, job, services.approve_job)
+    if done:
+        messages.success(
+            request, "Approved: the job is queued; it will process shortly.", extra_tags=QUEUED_TAG
+        )
+    return redirect("web:job", pk=job.pk)
+
+
+@jobs_required
+@require_POST
+def job_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    job = visible_job(request, pk)
+    reason = request.POST.get("reason", "")
+    done, _ = on_page(request, job, lambda found, user: services.reject_job(found, user, reason))
+    if done:
+        messages.success(request, "Rejected: the job is back with its creator, with your reason.")
+    return redirect("web:job", pk=job.pk)
+
+
+@jobs_required
 @require_http_methods(["GET", "POST"])
 def job_discard(request: HttpRequest, pk: int) -> HttpResponse:
     """Discard a draft or verified job: confirm, then delete it with its files."""
@@ -369,9 +407,7 @@ def job_restore(request: HttpRequest, pk: int) -> HttpResponse:
         done, restore = on_page(request, job, services.restore_job)
         if not done:
             return redirect("web:job", pk=job.pk)
-        messages.success(
-            request, f"Restore job {restore.pk} is queued: it undoes job {job.pk}.", extra_tags=QUEUED_TAG
-        )
+        started_message(request, restore, f"Restore job {restore.pk} is queued: it undoes job {job.pk}.")
         return redirect("web:job", pk=restore.pk)
     return render(request, "web/job_restore.html", {"job": job, "kind": kind, "tool": tool_for(job.kind)})
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,7 +25,7 @@ from bulk.samples import example_csv, example_filename, template_csv, template_f
 from credentials.models import Certification
 
 from .uploading import cap_upload, submit_upload
-from .views import QUEUED_TAG, REMOVAL, on_page, removal_required, visible_job
+from .views import REMOVAL, on_page, removal_required, started_message, visible_job
 
 FILE_FIELD = "file"
 QUEUED_MESSAGE = "The removal job is queued; it will process shortly."
@@ -127,9 +126,9 @@ def confirm_job(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         if request.POST.get("action") != "remove":
             return redirect(f"{reverse('web:removal-confirm', args=[job.pk])}?step=confirm")
-        done, _ = on_page(request, job, services.start_job)
+        done, started = on_page(request, job, services.start_job)
         if done:
-            messages.success(request, QUEUED_MESSAGE, extra_tags=QUEUED_TAG)
+            started_message(request, started, QUEUED_MESSAGE)
         return redirect("web:job", pk=job.pk)
 
     step = "confirm" if request.GET.get("step") == "confirm" else "review"

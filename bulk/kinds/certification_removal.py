@@ -109,6 +109,14 @@ class CertificationRemoval(JobKind):
     def example_rows(self) -> list[list[str]]:
         return [["CERT-001", "U000123"], ["CERT-001", "U000456"], ["CERT-001", "U000789"]]
 
+    def share_of_holders(self, job: Job, changing: int) -> float | None:
+        if job.params.get("restore_of") or "certification_id" not in job.params:
+            return None  # a restore gives back; it takes nothing away
+        holders = Award.objects.filter(
+            certification_id=job.params["certification_id"], status=Award.Status.ACTIVE
+        ).count()
+        return changing / holders if holders else None
+
 
 class RemovalValidation(Validation):
     """Every row must name the file's one certification and a user who holds it; a repeated User ID is

@@ -88,6 +88,14 @@ class Command(BaseCommand):
         restore.add_argument("id", type=int)
         restore.add_argument("--wait", action="store_true")
 
+        approve = with_actor(
+            sub.add_parser("approve", help="Approve a job awaiting approval (not your own).")
+        )
+        approve.add_argument("id", type=int)
+        reject = with_actor(sub.add_parser("reject", help="Reject a job awaiting approval, with the reason."))
+        reject.add_argument("id", type=int)
+        reject.add_argument("--reason", required=True, help="Why: the creator sees it on the job's page.")
+
         discard = with_actor(
             sub.add_parser("discard", help="Delete a draft or verified job, with its files.")
         )
@@ -167,6 +175,17 @@ class Command(BaseCommand):
             lines.append(
                 f"  Outcomes:    {labels['succeeded']} {job.succeeded}, Skipped {job.skipped}, Error {job.failed}"
             )
+        approval = job.params.get("approval") or {}
+        if job.status == Job.Status.AWAITING_APPROVAL:
+            lines.append(
+                f"  Approval:    {approval.get('reason', '')} Another administrator approves it with"
+            )
+            lines.append(
+                f"               certdesk job approve {job.pk}, or rejects it with certdesk job reject {job.pk} --reason …"
+            )
+        rejection = job.params.get("rejection") or {}
+        if rejection and job.status in Job.STARTABLE:
+            lines.append(f"  Rejected by: {rejection.get('by')}: {rejection.get('reason')}")
         for warning in job.warnings:
             lines.append(f"  Warning:     {warning}")
         if job.failure_reason:
@@ -203,7 +222,8 @@ class Command(BaseCommand):
         )
         while True:
             job.refresh_from_db()
-            if job.is_finished:
+            # A job awaiting approval runs once a second administrator approves it: not while we wait.
+            if job.is_finished or job.status == Job.Status.AWAITING_APPROVAL:
                 break
             # A running worker takes the job; with none alive, this command runs it itself.
             claimed = None if alive_workers().exists() else worker.claim_job(owner, job_id=job.pk)
@@ -347,6 +367,17 @@ class Command(BaseCommand):
         path = Path(output or filename)
         path.write_bytes(content)
         self.stdout.write(f"Wrote {path} ({len(content):,} bytes).")
+
+    def do_approve(self, user: User, *, id: int, json: bool = False, **options: Any) -> None:
+        self.queue_and_report(user, id, services.approve_job, wait=False, as_json=json)
+
+    def do_reject(self, user: User, *, id: int, reason: str, json: bool = False, **options: Any) -> None:
+        job = self.visible_job(user, id)
+        try:
+            job = services.reject_job(job, user, reason)
+        except services.JobInputError as exc:
+            raise CommandError(exc.problems[0].message, returncode=EXIT_USAGE) from exc
+        self.stdout.write(self.describe(job))
 
     def do_discard(self, user: User, *, id: int, **options: Any) -> None:
         job = self.visible_job(user, id)
