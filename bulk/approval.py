@@ -92,3 +92,16 @@ def ask_approvers(job_id: int) -> int:
         except Exception:
             log.exception("Job %s: the approval request to %s could not be sent", job.pk, user.email)
     return sent
+
+
+def changed_since_request(job: Job) -> str:
+    """What an approver should know before approving: the rows the world has overtaken since the
+    request ("" when none, or when the kind cannot say)."""
+    stale = get_kind(job.kind).no_longer_apply(job)
+    if not stale:
+        return ""
+    rows = "row no longer applies" if stale == 1 else "rows no longer apply"
+    return (
+        f"Since the request, {stale:,} {rows} (what they would change has been done another way): "
+        "they will be Skipped when the job runs."
+    )

@@ -184,6 +184,12 @@ class JobKind(ABC):
         current holders that ``changing`` rows would take it from, for the approval policy."""
         return None
 
+    def no_longer_apply(self, job: Job) -> int | None:
+        """How many of the job's pending rows the world has overtaken since validation (what they
+        would change is already so), checked again for an approver; None for a kind that cannot say.
+        Those rows are Skipped when the job runs, whatever this says."""
+        return None
+
     # A restore job undoes a processed job of the same kind, row by row; kinds that can say so.
     restorable: ClassVar[bool] = False
     restore_labels: ClassVar[dict[str, str]] = {

@@ -28,7 +28,7 @@ from audit.services import record
 from base.problems import CONTROL_CHARACTERS, INVALID_CERTIFICATION, FileRejected, InputProblems, Problem
 from base.sql import gc_paused
 
-from .approval import approval_reason, ask_approvers
+from .approval import approval_reason, ask_approvers, changed_since_request
 from .files import delete_files_of, job_folder
 from .intake import BUILT, Reading, Upload, open_upload, read_capped, records_upload, too_large
 from .kind import JobKind
@@ -362,13 +362,19 @@ def _decision(job: Job, actor: Any, doing: str) -> None:
 def approve_job(job: Job, actor: Any) -> Job:
     """A second administrator approves a job awaiting approval: it is queued."""
     _decision(job, actor, "approve bulk jobs")
+    # Checked again as approved: the decision records what had changed since the request.
+    changed = changed_since_request(job)
     approved = _queue(job, actor, (Job.Status.AWAITING_APPROVAL,))
-    approved.params = {
-        **approved.params,
-        "approval": {**approved.params.get("approval", {}), "approved_by": actor.username},
-    }
+    approval = {**approved.params.get("approval", {}), "approved_by": actor.username, "changed": changed}
+    approved.params = {**approved.params, "approval": approval}
     Job.objects.filter(pk=job.pk).update(params=approved.params)
-    record("job.approved", actor=actor, job=approved, obj=approved, after={"status": approved.status})
+    record(
+        "job.approved",
+        actor=actor,
+        job=approved,
+        obj=approved,
+        after={"status": approved.status, "changed": changed},
+    )
     return approved
 
 

@@ -155,3 +155,24 @@ def test_a_rejection_returns_the_job_with_its_reason(policy, alice, vera, certif
     event = Event.objects.get(action="job.rejected")
     assert (event.actor, event.after["reason"]) == (vera, "Wrong certification")
     assert Award.objects.filter(status="active").count() == 20
+
+
+def test_the_approver_sees_what_changed_since_the_request_and_the_decision_records_it(
+    policy, alice, vera, certification, holders
+):
+    from credentials.edits import unassign_award
+
+    job = waiting(alice, certification, holders)
+    unassign_award(Award.objects.get(user=holders[0], certification=certification), actor=vera)  # meanwhile
+    page = Client()
+    page.force_login(vera)
+
+    shown = page.get(f"/jobs/{job.pk}/").content.decode()
+    approved = token_client(vera).post(f"/api/v1/jobs/{job.pk}/approve/").json()
+    worker.run_next("w")
+
+    assert "Since the request, 1 row no longer applies" in shown
+    assert approved["approval"]["changed"].startswith("Since the request, 1 row no longer applies")
+    job.refresh_from_db()
+    assert (job.succeeded, job.skipped) == (3, 1)  # the overtaken row is Skipped, not applied twice
+    assert Event.objects.get(action="job.approved").after["changed"].startswith("Since the request, 1 row")

@@ -10,6 +10,8 @@ import datetime as dt
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import Exists, OuterRef
+
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL
 from base.keys import Matches, exact_keys, match_keys, taken_note
 from base.problems import INVALID_CERTIFICATION, INVALID_USERS, Problem
@@ -108,6 +110,14 @@ class CertificationRemoval(JobKind):
 
     def example_rows(self) -> list[list[str]]:
         return [["CERT-001", "U000123"], ["CERT-001", "U000456"], ["CERT-001", "U000789"]]
+
+    def no_longer_apply(self, job: Job) -> int | None:
+        if job.params.get("restore_of"):
+            return None
+        held = Award.objects.filter(
+            user_id=OuterRef("user_id"), certification_id=OuterRef("target_id"), status=Award.Status.ACTIVE
+        )
+        return job.rows.filter(outcome=JobRow.Outcome.PENDING).exclude(Exists(held)).count()
 
     def share_of_holders(self, job: Job, changing: int) -> float | None:
         if job.params.get("restore_of") or "certification_id" not in job.params:
