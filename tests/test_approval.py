@@ -8,7 +8,6 @@ import io
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.core import mail
 from django.core.management import CommandError, call_command
 from django.test import Client
 
@@ -20,6 +19,7 @@ from bulk.models import Job
 from credentials.models import Award
 
 from .factories import OrgUnitFactory, UserFactory, grant, make_csv, removal_rows
+from .mailserver import body_of
 from .test_api import submit, token_client
 
 
@@ -47,7 +47,7 @@ def waiting(alice, certification, holders, n: int = 4) -> Job:
 
 
 def test_a_job_over_the_row_limit_waits_and_the_approvers_are_emailed(
-    policy, alice, vera, certification, holders, django_capture_on_commit_callbacks
+    policy, alice, vera, certification, holders, smtp_server, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         job = waiting(alice, certification, holders)
@@ -56,8 +56,9 @@ def test_a_job_over_the_row_limit_waits_and_the_approvers_are_emailed(
     assert job.params["approval"]["reason"].startswith(
         "It would change 4 rows: a job that changes more than 3"
     )
-    assert [m.to for m in mail.outbox] == [["vera@example.test"]]
-    assert f"/jobs/{job.pk}/" in mail.outbox[0].body and "Big removal" in mail.outbox[0].subject
+    (delivered,) = smtp_server.messages  # through a real SMTP server: vera only, not alice herself
+    assert delivered.recipients == ["vera@example.test"]
+    assert f"/jobs/{job.pk}/" in body_of(delivered) and "Big removal" in delivered.message["Subject"]
     assert Award.objects.filter(status="active").count() == 20  # nothing changed
     assert worker.run_next("w") is None  # no worker takes it
     listed = token_client(alice).get("/api/v1/jobs/", {"status": "awaiting_approval"}).json()["results"]
