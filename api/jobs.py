@@ -51,6 +51,14 @@ def form_value(request: Request, name: str) -> str:
     return str(cast(Mapping[str, Any], request.data).get(name) or "")
 
 
+# What approving or rejecting answers: the job, or why this administrator or this job's state forbids it.
+DECISION_RESPONSES = {
+    200: JobSerializer,
+    403: OpenApiResponse(RefusalSerializer, description="Not allowed, or your own job."),
+    409: OpenApiResponse(ProblemsSerializer, description="The job is not awaiting approval."),
+}
+
+
 class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
     """Bulk jobs of every kind the caller may manage."""
 
@@ -162,11 +170,7 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
 
     @extend_schema(
         request=None,
-        responses={
-            200: JobSerializer,
-            403: OpenApiResponse(RefusalSerializer, description="Not allowed, or your own job."),
-            409: OpenApiResponse(ProblemsSerializer, description="The job is not awaiting approval."),
-        },
+        responses=DECISION_RESPONSES,
     )
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str | None = None) -> Response:
@@ -175,11 +179,7 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
 
     @extend_schema(
         request=RejectionSerializer,
-        responses={
-            200: JobSerializer,
-            403: OpenApiResponse(RefusalSerializer, description="Not allowed, or your own job."),
-            409: OpenApiResponse(ProblemsSerializer, description="The job is not awaiting approval."),
-        },
+        responses=DECISION_RESPONSES,
     )
     @action(detail=True, methods=["post"], parser_classes=[JSONParser])
     def reject(self, request: Request, pk: str | None = None) -> Response:

@@ -364,17 +364,19 @@ def approve_job(job: Job, actor: Any) -> Job:
     _decision(job, actor, "approve bulk jobs")
     # Checked again as approved: the decision records what had changed since the request.
     changed = changed_since_request(job)
-    approved = _queue(job, actor, (Job.Status.AWAITING_APPROVAL,))
-    approval = {**approved.params.get("approval", {}), "approved_by": actor.username, "changed": changed}
-    approved.params = {**approved.params, "approval": approval}
-    Job.objects.filter(pk=job.pk).update(params=approved.params)
-    record(
-        "job.approved",
-        actor=actor,
-        job=approved,
-        obj=approved,
-        after={"status": approved.status, "changed": changed},
-    )
+    # One transaction: no worker sees the job queued before its approval is recorded.
+    with transaction.atomic():
+        approved = _queue(job, actor, (Job.Status.AWAITING_APPROVAL,))
+        approval = {**approved.params.get("approval", {}), "approved_by": actor.username, "changed": changed}
+        approved.params = {**approved.params, "approval": approval}
+        Job.objects.filter(pk=job.pk).update(params=approved.params)
+        record(
+            "job.approved",
+            actor=actor,
+            job=approved,
+            obj=approved,
+            after={"status": approved.status, "changed": changed},
+        )
     return approved
 
 
@@ -387,9 +389,12 @@ def reject_job(job: Job, actor: Any, reason: str) -> Job:
         raise JobInputError([Problem("reason_required", "Say why the job is rejected.", column="reason")])
     check_text(reason, "Reason")
     with transaction.atomic():
-        found = Job.objects.select_for_update().filter(pk=job.pk, status=Job.Status.AWAITING_APPROVAL).first()
-        if found is None:
-            raise _not_startable(job)
+        found = Job.objects.select_for_update().filter(pk=job.pk).first()
+        if found is None or found.status != Job.Status.AWAITING_APPROVAL:
+            state = "no longer exists" if found is None else f"is {found.get_status_display()}"
+            raise JobInputError(
+                [Problem("not_awaiting_approval", f"Job {job.pk} {state}: another decision came first.")]
+            )
         approval = found.params.get("approval", {})
         found.status = approval.get("from", Job.Status.DRAFT)
         found.params = {
