@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from django.db.models import QuerySet
-from django.http import HttpResponseBase
+from django.http import HttpResponseBase, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from access.policy import NotAllowed, has_permission
+from base.downloads import as_download, csv_stream
 from base.filters import BadFilter
 from base.problems import EMPTY_FILE, FileRejected, Problem, report
 from bulk import files, services
@@ -24,6 +25,7 @@ from bulk.files import ORIGINAL_CONTENT_TYPES, OTHER_CONTENT_TYPE, RESULTS_CONTE
 from bulk.filters import JobFilter
 from bulk.intake import too_large
 from bulk.models import Job, JobRow
+from bulk.preview import PREVIEWABLE, changes_csv_rows, changes_header, preview_job
 from bulk.registry import get_kind
 from bulk.uploads import FORM_OVERHEAD, CappedUploadHandler, largest_limit
 from bulk.visibility import jobs_visible_to
@@ -36,6 +38,7 @@ from .serializers import (
     JobCreateSerializer,
     JobRowSerializer,
     JobSerializer,
+    PreviewSerializer,
     RejectionSerializer,
 )
 
@@ -225,6 +228,56 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet[Job]):
                 report(exc.problems, [exc.problems[0].message], 100), status=status.HTTP_409_CONFLICT
             )
         return Response(JobSerializer(job, context=self.get_serializer_context()).data, status=success)
+
+    @extend_schema(
+        responses={
+            200: PreviewSerializer,
+            409: OpenApiResponse(
+                ProblemsSerializer, description="The job has started: its rows say what it did."
+            ),
+        }
+    )
+    @action(detail=True, methods=["get"])
+    def preview(self, request: Request, pk: str | None = None) -> Response:
+        """What starting this Draft, Verified or Awaiting-approval job now would do: counts per outcome,
+        per target and per org unit, the rows the world has overtaken since validation, and the first
+        rows it would change, before and after. Checked now, by the validation that made the job."""
+        job = self.get_object()
+        refused = self._not_previewable(job)
+        if refused:
+            return refused
+        return Response(PreviewSerializer(preview_job(job).as_dict()).data)
+
+    @extend_schema(
+        responses={
+            (200, RESULTS_CONTENT_TYPE): bytes,
+            409: OpenApiResponse(
+                ProblemsSerializer, description="The job has started: its rows say what it did."
+            ),
+        }
+    )
+    @action(detail=True, methods=["get"], url_path="preview/changes")
+    def preview_changes(self, request: Request, pk: str | None = None) -> HttpResponseBase:
+        """Every row the job would change, before and after, as CSV (streamed); formulas neutralised."""
+        job = self.get_object()
+        refused = self._not_previewable(job)
+        if refused:
+            return refused
+        response = StreamingHttpResponse(
+            csv_stream(changes_header(get_kind(job.kind)), changes_csv_rows(job)),
+            content_type=RESULTS_CONTENT_TYPE,
+        )
+        return as_download(response, f"job-{job.pk}-changes.csv")
+
+    def _not_previewable(self, job: Job) -> Response | None:
+        if job.status in PREVIEWABLE:
+            return None
+        problem = Problem(
+            "not_previewable",
+            f"Job {job.pk} is {job.get_status_display()}: a preview is of a job that has not started; "
+            "its rows say what it did.",
+        )
+        return Response(report([problem], [problem.message], 100), status=status.HTTP_409_CONFLICT)
 
     @extend_schema(
         parameters=[OpenApiParameter("outcome", str, enum=JobRow.Outcome.values)],

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bulk.models import Job, JobRow
+from bulk.preview import PREVIEWABLE
 from bulk.registry import registry
 from bulk.services import TITLE_MAX
 from bulk.worker_status import WorkerStatus, workers_alive_count
@@ -374,3 +375,63 @@ class EnrollmentSerializer(serializers.ModelSerializer[Enrollment]):
             "unenrolled_at",
             "unenrolled_by_job",
         ]
+
+
+class PreviewOutcomeSerializer(serializers.Serializer[Any]):
+    outcome = serializers.ChoiceField(choices=["pending", "skipped", "error"])
+    # DRF removes declared fields from the class, so this does not shadow Field.label at run time.
+    label = serializers.CharField(help_text="As the results file names it: 'Would remove', 'Skipped' …")  # type: ignore[assignment]
+    rows = serializers.IntegerField(min_value=0)
+
+
+class PreviewCountsSerializer(serializers.Serializer[Any]):
+    pending = serializers.IntegerField(min_value=0, help_text="Rows that would succeed")
+    skipped = serializers.IntegerField(min_value=0)
+    error = serializers.IntegerField(min_value=0)
+
+
+class PreviewTargetSerializer(serializers.Serializer[Any]):
+    target = serializers.CharField(help_text="The certification, activity or licence type; 'Not recognised'")
+    rows = PreviewCountsSerializer()
+
+
+class PreviewUnitSerializer(serializers.Serializer[Any]):
+    org_unit = serializers.CharField(help_text="'Not in an org unit' for learners in none")
+    rows = serializers.IntegerField(min_value=0, help_text="Rows that would change for its members")
+
+
+class PreviewOvertakenSerializer(serializers.Serializer[Any]):
+    row = serializers.IntegerField(min_value=1)
+    key = serializers.CharField(allow_blank=True)
+    outcome = serializers.ChoiceField(choices=["skipped", "error"])
+    message = serializers.CharField(allow_blank=True)
+
+
+class PreviewChangeSerializer(serializers.Serializer[Any]):
+    row = serializers.IntegerField(min_value=1)
+    key = serializers.CharField(allow_blank=True)
+    target = serializers.CharField(allow_blank=True)
+    change = serializers.CharField(help_text="'Would remove', 'Would edit' …")
+    before = serializers.DictField(child=serializers.CharField(allow_blank=True))
+    after = serializers.DictField(child=serializers.CharField(allow_blank=True))
+    message = serializers.CharField(allow_blank=True)
+
+
+class PreviewSerializer(serializers.Serializer[Any]):
+    """What starting a job that has not run would do, checked now by the validation that made it."""
+
+    job = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=[s.value for s in PREVIEWABLE])
+    target_label = serializers.CharField()
+    outcomes = PreviewOutcomeSerializer(many=True)
+    targets = PreviewTargetSerializer(many=True)
+    org_units = PreviewUnitSerializer(many=True)
+    overtaken_total = serializers.IntegerField(
+        min_value=0, help_text="Rows valid when the file was checked that no longer are"
+    )
+    overtaken = PreviewOvertakenSerializer(many=True, help_text="The first CERTDESK_PREVIEW_ROWS of them")
+    changes_total = serializers.IntegerField(min_value=0)
+    changes = PreviewChangeSerializer(
+        many=True, help_text="The first CERTDESK_PREVIEW_ROWS rows it would change; /changes/ has them all"
+    )
+    seconds = serializers.FloatField(help_text="How long the check took")

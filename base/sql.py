@@ -8,6 +8,7 @@ query plan does not depend on table statistics that a fresh job's rows do not ha
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 import json
 from collections.abc import Iterator, Sequence
@@ -57,6 +58,13 @@ def in_values(column: str, values: Sequence[Any], sql_type: str = "bigint") -> t
         return f"{column} = ANY(%s::{sql_type}[])", pg_array(values)
     sql, param = value_set(values, "bigint" if sql_type == "integer" else sql_type)
     return f"{column} IN ({sql})", param
+
+
+def as_date(value: Any) -> dt.date | None:
+    """A date column's value as a raw query returns it: a date on PostgreSQL, ISO text on SQLite."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
 
 
 def table(model: Any) -> str:

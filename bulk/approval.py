@@ -94,14 +94,22 @@ def ask_approvers(job_id: int) -> int:
     return sent
 
 
-def changed_since_request(job: Job) -> str:
-    """What an approver should know before approving: the rows the world has overtaken since the
-    request ("" when none, or when the kind cannot say)."""
-    stale = get_kind(job.kind).no_longer_apply(job)
-    if not stale:
+def overtaken_note(counts: dict[str, int]) -> str:
+    """What the check made when a job was approved found the world had overtaken ("" when nothing)."""
+    total = sum(counts.values())
+    if not total:
         return ""
-    rows = "row no longer applies" if stale == 1 else "rows no longer apply"
+    parts = ", ".join(
+        f"{counts[outcome]:,} {label}"
+        for outcome, label in (("skipped", "Skipped"), ("error", "Error"))
+        if counts.get(outcome)
+    )
+    rows = (
+        "row that would have succeeded no longer would"
+        if total == 1
+        else "rows that would have succeeded no longer would"
+    )
     return (
-        f"Since the request, {stale:,} {rows} (what they would change has been done another way): "
-        "they will be Skipped when the job runs."
+        f"Checked again when approved: {total:,} {rows} ({parts}); the job leaves "
+        f"{'it' if total == 1 else 'them'} unchanged."
     )

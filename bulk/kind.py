@@ -46,6 +46,16 @@ class Leftover:
     seqs: Sequence[int] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one row that would succeed changes: the values of the kind's ``change_fields`` before and
+    after, as an administrator reads them ("" where there is nothing: no award before an award)."""
+
+    action: str
+    before: dict[str, str]
+    after: dict[str, str]
+
+
 @dataclass
 class Plan:
     """The result of validating a file: its problems, or the rows and parameters of a job."""
@@ -68,6 +78,9 @@ class Validation(ABC):
 
     def __init__(self, actor: User) -> None:
         self.actor = actor
+        # Checking a job's rows again (a preview, an approval) rather than a new file: a row the world
+        # has overtaken is staged with the outcome the run would give it, not reported as a problem.
+        self.revalidating = False
         self.problems = ProblemLog(settings.CERTDESK_MAX_LISTED_PROBLEMS)
         self.params: dict[str, Any] = {}
         self.summary: dict[str, Any] = {}
@@ -179,15 +192,23 @@ class JobKind(ABC):
         Runs inside the chunk's transaction; must cost a constant number of queries.
         """
 
+    # What a job's rows act on, as its preview counts them: "Certification", "Activity" …
+    target_label: ClassVar[str] = "Target"
+    # The fields whose values a preview shows before and after, in this order.
+    change_fields: ClassVar[tuple[str, ...]] = ()
+
+    def target_names(self, ids: Sequence[int]) -> dict[int, str]:
+        """Target id -> how an administrator names it ("CERT-001 Fire Safety"): one query."""
+        return {}
+
+    def changes(self, job: Job, rows: Sequence[StagedRow]) -> dict[int, Change]:
+        """Seq -> what each of ``rows`` (staged, would succeed) changes, read as things are now: a few
+        queries, whatever the number of rows."""
+        return {}
+
     def share_of_holders(self, job: Job, changing: int) -> float | None:
         """For a kind that takes something away from its holders (a removal): the share of the
         current holders that ``changing`` rows would take it from, for the approval policy."""
-        return None
-
-    def no_longer_apply(self, job: Job) -> int | None:
-        """How many of the job's pending rows the world has overtaken since validation (what they
-        would change is already so), checked again for an approver; None for a kind that cannot say.
-        Those rows are Skipped when the job runs, whatever this says."""
         return None
 
     # A restore job undoes a processed job of the same kind, row by row; kinds that can say so.

@@ -28,12 +28,13 @@ from audit.services import record
 from base.problems import CONTROL_CHARACTERS, INVALID_CERTIFICATION, FileRejected, InputProblems, Problem
 from base.sql import gc_paused
 
-from .approval import approval_reason, ask_approvers, changed_since_request
+from .approval import approval_reason, ask_approvers, overtaken_note
 from .files import delete_files_of, job_folder
 from .intake import BUILT, Reading, Upload, open_upload, read_capped, records_upload, too_large
 from .kind import JobKind
 from .models import Job, JobRow
 from .notify import notify_job_finished
+from .preview import record_overtaken
 from .registry import get_kind
 from .results import write_results
 from .runner import enqueue
@@ -360,12 +361,14 @@ def _decision(job: Job, actor: Any, doing: str) -> None:
 
 
 def approve_job(job: Job, actor: Any) -> Job:
-    """A second administrator approves a job awaiting approval: it is queued."""
+    """A second administrator approves a job awaiting approval: its rows are checked again (the world
+    may have changed since the request), those overtaken get the outcome the check gives them, and
+    it is queued."""
     _decision(job, actor, "approve bulk jobs")
-    # Checked again as approved: the decision records what had changed since the request.
-    changed = changed_since_request(job)
-    # One transaction: no worker sees the job queued before its approval is recorded.
+    # One transaction: no worker sees the job queued before its approval and its check are recorded.
     with transaction.atomic():
+        overtaken = record_overtaken(job)
+        changed = overtaken_note(overtaken)
         approved = _queue(job, actor, (Job.Status.AWAITING_APPROVAL,))
         approval = {**approved.params.get("approval", {}), "approved_by": actor.username, "changed": changed}
         approved.params = {**approved.params, "approval": approval}
@@ -375,7 +378,7 @@ def approve_job(job: Job, actor: Any) -> Job:
             actor=actor,
             job=approved,
             obj=approved,
-            after={"status": approved.status, "changed": changed},
+            after={"status": approved.status, "changed": changed, "overtaken": overtaken},
         )
     return approved
 

@@ -383,6 +383,9 @@ CERTDESK_MAX_ROWS = {
 }
 # Rows validated and staged at a time: memory is per batch, not per file.
 CERTDESK_INTAKE_BATCH_ROWS = env.int("CERTDESK_INTAKE_BATCH_ROWS", default=10_000)
+# How many rows a job's preview lists (of those it would change, and of those overtaken since the
+# file was checked); its counts and its "changes" file cover every row.
+CERTDESK_PREVIEW_ROWS = env.int("CERTDESK_PREVIEW_ROWS", default=100)
 # The longest value a cell may hold (the csv module's own default field limit).
 CERTDESK_MAX_CELL_CHARS = env.int("CERTDESK_MAX_CELL_CHARS", default=131_072)
 # An .xlsx's first sheet is held as a grid of cells while it is read (about 110 bytes a cell).

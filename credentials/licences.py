@@ -22,7 +22,7 @@ from access.policy import Scope, has_permission, people_in, scope_of
 from audit.services import record, record_bulk
 from base.cells import neutralise
 from base.problems import InputProblems, Problem
-from base.sql import fetch, table, tuple_set
+from base.sql import as_date, fetch, table, tuple_set
 from people.models import User
 
 from .models import License, LicenseType
@@ -179,13 +179,19 @@ def _audit(
 
 def current_keys(keys: Sequence[tuple[int, int, str]]) -> set[tuple[int, int, str]]:
     """Which (user, type, number) keys name a current licence: one query."""
+    return set(current_details(keys))
+
+
+def current_details(keys: Sequence[tuple[int, int, str]]) -> dict[tuple[int, int, str], LicenseDetails]:
+    """(user, type, number) -> the current licence's details, for the keys that name one: one query."""
     if not keys:
-        return set()
+        return {}
     wanted, param = tuple_set(sorted(set(keys)), ("bigint", "bigint", "text"))
     return {
-        (u, t, n)
-        for u, t, n in fetch(
-            f"SELECT l.user_id, l.license_type_id, l.number FROM ({wanted}) w JOIN {table(License)} l "
+        (u, t, n): LicenseDetails(authority, as_date(issue), as_date(expiration))
+        for u, t, n, authority, issue, expiration in fetch(
+            f"SELECT l.user_id, l.license_type_id, l.number, l.issuing_authority, l.issue_date, "
+            f"l.expiration_date FROM ({wanted}) w JOIN {table(License)} l "
             "ON l.user_id = w.c0 AND l.license_type_id = w.c1 AND l.number = w.c2 AND l.deleted_at IS NULL",
             [param],
         )

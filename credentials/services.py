@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.services import record_bulk
-from base.sql import fetch, in_values, table, tuple_set
+from base.sql import as_date, fetch, in_values, table, tuple_set
 
 from .models import Award
 
@@ -51,6 +51,24 @@ def remove_awards(
             now=now,
         )
     return [user_id for _, user_id in removed]
+
+
+def active_awards(
+    certification_id: int, user_ids: Sequence[int]
+) -> dict[int, tuple[dt.date | None, dt.date | None, bool]]:
+    """User -> (issue date, expiration date, always valid) of the active award of a certification they
+    hold, for those of ``user_ids`` who hold it: one query."""
+    if not user_ids:
+        return {}
+    named, users_param = in_values("user_id", user_ids)
+    return {
+        user_id: (as_date(issue), as_date(expiration), bool(always))
+        for user_id, issue, expiration, always in fetch(
+            f"SELECT user_id, issue_date, expiration_date, always_valid FROM {table(Award)} "
+            f"WHERE certification_id = %s AND status = 'active' AND {named}",
+            [certification_id, users_param],
+        )
+    }
 
 
 def restore_awards(

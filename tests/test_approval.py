@@ -16,6 +16,7 @@ from access.permissions import APPROVE_JOBS, MANAGE_CERTIFICATION_REMOVAL, VIEW_
 from audit.models import Event
 from bulk import services, worker
 from bulk.models import Job
+from credentials.edits import unassign_award
 from credentials.models import Award
 
 from .factories import OrgUnitFactory, UserFactory, grant, make_csv, removal_rows
@@ -161,19 +162,31 @@ def test_a_rejection_returns_the_job_with_its_reason(policy, alice, vera, certif
 def test_the_approver_sees_what_changed_since_the_request_and_the_decision_records_it(
     policy, alice, vera, certification, holders
 ):
-    from credentials.edits import unassign_award
-
     job = waiting(alice, certification, holders)
     unassign_award(Award.objects.get(user=holders[0], certification=certification), actor=vera)  # meanwhile
     page = Client()
     page.force_login(vera)
 
     shown = page.get(f"/jobs/{job.pk}/").content.decode()
+    preview = page.get(f"/jobs/{job.pk}/preview/").content.decode()
     approved = token_client(vera).post(f"/api/v1/jobs/{job.pk}/approve/").json()
+    overtaken = Job.objects.get(pk=job.pk).rows.get(row_number=2)
     worker.run_next("w")
 
-    assert "Since the request, 1 row no longer applies" in shown
-    assert approved["approval"]["changed"].startswith("Since the request, 1 row no longer applies")
+    assert "Review what it will change" in shown
+    assert "1 row that was valid when the file was checked no longer is" in preview
+    # Checked again as approved: the overtaken row has the check's outcome before any worker runs.
+    assert (overtaken.outcome, overtaken.message) == (
+        "skipped",
+        "The user no longer holds certification CERT-042; nothing to remove.",
+    )
+    assert approved["approval"]["changed"] == (
+        "Checked again when approved: 1 row that would have succeeded no longer would (1 Skipped); "
+        "the job leaves it unchanged."
+    )
     job.refresh_from_db()
     assert (job.succeeded, job.skipped) == (3, 1)  # the overtaken row is Skipped, not applied twice
-    assert Event.objects.get(action="job.approved").after["changed"].startswith("Since the request, 1 row")
+    event = Event.objects.get(action="job.approved")
+    assert event.after["overtaken"] == {"skipped": 1}
+    assert event.after["changed"].startswith("Checked again when approved: 1 row")
+    assert "Approved by vera. Checked again when approved" in page.get(f"/jobs/{job.pk}/").content.decode()

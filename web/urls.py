@@ -11,6 +11,7 @@ from . import (
     views_enrolments,
     views_licences,
     views_people,
+    views_preview,
     views_roles,
 )
 from .views_upload import new_job
@@ -25,6 +26,8 @@ urlpatterns = [
     path("jobs/new/<str:kind>/", new_job, name="job-new"),
     path("jobs/<int:pk>/", views.job_detail, name="job"),
     path("jobs/<int:pk>/start/", views.job_start, name="job-start"),
+    path("jobs/<int:pk>/preview/", views_preview.job_preview, name="job-preview"),
+    path("jobs/<int:pk>/preview/changes.csv", views_preview.job_changes, name="job-changes"),
     path("jobs/<int:pk>/restore/", views.job_restore, name="job-restore"),
     path("jobs/<int:pk>/discard/", views.job_discard, name="job-discard"),
     path("jobs/<int:pk>/approve/", views.job_approve, name="job-approve"),

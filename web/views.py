@@ -24,7 +24,7 @@ from access.rules import may_see_certifications
 from base.downloads import download
 from base.filters import BadFilter
 from bulk import files, services
-from bulk.approval import changed_since_request, may_approve
+from bulk.approval import may_approve
 from bulk.filters import JobFilter
 from bulk.models import Job, JobRow
 from bulk.registry import all_kinds, get_kind
@@ -269,7 +269,6 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_start": job.status in Job.STARTABLE and has_permission(request.user, kind.permission),
             "can_decide": job.status == Job.Status.AWAITING_APPROVAL and may_approve(request.user, job),
             "approval": job.params.get("approval") or {},
-            "changed_since": changed_since_request(job) if job.status == Job.Status.AWAITING_APPROVAL else "",
             "rejection": job.params.get("rejection") or {},
             "queue_state": queue_state(job, request.user),
         },

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
@@ -28,7 +29,7 @@ from credentials.services import withdraw_awards
 from people.models import Group, User
 
 from ..intake import Column, Row, Table
-from ..kind import JobKind, Leftover, Plan, StagedRow, UploadPage, Validation
+from ..kind import Change, JobKind, Leftover, Plan, StagedRow, UploadPage, Validation
 from ..models import JobRow
 from ..services import submit_rows
 from ..staging import mark_seqs
@@ -43,6 +44,7 @@ EXPIRATION_DATE = "Expiration date"
 ALWAYS_VALID = "Always valid"
 ASSOCIATION_TYPE = "Association type"
 EXTERNAL_ACTIVITY = "External activity"
+STATUS = "Status"
 
 
 @functools.lru_cache(maxsize=64)
@@ -136,6 +138,31 @@ class CertificationAward(JobKind):
         "error": "Error",
     }
     restore_messages = {"succeeded": "The award made by job {restore_of} is removed."}
+
+    target_label = "Certification"
+    change_fields = (STATUS, ISSUE_DATE, EXPIRATION_DATE, ASSOCIATION_TYPE, EXTERNAL_ACTIVITY)
+
+    def target_names(self, ids: Sequence[int]) -> dict[int, str]:
+        return {pk: str(c) for pk, c in Certification.objects.in_bulk(list(ids)).items()}
+
+    def changes(self, job: Job, rows: Sequence[StagedRow]) -> dict[int, Change]:
+        if job.params.get("restore_of"):
+            return {row.seq: Change("Would remove", {STATUS: "Active"}, {STATUS: "Removed"}) for row in rows}
+        changes = {}
+        for row in rows:
+            issue, expiration, always, association, external = row.data
+            changes[row.seq] = Change(
+                "Would award",
+                {STATUS: "Not held"},
+                {
+                    STATUS: "Active",
+                    ISSUE_DATE: issue,
+                    EXPIRATION_DATE: "Always valid" if always else expiration or "",
+                    ASSOCIATION_TYPE: str(Award.AssociationType(association).label),
+                    EXTERNAL_ACTIVITY: external,
+                },
+            )
+        return changes
 
     def validation(self, actor: User) -> AwardValidation:
         return AwardValidation(actor, self)

@@ -7,21 +7,20 @@ per file, and strict validation — any invalid row rejects the file and every o
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any
-
-from django.db.models import Exists, OuterRef
 
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL
 from base.keys import Matches, exact_keys, match_keys, taken_note
 from base.problems import INVALID_CERTIFICATION, INVALID_USERS, Problem
 from base.sql import table as db_table
 from credentials.models import Award, Certification
-from credentials.services import remove_awards, restore_awards
+from credentials.services import active_awards, remove_awards, restore_awards
 from people.models import User
 
 from ..intake import Column, Row
-from ..kind import JobKind, Leftover, Plan, StagedRow, UploadPage, Validation
+from ..kind import Change, JobKind, Leftover, Plan, StagedRow, UploadPage, Validation
 from ..models import JobRow
 from ..staging import mark_rows
 
@@ -30,6 +29,12 @@ if TYPE_CHECKING:
 
 CERTIFICATION_ID = "Certification ID"
 USER_ID = "User ID"
+NO_LONGER_HOLDS = "The user no longer holds certification {code}; nothing to remove."
+STATUS, ISSUED, EXPIRES = "Status", "Issue date", "Expiration date"
+
+
+def _day(value: dt.date | None, always_valid: bool = False) -> str:
+    return "Always valid" if always_valid else value.isoformat() if value else ""
 
 
 class CertificationRemoval(JobKind):
@@ -80,11 +85,7 @@ class CertificationRemoval(JobKind):
         # The message of a removed row is the kind's default; storing it 50,000 times costs writes.
         mark_rows(job, lo, hi, removed, JobRow.Outcome.SUCCEEDED)
         # What is still pending was valid when the file was checked, but the world moved on.
-        return [
-            Leftover(
-                JobRow.Outcome.SKIPPED, f"The user no longer holds certification {code}; nothing to remove."
-            )
-        ]
+        return [Leftover(JobRow.Outcome.SKIPPED, NO_LONGER_HOLDS.format(code=code))]
 
     def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> list[Leftover]:
         certification_id = job.params["certification_id"]
@@ -111,13 +112,24 @@ class CertificationRemoval(JobKind):
     def example_rows(self) -> list[list[str]]:
         return [["CERT-001", "U000123"], ["CERT-001", "U000456"], ["CERT-001", "U000789"]]
 
-    def no_longer_apply(self, job: Job) -> int | None:
+    target_label = "Certification"
+    change_fields = (STATUS, ISSUED, EXPIRES)
+
+    def target_names(self, ids: Sequence[int]) -> dict[int, str]:
+        return {pk: str(c) for pk, c in Certification.objects.in_bulk(list(ids)).items()}
+
+    def changes(self, job: Job, rows: Sequence[StagedRow]) -> dict[int, Change]:
         if job.params.get("restore_of"):
-            return None
-        held = Award.objects.filter(
-            user_id=OuterRef("user_id"), certification_id=OuterRef("target_id"), status=Award.Status.ACTIVE
-        )
-        return job.rows.filter(outcome=JobRow.Outcome.PENDING).exclude(Exists(held)).count()
+            return {row.seq: Change("Would restore", {STATUS: "Removed"}, {STATUS: "Active"}) for row in rows}
+        held = active_awards(job.params["certification_id"], [row.user_id for row in rows if row.user_id])
+        changes = {}
+        for row in rows:
+            issue, expiration, always = held.get(row.user_id or 0, (None, None, False))
+            dates = {ISSUED: _day(issue), EXPIRES: _day(expiration, always)}
+            changes[row.seq] = Change(
+                "Would remove", {STATUS: "Active", **dates}, {STATUS: "Removed", **dates}
+            )
+        return changes
 
     def share_of_holders(self, job: Job, changing: int) -> float | None:
         if job.params.get("restore_of") or "certification_id" not in job.params:
@@ -169,7 +181,15 @@ class RemovalValidation(Validation):
             if certification is None:
                 continue
             found = found_of(user_key)
-            if found is None:
+            if self.revalidating and (found is None or not found[1]):
+                # As the run treats a row the world has overtaken: Skipped, not a problem with the file.
+                staged.outcome = JobRow.Outcome.SKIPPED
+                staged.message = (
+                    NO_LONGER_HOLDS.format(code=certification.code)
+                    if found
+                    else f"No user has the User ID '{user_key}' any more; nothing to remove."
+                )
+            elif found is None:
                 self.problems.add(
                     Problem(
                         INVALID_USERS,

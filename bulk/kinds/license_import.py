@@ -9,18 +9,26 @@ expiration before the issue date are row errors. Deletes keep the licence as his
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from access.permissions import IMPORT_LICENSES
 from base.cells import parse_date
 from base.keys import match_among, match_keys
 from base.sql import table as db_table
-from credentials.licences import LicenseDetails, add_licenses, current_keys, delete_licenses, edit_licenses
+from credentials.licences import (
+    LicenseDetails,
+    add_licenses,
+    current_details,
+    current_keys,
+    delete_licenses,
+    edit_licenses,
+)
 from credentials.models import LicenseType
 from people.models import User
 
 from ..intake import Column, Row
-from ..kind import JobKind, Leftover, Plan, StagedRow, UploadPage, Validation
+from ..kind import Change, JobKind, Leftover, Plan, StagedRow, UploadPage, Validation
 from ..models import JobRow
 from ..staging import mark_seqs
 
@@ -96,6 +104,43 @@ class LicenseImport(JobKind):
     }
     preview_labels = {"pending": "Would import", "skipped": "Skipped", "error": "Error"}
     outcome_messages = {"succeeded": "Done."}
+
+    target_label = "Licence type"
+    change_fields = (NUMBER, AUTHORITY, ISSUE_DATE, EXPIRATION_DATE)
+
+    def target_names(self, ids: Sequence[int]) -> dict[int, str]:
+        return {pk: str(t) for pk, t in LicenseType.objects.in_bulk(list(ids)).items()}
+
+    def changes(self, job: Job, rows: Sequence[StagedRow]) -> dict[int, Change]:
+        keyed = [(row, (row.user_id or 0, row.target_id or 0, row.data[1])) for row in rows if row.data]
+        current = current_details([key for row, key in keyed if row.data[0] != "add"])
+        changes = {}
+        for row, key in keyed:
+            action, number, authority, issue, expiration = row.data
+            after = {
+                NUMBER: number,
+                AUTHORITY: authority or "",
+                ISSUE_DATE: issue or "",
+                EXPIRATION_DATE: expiration or "",
+            }
+            held = current.get(key)
+            before = (
+                {
+                    NUMBER: number,
+                    AUTHORITY: held.issuing_authority,
+                    ISSUE_DATE: held.issue_date.isoformat() if held.issue_date else "",
+                    EXPIRATION_DATE: held.expiration_date.isoformat() if held.expiration_date else "",
+                }
+                if held
+                else {}
+            )
+            if action == "add":
+                changes[row.seq] = Change("Would add", {}, after)
+            elif action == "edit":
+                changes[row.seq] = Change("Would edit", before, after)
+            else:
+                changes[row.seq] = Change("Would delete", before, {})
+        return changes
 
     def validation(self, actor: User) -> LicenseImportValidation:
         return LicenseImportValidation(actor)

@@ -9,6 +9,7 @@ Error (Username not recognised, Activity external reference not recognised, emai
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from access.permissions import IMPORT_UNENROLMENTS
@@ -22,7 +23,7 @@ from learning.services import enrolment_states, restore_enrolments, unenrol
 from people.models import User
 
 from ..intake import Column, Row
-from ..kind import JobKind, Leftover, Plan, StagedRow, UploadPage, Validation
+from ..kind import Change, JobKind, Leftover, Plan, StagedRow, UploadPage, Validation
 from ..models import JobRow
 from ..staging import mark_chunk, mark_seqs
 
@@ -92,6 +93,29 @@ class Unenrolment(JobKind):
         "error": "Error",
     }
     restore_messages = {"succeeded": "Enrolment restored as it was before job {restore_of}."}
+
+    target_label = "Activity"
+    change_fields = ("Status", "Unenrolment email")
+
+    def target_names(self, ids: Sequence[int]) -> dict[int, str]:
+        return {pk: str(a) for pk, a in Activity.objects.in_bulk(list(ids)).items()}
+
+    def changes(self, job: Job, rows: Sequence[StagedRow]) -> dict[int, Change]:
+        if job.params.get("restore_of"):
+            return {
+                row.seq: Change("Would re-enrol", {"Status": "Unenrolled"}, {"Status": "As before the job"})
+                for row in rows
+            }
+        pairs = {row.seq: (row.user_id or 0, row.target_id or 0) for row in rows}
+        states = enrolment_states(sorted(set(pairs.values())))
+        return {
+            row.seq: Change(
+                "Would unenrol",
+                {"Status": str(Enrollment.Status(states.get(pairs[row.seq], "enrolled")).label)},
+                {"Status": "Unenrolled", "Unenrolment email": "Yes" if row.data else "No"},
+            )
+            for row in rows
+        }
 
     def validation(self, actor: User) -> UnenrolmentValidation:
         return UnenrolmentValidation(actor)
