@@ -134,10 +134,13 @@ class CertificationRemoval(JobKind):
     def share_of_holders(self, job: Job, changing: int) -> float | None:
         if job.params.get("restore_of") or "certification_id" not in job.params:
             return None  # a restore gives back; it takes nothing away
-        holders = Award.objects.filter(
+        holds = Award.objects.filter(
             certification_id=job.params["certification_id"], status=Award.Status.ACTIVE
-        ).count()
-        return changing / holders if holders else None
+        )
+        holders = holds.count()
+        # Of the rows, those whose user holds it now: a row overtaken since validation takes nothing.
+        taking = job.rows.filter(outcome=JobRow.Outcome.PENDING, user_id__in=holds.values("user_id")).count()
+        return taking / holders if holders else None
 
 
 class RemovalValidation(Validation):
