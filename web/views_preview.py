@@ -32,7 +32,9 @@ def job_preview(request: HttpRequest, pk: int) -> HttpResponse:
             "kind": kind,
             "tool": tool_for(job.kind),
             "preview": preview,
-            "outcomes": [(preview.labels.get(o, o), n) for o, n in preview.outcomes.items()],
+            "outcomes": [
+                ("errors" if o == "error" else preview.labels.get(o, o), n) for o, n in preview.outcomes.items()
+            ],
             "target_columns": [preview.labels.get(o, o) for o in preview.outcomes],
             "targets": [(name, list(counts.values())) for name, counts in preview.targets],
             "fields": fields,
