@@ -3,10 +3,12 @@ and the trail as a CSV file, streamed."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -14,6 +16,7 @@ from access.permissions import VIEW_AUDIT_LOG
 from access.policy import has_permission, people_in, scope_of
 from base.cells import neutralise
 from base.downloads import csv_stream
+from base.sql import fetch, in_values, table
 from people.models import User
 
 from .models import Event
@@ -107,3 +110,28 @@ def audit_csv(events: QuerySet[Event], chunk: int = 2000) -> Iterator[str]:
             )
         ),
     )
+
+
+def changed_since(
+    object_type: str, object_ids: Sequence[int], since: dt.datetime, *, except_jobs: Sequence[int]
+) -> dict[int, tuple[str, dt.datetime]]:
+    """Object id -> (who, when) of the latest change the trail records for it after ``since``, other
+    than by the jobs ``except_jobs``: the objects someone changed after a job, which undoing that job
+    must leave alone. One query, whatever the number of objects (the event_object index)."""
+    if not object_ids:
+        return {}
+    ids, ids_param = in_values("e.object_id", [str(pk) for pk in object_ids], "text")
+    jobs, jobs_param = in_values("e.job_id", list(except_jobs))
+    latest: dict[int, tuple[str, dt.datetime]] = {}
+    for object_id, at, first, last, username in fetch(
+        f"SELECT e.object_id, e.created_at, u.first_name, u.last_name, u.username FROM {table(Event)} e "
+        f"LEFT JOIN {table(User)} u ON u.id = e.actor_id WHERE e.object_type = %s AND {ids} "
+        f"AND e.created_at > %s AND (e.job_id IS NULL OR NOT ({jobs})) ORDER BY e.created_at, e.id",
+        [object_type, ids_param, connection.ops.adapt_datetimefield_value(since), jobs_param],
+    ):
+        when = at if isinstance(at, dt.datetime) else dt.datetime.fromisoformat(str(at))
+        if timezone.is_naive(when):
+            when = timezone.make_aware(when, dt.UTC)
+        name = f"{first} {last}".strip() or username or "certdesk"
+        latest[int(object_id)] = (name, when)
+    return latest

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
+from django.utils import timezone
 
+from audit.trail import changed_since
 from base.problems import Problem, ProblemLog
 from base.sql import fetch, table
 
@@ -220,6 +222,43 @@ class JobKind(ABC):
         "error": "Error",
     }
     restore_messages: ClassVar[dict[str, str]] = {}
+
+    # What a restore of this kind puts back, as the audit trail names it ("credentials.award").
+    restore_object_type: ClassVar[str] = ""
+
+    def restore_objects(self, job: Job, rows: Sequence[tuple[int, int, int, Any]]) -> dict[int, list[int]]:
+        """Seq -> the ids of the objects (``restore_object_type``) that restoring each of a restore job's
+        (seq, user, target, data) rows would touch, whatever has become of them since: one query."""
+        return {}
+
+    def changed_since_job(self, job: Job, rows: Sequence[tuple[int, int, int, Any]]) -> list[Leftover]:
+        """The rows of a restore job whose object someone changed after the job it undoes, by hand or by
+        another job, as the audit trail records it: Skipped, saying who and when, never overwritten."""
+        if not self.restore_object_type or not rows:
+            return []
+        original = Job.objects.filter(pk=job.params["restore_of"]).values("started_at", "created_at").first()
+        if original is None:
+            return []
+        objects = self.restore_objects(job, rows)
+        changed = changed_since(
+            self.restore_object_type,
+            sorted({pk for ids in objects.values() for pk in ids}),
+            original["started_at"] or original["created_at"],
+            except_jobs=[job.params["restore_of"], job.pk],
+        )
+        if not changed:
+            return []
+        skipped: dict[str, list[int]] = {}
+        for seq, ids in objects.items():
+            found = [changed[pk] for pk in ids if pk in changed]
+            if found:
+                name, when = max(found, key=lambda change: change[1])
+                message = (
+                    f"Changed since this job by {name} on {timezone.localdate(when).isoformat()}; "
+                    "left as it is."
+                )
+                skipped.setdefault(message, []).append(seq)
+        return [Leftover(JobRow.Outcome.SKIPPED, message, seqs) for message, seqs in skipped.items()]
 
     def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> Sequence[Leftover]:
         """Undo, for the pending rows of a chunk, what the job ``job.params["restore_of"]`` did; marks

@@ -119,12 +119,18 @@ class Preview:
         }
 
 
-def checked_again(job: Job, kind: JobKind | None = None) -> Iterator[list[tuple[StagedRow, StagedRow]]]:
+# A row as staged, read back: (seq, row_number, cells, key, user_id, target_id, data, message), its
+# data still as the database returns it (JSON text on SQLite) until ``as_staged`` needs it.
+Staged = tuple[Any, ...]
+
+
+def checked_again(job: Job, kind: JobKind | None = None) -> Iterator[list[tuple[Staged, StagedRow]]]:
     """The job's rows that would succeed, a batch at a time, each as staged and as its kind's
     validation stages it now: (staged, now) pairs, in file order.
 
-    A restore's rows are not a file to validate: they come back as staged (what the world changed
-    since the job they undo is the restore's own check, when it runs).
+    A restore's rows are not a file to validate: they are checked as the restore checks them when it
+    runs, and those whose object someone changed after the job they undo come back Skipped, saying
+    who and when.
     """
     kind = kind or get_kind(job.kind)
     header = list(job.params.get("header") or [column.name for column in kind.columns])
@@ -142,32 +148,44 @@ def checked_again(job: Job, kind: JobKind | None = None) -> Iterator[list[tuple[
         if not found:
             return
         after = found[-1][0]
-        staged = [
-            StagedRow(seq, number, cells, key, user, target, data, PENDING, message)
-            for seq, number, cells, key, user, target, data, message in _decoded(found)
-        ]
         if restore:
-            yield [(row, row) for row in staged]
+            restoring = as_staged(found)
+            pending = [(r.seq, r.user_id or 0, r.target_id or 0, r.data) for r in restoring]
+            for leftover in kind.changed_since_job(job, pending):
+                left_alone = set(leftover.seqs or ())
+                for staged_row in restoring:
+                    if staged_row.seq in left_alone:
+                        staged_row.outcome, staged_row.message = leftover.outcome, leftover.message
+            yield list(zip(found, restoring, strict=True))
             continue
+        cells = [r[2] for r in found]
+        if cells and isinstance(cells[0], str):
+            cells = json.loads("[" + ",".join(cells) + "]")  # SQLite: one decode for the batch
         upload = records_upload(
-            iter([(1, header), *((row.row_number, row.cells) for row in staged)]),
+            iter([(1, header), *((r[1], c) for r, c in zip(found, cells, strict=True))]),
             kind.columns,
             reading=Reading(BUILT),
-            max_rows=len(staged),
+            max_rows=len(found),
         )
         rows = list(upload.rows)
-        for row, before in zip(rows, staged, strict=True):
-            row.seq = before.seq
-        yield list(zip(staged, validation.check(rows), strict=True))
+        for row, before in zip(rows, found, strict=True):
+            row.seq = before[0]
+        yield list(zip(found, validation.check(rows), strict=True))
 
 
-def _decoded(found: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Rows with their cells and data as lists, not JSON text (SQLite): one decode for the batch."""
-    if not any(isinstance(r[2], str) for r in found):
-        return found
-    cells = json.loads("[" + ",".join(r[2] for r in found) + "]")
-    data = json.loads("[" + ",".join(r[6] if r[6] is not None else "null" for r in found) + "]")
-    return [(*r[:2], c, *r[3:6], d, r[7]) for r, c, d in zip(found, cells, data, strict=True)]
+def as_staged(found: Sequence[Staged]) -> list[StagedRow]:
+    """Rows read back as staged rows, their cells and data decoded (one decode for them all)."""
+    if not found:
+        return []
+    cells = [r[2] for r in found]
+    data = [r[6] for r in found]
+    if any(isinstance(c, str) for c in cells):
+        cells = json.loads("[" + ",".join(cells) + "]")
+        data = json.loads("[" + ",".join(d if d is not None else "null" for d in data) + "]")
+    return [
+        StagedRow(r[0], r[1], c, r[3], r[4], r[5], d, PENDING, r[7])
+        for r, c, d in zip(found, cells, data, strict=True)
+    ]
 
 
 def preview_job(job: Job, *, listed: int | None = None) -> Preview:
@@ -184,21 +202,26 @@ def preview_job(job: Job, *, listed: int | None = None) -> Preview:
     changed_users: list[int] = []
     names: dict[int, str] = {}
     for batch in checked_again(job, kind):
-        still = []
-        for staged, now in batch:
-            outcomes[now.outcome] += 1
-            by_target.setdefault(staged.target_id, Counter())[now.outcome] += 1
-            if now.outcome == PENDING:
-                still.append(staged)
-                if staged.user_id is not None:
-                    changed_users.append(staged.user_id)
-            else:
+        now_outcomes = [now.outcome for _, now in batch]
+        outcomes.update(now_outcomes)
+        for (target_id, outcome), rows in Counter(
+            (staged[5], outcome) for (staged, _), outcome in zip(batch, now_outcomes, strict=True)
+        ).items():
+            by_target.setdefault(target_id, Counter())[outcome] += rows
+        if now_outcomes.count(PENDING) == len(now_outcomes):
+            still = [staged for staged, _ in batch]  # the usual batch: nothing overtaken
+        else:
+            still = []
+            for staged, now in batch:
+                if now.outcome == PENDING:
+                    still.append(staged)
+                    continue
                 overtaken_counts[now.outcome] += 1
                 if len(overtaken) < listed:
-                    overtaken.append(OvertakenRow(staged.row_number, staged.key, now.outcome, now.message))
+                    overtaken.append(OvertakenRow(staged[1], staged[3], now.outcome, now.message))
+        changed_users += [staged[4] for staged in still if staged[4] is not None]
         if len(changes) < listed and still:
-            shown = still[: listed - len(changes)]
-            changes += _described(job, kind, shown, names)
+            changes += _described(job, kind, as_staged(still[: listed - len(changes)]), names)
     # What validation made errors or skipped is what the run will leave them: one grouped query.
     for target_id, outcome, rows in fetch(
         f"SELECT target_id, outcome, COUNT(*) FROM {table(JobRow)} WHERE job_id = %s "
@@ -283,7 +306,7 @@ def changes_csv_rows(job: Job) -> Iterator[list[str]]:
     kind = get_kind(job.kind)
     names: dict[int, str] = {}
     for batch in checked_again(job, kind):
-        still = [staged for staged, now in batch if now.outcome == PENDING]
+        still = as_staged([staged for staged, now in batch if now.outcome == PENDING])
         for row in _described(job, kind, still, names):
             before, after = row.change.before, row.change.after
             fields = [side.get(name, "") for name in kind.change_fields for side in (before, after)]
@@ -302,7 +325,7 @@ def record_overtaken(job: Job) -> dict[str, int]:
     returns the rows given each outcome."""
     counts: Counter[str] = Counter()
     for batch in checked_again(job):
-        moved = [(staged.seq, now.outcome, now.message) for staged, now in batch if now.outcome != PENDING]
+        moved = [(staged[0], now.outcome, now.message) for staged, now in batch if now.outcome != PENDING]
         if not moved:
             continue
         counts.update(outcome for _, outcome, _ in moved)

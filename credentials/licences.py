@@ -109,8 +109,10 @@ def edit_licenses(
     actor_id: int | None,
     job_id: int | None = None,
     now: dt.datetime | None = None,
+    last_changed_by_job: int | None = None,
 ) -> list[tuple[int, int, str]]:
-    """Change the authority and dates of existing licences (found by user, type and number)."""
+    """Change the authority and dates of existing licences (found by user, type and number); with
+    ``last_changed_by_job``, only those that job changed last (undoing it)."""
     if not changes:
         return []
     now = now or timezone.now()
@@ -121,8 +123,8 @@ def edit_licenses(
         f"UPDATE {licences} SET issuing_authority = w.c3, issue_date = w.c4, expiration_date = w.c5, "
         f"updated_at = %s, changed_by_id = %s, changed_by_job_id = %s FROM ({wanted}) w "
         f"WHERE {licences}.user_id = w.c0 AND {licences}.license_type_id = w.c1 AND {licences}.number = w.c2 "
-        f"AND {licences}.deleted_at IS NULL RETURNING {licences}.id, {licences}.user_id, "
-        f"{licences}.license_type_id, {licences}.number",
+        f"AND {licences}.deleted_at IS NULL{_last_changed_by(licences, last_changed_by_job)} "
+        f"RETURNING {licences}.id, {licences}.user_id, {licences}.license_type_id, {licences}.number",
         [at, actor_id, job_id, param],
     )
     _audit("license.edited", [r[0] for r in edited], actor_id, job_id, None, None, now)
@@ -135,8 +137,10 @@ def delete_licenses(
     actor_id: int | None,
     job_id: int | None = None,
     now: dt.datetime | None = None,
+    last_changed_by_job: int | None = None,
 ) -> list[tuple[int, int, str]]:
-    """Delete licences, keeping each as history (deleted, with when, who and which job)."""
+    """Delete licences, keeping each as history (deleted, with when, who and which job); with
+    ``last_changed_by_job``, only those that job changed last (undoing its adds)."""
     if not keys:
         return []
     now = now or timezone.now()
@@ -146,7 +150,8 @@ def delete_licenses(
     deleted = fetch(
         f"UPDATE {licences} SET deleted_at = %s, updated_at = %s, changed_by_id = %s, changed_by_job_id = %s "
         f"FROM ({wanted}) w WHERE {licences}.user_id = w.c0 AND {licences}.license_type_id = w.c1 "
-        f"AND {licences}.number = w.c2 AND {licences}.deleted_at IS NULL "
+        f"AND {licences}.number = w.c2 AND {licences}.deleted_at IS NULL"
+        f"{_last_changed_by(licences, last_changed_by_job)} "
         f"RETURNING {licences}.id, {licences}.user_id, {licences}.license_type_id, {licences}.number",
         [at, at, actor_id, job_id, param],
     )
@@ -160,6 +165,61 @@ def delete_licenses(
         now,
     )
     return [(u, t, n) for _, u, t, n in deleted]
+
+
+def undelete_licenses(
+    keys: Sequence[tuple[int, int, str]],
+    *,
+    deleted_by_job: int,
+    actor_id: int | None,
+    job_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> list[tuple[int, int, str]]:
+    """Give back the licences a job deleted (undoing it), unless the learner holds that licence again."""
+    if not keys:
+        return []
+    now = now or timezone.now()
+    wanted, param = tuple_set(keys, ("bigint", "bigint", "text"))
+    licences = table(License)
+    at = connection.ops.adapt_datetimefield_value(now)
+    restored = fetch(
+        f"UPDATE {licences} SET deleted_at = NULL, updated_at = %s, changed_by_id = %s, changed_by_job_id = %s "
+        f"FROM ({wanted}) w WHERE {licences}.user_id = w.c0 AND {licences}.license_type_id = w.c1 "
+        f"AND {licences}.number = w.c2 AND {licences}.deleted_at IS NOT NULL "
+        f"AND {licences}.changed_by_job_id = %s AND NOT EXISTS (SELECT 1 FROM {licences} c "
+        "WHERE c.user_id = w.c0 AND c.license_type_id = w.c1 AND c.number = w.c2 AND c.deleted_at IS NULL) "
+        f"RETURNING {licences}.id, {licences}.user_id, {licences}.license_type_id, {licences}.number",
+        [at, actor_id, job_id, param, deleted_by_job],
+    )
+    _audit(
+        "license.restored",
+        [r[0] for r in restored],
+        actor_id,
+        job_id,
+        {"deleted": True},
+        {"deleted": False},
+        now,
+    )
+    return [(u, t, n) for _, u, t, n in restored]
+
+
+def licence_ids(keys: Sequence[tuple[int, int, str]]) -> dict[tuple[int, int, str], list[int]]:
+    """(user, type, number) -> the ids of every licence with that key, current or deleted: one query."""
+    if not keys:
+        return {}
+    wanted, param = tuple_set(sorted(set(keys)), ("bigint", "bigint", "text"))
+    found: dict[tuple[int, int, str], list[int]] = {}
+    for pk, u, t, n in fetch(
+        f"SELECT l.id, l.user_id, l.license_type_id, l.number FROM ({wanted}) w JOIN {table(License)} l "
+        "ON l.user_id = w.c0 AND l.license_type_id = w.c1 AND l.number = w.c2",
+        [param],
+    ):
+        found.setdefault((u, t, n), []).append(pk)
+    return found
+
+
+def _last_changed_by(licences: str, job_id: int | None) -> str:
+    return f" AND {licences}.changed_by_job_id = {int(job_id)}" if job_id is not None else ""
 
 
 def _audit(

@@ -20,7 +20,7 @@ from access.permissions import AWARD_CERTIFICATIONS
 from access.policy import scope_of
 from base.cells import parse_date, yes_no_blank
 from base.keys import Matches, match_keys
-from base.sql import fetch, in_values
+from base.sql import fetch, in_values, tuple_set
 from base.sql import table as db_table
 from credentials.awarding import AwardTerms, association_type_named, create_awards, holders_among
 from credentials.models import Award, Certification
@@ -253,8 +253,26 @@ class CertificationAward(JobKind):
             )
         ]
 
+    restore_object_type = "credentials.award"
+
+    def restore_objects(self, job: Job, rows: Sequence[tuple[int, int, int, Any]]) -> dict[int, list[int]]:
+        pairs, param = tuple_set(
+            sorted({(user, certification) for _, user, certification, _ in rows}), ("bigint", "bigint")
+        )
+        awards: dict[tuple[int, int], list[int]] = {}
+        for pk, user, certification in fetch(
+            f"SELECT a.id, a.user_id, a.certification_id FROM ({pairs}) p JOIN {db_table(Award)} a "
+            "ON a.user_id = p.c0 AND a.certification_id = p.c1",
+            [param],
+        ):
+            awards.setdefault((user, certification), []).append(pk)
+        return {seq: awards.get((user, certification), []) for seq, user, certification, _ in rows}
+
     def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> list[Leftover]:
         pending = self.pending_rows(job, lo, hi)
+        changed = self.changed_since_job(job, pending)
+        left_alone = {seq for leftover in changed for seq in leftover.seqs or ()}
+        pending = [row for row in pending if row[0] not in left_alone]
         done = set(
             withdraw_awards(
                 [(u, c) for _, u, c, _ in pending],
@@ -266,10 +284,11 @@ class CertificationAward(JobKind):
         )
         mark_seqs(job, [seq for seq, u, c, _ in pending if (u, c) in done], JobRow.Outcome.SUCCEEDED)
         return [
+            *changed,
             Leftover(
                 JobRow.Outcome.SKIPPED,
                 f"Not removed: the award made by job {job.params['restore_of']} has been changed or removed since.",
-            )
+            ),
         ]
 
     def example_rows(self) -> list[list[str]]:

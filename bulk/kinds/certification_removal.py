@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL
 from base.keys import Matches, exact_keys, match_keys, taken_note
 from base.problems import INVALID_CERTIFICATION, INVALID_USERS, Problem
+from base.sql import fetch, in_values
 from base.sql import table as db_table
 from credentials.models import Award, Certification
 from credentials.services import active_awards, remove_awards, restore_awards
@@ -87,14 +88,27 @@ class CertificationRemoval(JobKind):
         # What is still pending was valid when the file was checked, but the world moved on.
         return [Leftover(JobRow.Outcome.SKIPPED, NO_LONGER_HOLDS.format(code=code))]
 
+    restore_object_type = "credentials.award"
+
+    def restore_objects(self, job: Job, rows: Sequence[tuple[int, int, int, Any]]) -> dict[int, list[int]]:
+        # Every award of the certification the users have had: a new one made since counts as a change.
+        users, param = in_values("user_id", [user for _, user, _, _ in rows])
+        awards: dict[int, list[int]] = {}
+        for pk, user in fetch(
+            f"SELECT id, user_id FROM {db_table(Award)} WHERE certification_id = %s AND {users}",
+            [job.params["certification_id"], param],
+        ):
+            awards.setdefault(user, []).append(pk)
+        return {seq: awards.get(user, []) for seq, user, _, _ in rows}
+
     def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> list[Leftover]:
         certification_id = job.params["certification_id"]
-        pending = JobRow.objects.filter(
-            job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING
-        )
+        pending = self.pending_rows(job, lo, hi)
+        changed = self.changed_since_job(job, pending)
+        left_alone = {seq for leftover in changed for seq in leftover.seqs or ()}
         restored = restore_awards(
             certification_id,
-            list(pending.filter(user_id__isnull=False).values_list("user_id", flat=True)),
+            [user for seq, user, _, _ in pending if seq not in left_alone],
             removed_by_job_id=job.params["restore_of"],
             actor_id=job.created_by_id,
             job_id=job.pk,
@@ -102,11 +116,12 @@ class CertificationRemoval(JobKind):
         )
         mark_rows(job, lo, hi, restored, JobRow.Outcome.SUCCEEDED)
         return [
+            *changed,
             Leftover(
                 JobRow.Outcome.SKIPPED,
                 f"Not restored: the user holds certification {job.params['certification_code']} again, or the "
                 f"award has changed since job {job.params['restore_of']} removed it.",
-            )
+            ),
         ]
 
     def example_rows(self) -> list[list[str]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from access.permissions import IMPORT_LICENSES
 from base.cells import parse_date
@@ -23,6 +23,8 @@ from credentials.licences import (
     current_keys,
     delete_licenses,
     edit_licenses,
+    licence_ids,
+    undelete_licenses,
 )
 from credentials.models import LicenseType
 from people.models import User
@@ -30,7 +32,7 @@ from people.models import User
 from ..intake import Column, Row
 from ..kind import Change, JobKind, Leftover, Plan, StagedRow, UploadPage, Validation
 from ..models import JobRow
-from ..staging import mark_seqs
+from ..staging import mark_seqs, set_data
 
 if TYPE_CHECKING:
     from ..models import Job
@@ -43,6 +45,47 @@ ISSUE_DATE = "Issue date"
 EXPIRATION_DATE = "Expiration date"
 ACTION = "Action"
 ACTIONS = {"add": "add", "edit": "edit", "delete": "delete", "update": "edit", "remove": "delete"}
+
+
+def _stored(details: LicenseDetails) -> list[str | None]:
+    """A licence's authority and dates as a row's data keeps them (JSON)."""
+    return [
+        details.issuing_authority,
+        details.issue_date.isoformat() if details.issue_date else None,
+        details.expiration_date.isoformat() if details.expiration_date else None,
+    ]
+
+
+def _details(stored: list[str | None]) -> LicenseDetails:
+    authority, issue, expiration = stored
+    return LicenseDetails(
+        authority or "",
+        dt.date.fromisoformat(issue) if issue else None,
+        dt.date.fromisoformat(expiration) if expiration else None,
+    )
+
+
+def _undoing(data: list[Any]) -> Change:
+    """What restoring one row of a licence import changes back."""
+    action, number, authority, issue, expiration = data[:5]
+    written = {
+        NUMBER: number,
+        AUTHORITY: authority or "",
+        ISSUE_DATE: issue or "",
+        EXPIRATION_DATE: expiration or "",
+    }
+    if action == "add":
+        return Change("Would delete the added licence", written, {})
+    if action == "delete":
+        return Change("Would give back the deleted licence", {}, {NUMBER: number})
+    previous = (
+        dict(zip((AUTHORITY, ISSUE_DATE, EXPIRATION_DATE), data[5], strict=True)) if len(data) > 5 else {}
+    )
+    return Change(
+        "Would put back the values before the edit",
+        written,
+        {NUMBER: number, **{k: v or "" for k, v in previous.items()}},
+    )
 
 
 def parse_action(text: str) -> str:
@@ -104,6 +147,14 @@ class LicenseImport(JobKind):
     }
     preview_labels = {"pending": "Would import", "skipped": "Skipped", "error": "Error"}
     outcome_messages = {"succeeded": "Done."}
+    restorable = True
+    restore_labels = {
+        "pending": "Not processed",
+        "succeeded": "Restored",
+        "skipped": "Skipped",
+        "error": "Error",
+    }
+    restore_messages = {"succeeded": "The licence is as it was before job {restore_of}."}
 
     target_label = "Licence type"
     change_fields = (NUMBER, AUTHORITY, ISSUE_DATE, EXPIRATION_DATE)
@@ -112,6 +163,8 @@ class LicenseImport(JobKind):
         return {pk: str(t) for pk, t in LicenseType.objects.in_bulk(list(ids)).items()}
 
     def changes(self, job: Job, rows: Sequence[StagedRow]) -> dict[int, Change]:
+        if job.params.get("restore_of"):
+            return {row.seq: _undoing(row.data) for row in rows if row.data}
         keyed = [(row, (row.user_id or 0, row.target_id or 0, row.data[1])) for row in rows if row.data]
         current = current_details([key for row, key in keyed if row.data[0] != "add"])
         changes = {}
@@ -168,13 +221,25 @@ class LicenseImport(JobKind):
                 now=now,
             )
         )
-        done |= set(
+        # What an edit overwrites is kept on its row, so that a restore can put it back.
+        before = current_details([(u, t, n) for _, u, t, n, _ in by_action["edit"]])
+        edited = set(
             edit_licenses(
                 [(u, t, n, d) for _, u, t, n, d in by_action["edit"]],
                 actor_id=actor_id,
                 job_id=job.pk,
                 now=now,
             )
+        )
+        done |= edited
+        data_of = {seq: data for seq, _, _, data in pending}
+        set_data(
+            job,
+            [
+                (seq, [*data_of[seq], _stored(before[(u, t, n)])])
+                for seq, u, t, n, _ in by_action["edit"]
+                if (u, t, n) in edited and (u, t, n) in before
+            ],
         )
         done |= set(
             delete_licenses(
@@ -191,6 +256,57 @@ class LicenseImport(JobKind):
                 JobRow.Outcome.ERROR,
                 "The licence changed after the file was checked (added, edited or deleted meanwhile); nothing done.",
             )
+        ]
+
+    restore_object_type = "credentials.license"
+
+    def restore_objects(self, job: Job, rows: Sequence[tuple[int, int, int, Any]]) -> dict[int, list[int]]:
+        found = licence_ids([(user, kind, data[1]) for _, user, kind, data in rows])
+        return {seq: found.get((user, kind, data[1]), []) for seq, user, kind, data in rows}
+
+    def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> list[Leftover]:
+        """Undo the job's rows: delete what it added, give back what it deleted, put back what it edited;
+        a licence someone changed since is left as it is."""
+        original = job.params["restore_of"]
+        pending = self.pending_rows(job, lo, hi)
+        changed = self.changed_since_job(job, pending)
+        left_alone = {seq for leftover in changed for seq in leftover.seqs or ()}
+        rows = [(seq, (u, t, data[1]), data) for seq, u, t, data in pending if seq not in left_alone]
+        actor_id = job.created_by_id
+        done = set(
+            delete_licenses(
+                [key for _, key, data in rows if data[0] == "add"],
+                actor_id=actor_id,
+                job_id=job.pk,
+                now=now,
+                last_changed_by_job=original,
+            )
+        )
+        done |= set(
+            undelete_licenses(
+                [key for _, key, data in rows if data[0] == "delete"],
+                deleted_by_job=original,
+                actor_id=actor_id,
+                job_id=job.pk,
+                now=now,
+            )
+        )
+        done |= set(
+            edit_licenses(
+                [(*key, _details(data[5])) for _, key, data in rows if data[0] == "edit" and len(data) > 5],
+                actor_id=actor_id,
+                job_id=job.pk,
+                now=now,
+                last_changed_by_job=original,
+            )
+        )
+        mark_seqs(job, [seq for seq, key, _ in rows if key in done], JobRow.Outcome.SUCCEEDED)
+        return [
+            *changed,
+            Leftover(
+                JobRow.Outcome.SKIPPED,
+                f"Not restored: the licence has changed since job {original}, or the learner holds it again.",
+            ),
         ]
 
     def example_rows(self) -> list[list[str]]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from access.permissions import IMPORT_UNENROLMENTS
 from base.cells import yes_no, yes_no_missing
 from base.keys import Matches, match_keys
-from base.sql import fetch, gc_paused
+from base.sql import fetch, gc_paused, tuple_set
 from base.sql import table as db_table
 from learning.models import Activity, Enrollment
 from learning.notices import send_unenrolment_emails
@@ -143,9 +143,31 @@ class Unenrolment(JobKind):
         # Still pending: valid when the file was checked, but the user has been unenrolled since.
         return [Leftover(SKIPPED, "The user was no longer enrolled when the job ran; nothing to unenrol.")]
 
+    restore_object_type = "learning.enrollment"
+
+    def restore_objects(self, job: Job, rows: Sequence[tuple[int, int, int, Any]]) -> dict[int, list[int]]:
+        # Every enrolment of the pairs: a new one made since (enrolled again) counts as a change.
+        pairs, param = tuple_set(
+            sorted({(user, activity) for _, user, activity, _ in rows}), ("bigint", "bigint")
+        )
+        enrolments: dict[tuple[int, int], list[int]] = {}
+        for pk, user, activity in fetch(
+            f"SELECT e.id, e.user_id, e.activity_id FROM ({pairs}) p JOIN {db_table(Enrollment)} e "
+            "ON e.user_id = p.c0 AND e.activity_id = p.c1",
+            [param],
+        ):
+            enrolments.setdefault((user, activity), []).append(pk)
+        return {seq: enrolments.get((user, activity), []) for seq, user, activity, _ in rows}
+
     def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> list[Leftover]:
         with gc_paused():
             pending = self._pending(job, lo, hi)
+            # Marked first: the rows restored are then marked by their range, which must not take these.
+            left_alone: set[int] = set()
+            for leftover in self.changed_since_job(job, pending):
+                mark_seqs(job, leftover.seqs or (), leftover.outcome, leftover.message)
+                left_alone.update(leftover.seqs or ())
+            pending = [row for row in pending if row[0] not in left_alone]
             done = restore_enrolments(
                 [(user_id, activity_id) for _, user_id, activity_id, _ in pending],
                 unenrolled_by_job_id=job.params["restore_of"],
@@ -159,7 +181,7 @@ class Unenrolment(JobKind):
                 SKIPPED,
                 "Not re-enrolled: the user is enrolled in this activity again, or the enrolment has changed "
                 f"since job {job.params['restore_of']} ended it.",
-            )
+            ),
         ]
 
     def _mark_changed(
