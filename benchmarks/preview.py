@@ -8,7 +8,7 @@ unenrolment.py, license_import.py and award.py seed it, set-based), in a fresh p
               kind's validation, counts per outcome, target and org unit, the first rows' before and after
     changes   the whole "changes" CSV, streamed (``changes_csv_rows`` through ``csv_stream``)
 
-The target is preview ≤ 1.5 × validate. The award file names 50,000 of the Award Users benchmark's
+The target is preview ≤ 1.5x validate. The award file names 50,000 of the Award Users benchmark's
 branch users for CERT-0001 (2,500 of whom hold it already: Skipped), with an issue date.
 
     .venv/bin/python benchmarks/preview.py [--repeat 3] [--only sqlite|postgresql] [--kinds removal,…]

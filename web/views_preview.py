@@ -33,7 +33,8 @@ def job_preview(request: HttpRequest, pk: int) -> HttpResponse:
             "tool": tool_for(job.kind),
             "preview": preview,
             "outcomes": [
-                ("errors" if o == "error" else preview.labels.get(o, o), n) for o, n in preview.outcomes.items()
+                ("errors" if o == "error" else preview.labels.get(o, o), n)
+                for o, n in preview.outcomes.items()
             ],
             "target_columns": [preview.labels.get(o, o) for o in preview.outcomes],
             "targets": [(name, list(counts.values())) for name, counts in preview.targets],
