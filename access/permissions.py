@@ -15,6 +15,7 @@ VIEW_AUDIT_LOG = "audit.view_audit_log"
 MANAGE_CERTIFICATIONS = "credentials.manage_certifications"
 MANAGE_ROLES = "access.manage_roles"
 APPROVE_JOBS = "bulk.approve_jobs"
+MANAGE_WEBHOOKS = "webhooks.manage_webhooks"
 
 # Every permission certdesk checks, by the tool administrators know it from, in the order the roles
 # screen lists them.
@@ -30,5 +31,5 @@ TOOLS: dict[str, tuple[str, ...]] = {
         RECORD_EXTERNAL_TRAINING,
     ),
     "Licences & Certifications": (IMPORT_LICENSES, MANAGE_LICENSES),
-    "Administration": (APPROVE_JOBS, VIEW_AUDIT_LOG, MANAGE_ROLES),
+    "Administration": (APPROVE_JOBS, VIEW_AUDIT_LOG, MANAGE_ROLES, MANAGE_WEBHOOKS),
 }

@@ -10,6 +10,8 @@ from django.core.mail import send_mail
 from django.urls import reverse
 from django.utils import timezone
 
+from webhooks.services import emit
+
 from .models import Job
 from .registry import all_kinds, get_kind
 
@@ -19,6 +21,29 @@ log = logging.getLogger(__name__)
 def job_url(job: Job) -> str:
     """The job's page (sign-in first, then the page; the API has its own address)."""
     return f"{settings.CERTDESK_BASE_URL}{reverse('web:job', args=[job.pk])}"
+
+
+def tell_endpoints(job: Job, event: str) -> int:
+    """Tell the webhook endpoints subscribed to ``event`` about the job, in the caller's transaction
+    (the worker's sender delivers it; a job never waits for an endpoint)."""
+    return emit(
+        event,
+        {
+            "job": {
+                "id": job.pk,
+                "kind": job.kind,
+                "title": job.title,
+                "status": job.status,
+                "created_by": job.created_by.username if job.created_by_id else None,
+                "rows": job.total,
+                "succeeded": job.succeeded,
+                "failed": job.failed,
+                "skipped": job.skipped,
+                "reason": job.failure_reason or job.params.get("approval", {}).get("reason", ""),
+                "url": job_url(job),
+            }
+        },
+    )
 
 
 def results_url(job: Job) -> str:

@@ -23,6 +23,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from base.schedules import Schedule
+from webhooks.delivery import Sender
 
 from .heartbeat import Heartbeat, running
 from .models import Job
@@ -91,6 +92,8 @@ class WorkerLoop:
         self.role = role
         self.timetable = Timetable(schedules or [], self.owner)
         self.heartbeat = Heartbeat(self.owner, role)
+        # Webhook deliveries go out from their own thread: a slow endpoint never holds up a job.
+        self.sender = Sender(self.owner)
         self._wake = threading.Event()
         self._stop = threading.Event()
 
@@ -123,6 +126,7 @@ class WorkerLoop:
         log.info("Worker %s started", self.owner)
         guard_worker_connections()
         self.heartbeat.start()
+        self.sender.start()
         try:
             while not self._stop.is_set():
                 try:
@@ -137,6 +141,7 @@ class WorkerLoop:
                 self._wake.wait(settings.CERTDESK_WORKER_POLL_SECONDS)
                 self._wake.clear()
         finally:
+            self.sender.stop()
             self.heartbeat.stop()
             close_old_connections()
         log.info("Worker %s stopped", self.owner)

@@ -33,7 +33,7 @@ from .files import delete_files_of, job_folder
 from .intake import BUILT, Reading, Upload, open_upload, read_capped, records_upload, too_large
 from .kind import JobKind
 from .models import Job, JobRow
-from .notify import notify_job_finished
+from .notify import notify_job_finished, tell_endpoints
 from .preview import record_overtaken
 from .registry import get_kind
 from .results import write_results
@@ -325,6 +325,7 @@ def _await_approval(job: Job, actor: Any, reason: str) -> Job:
         found.status = Job.Status.AWAITING_APPROVAL
         found.save(update_fields=["params", "status"])
         record("job.awaiting_approval", actor=actor, job=found, obj=found, after={"reason": reason})
+        tell_endpoints(found, "job.awaiting_approval")
         transaction.on_commit(lambda: ask_approvers(found.pk))
     return found
 

@@ -29,7 +29,7 @@ from base.sql import limit_session
 
 from .heartbeat import owner_still_running
 from .models import Job, JobRow
-from .notify import notify_job_finished
+from .notify import notify_job_finished, tell_endpoints
 from .registry import get_kind
 from .results import write_results
 from .staging import mark_chunk, mark_seqs
@@ -235,7 +235,8 @@ def _finish(job: Job, owner: str, status: str, reason: str = "") -> Job:
             job.refresh_from_db()
             return job
         record(f"job.{status}", job=job, obj=job, after={"status": status, "reason": reason})
-    job.refresh_from_db()
+        job.refresh_from_db()
+        tell_endpoints(job, f"job.{status}")
     notify_job_finished(job)
     try:
         get_kind(job.kind).send_notices(job)

@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "learning",
     "access",
     "audit",
+    "webhooks",
     "bulk",
     "api",
     "web",
@@ -386,6 +387,15 @@ CERTDESK_INTAKE_BATCH_ROWS = env.int("CERTDESK_INTAKE_BATCH_ROWS", default=10_00
 # How many rows a job's preview lists (of those it would change, and of those overtaken since the
 # file was checked); its counts and its "changes" file cover every row.
 CERTDESK_PREVIEW_ROWS = env.int("CERTDESK_PREVIEW_ROWS", default=100)
+# Webhooks: how often a worker's sender looks for deliveries due, how many it sends a turn, how long
+# one may take, how long its claim lasts (a sender killed mid-send loses it then), the first retry's
+# wait (doubling after), and for how long a delivery is retried.
+CERTDESK_WEBHOOK_POLL_SECONDS = env.float("CERTDESK_WEBHOOK_POLL_SECONDS", default=2.0)
+CERTDESK_WEBHOOK_BATCH = env.int("CERTDESK_WEBHOOK_BATCH", default=50)
+CERTDESK_WEBHOOK_TIMEOUT_SECONDS = env.float("CERTDESK_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+CERTDESK_WEBHOOK_LEASE_SECONDS = env.int("CERTDESK_WEBHOOK_LEASE_SECONDS", default=30)
+CERTDESK_WEBHOOK_FIRST_RETRY_SECONDS = env.int("CERTDESK_WEBHOOK_FIRST_RETRY_SECONDS", default=30)
+CERTDESK_WEBHOOK_RETRY_HOURS = env.float("CERTDESK_WEBHOOK_RETRY_HOURS", default=24.0)
 # The longest value a cell may hold (the csv module's own default field limit).
 CERTDESK_MAX_CELL_CHARS = env.int("CERTDESK_MAX_CELL_CHARS", default=131_072)
 # An .xlsx's first sheet is held as a grid of cells while it is read (about 110 bytes a cell).

@@ -18,6 +18,7 @@ from bulk.models import Job
 from bulk.runner import RUN_JOB_TASK
 from bulk.schedule import run_scheduled
 from bulk.worker import claim_job, guard_worker_connections, release, run_job, worker_id
+from webhooks.delivery import Sender
 
 from .celery import SCHEDULED_TASK, app
 from .schedule import by_name
@@ -71,6 +72,8 @@ def _start_heartbeat() -> None:
     queues = ",".join(sorted(app.amqp.queues.consume_from or ()))
     _heartbeat = Heartbeat(worker_id("celery"), "celery", queues=queues, on_beat=recover)
     _heartbeat.start(register_now=False)
+    # Each worker process sends webhook deliveries from a thread of its own, beside its jobs.
+    Sender(_heartbeat.name).start()
 
 
 @signals.worker_process_init.connect

@@ -10,12 +10,14 @@ import smtplib
 from dataclasses import dataclass, field
 
 from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from base.sql import execute, fetch, in_values, table
 from learning.models import EmailTemplate
 from learning.notices import email_template, learner_values, render
+from webhooks.services import emit_many
 
 from .models import Award, Certification
 
@@ -76,18 +78,35 @@ def send_renewal_notices(today: dt.date, *, dry_run: bool = False) -> NoticeRun:
         if not ids:
             return run
         named, param = in_values("id", ids)
-        # Claim first: a second run at the same time finds these already reminded.
-        claimed = [
-            pk
-            for (pk,) in fetch(
-                f"UPDATE {awards} SET renewal_notice_for = expiration_date WHERE {named} "
-                "AND (renewal_notice_for IS NULL OR renewal_notice_for <> expiration_date) RETURNING id",
-                [param],
+        with transaction.atomic():
+            # Claim first: a second run at the same time finds these already reminded.
+            claimed = [
+                pk
+                for (pk,) in fetch(
+                    f"UPDATE {awards} SET renewal_notice_for = expiration_date WHERE {named} "
+                    "AND (renewal_notice_for IS NULL OR renewal_notice_for <> expiration_date) RETURNING id",
+                    [param],
+                )
+            ]
+            batch = list(
+                Award.objects.filter(pk__in=claimed).select_related("user", "certification").order_by("pk")
             )
-        ]
-        batch = list(
-            Award.objects.filter(pk__in=claimed).select_related("user", "certification").order_by("pk")
-        )
+            # Written with the claim: each award's opened window is told once, as its reminder is sent once.
+            emit_many(
+                "award.expiring",
+                [
+                    {
+                        "award": {
+                            "id": award.pk,
+                            "user_id": award.user.user_id,
+                            "username": award.user.username,
+                            "certification": award.certification.code,
+                            "expiration_date": award.expiration_date,
+                        }
+                    }
+                    for award in batch
+                ],
+            )
         try:
             with get_connection() as mail:
                 for award in batch:

@@ -11,6 +11,7 @@ from django.urls import reverse
 from access.permissions import (
     MANAGE_CERTIFICATION_REMOVAL,
     MANAGE_ROLES,
+    MANAGE_WEBHOOKS,
 )
 from access.policy import has_permission
 from access.reach import may_see_people
@@ -60,6 +61,8 @@ def nav_items(user: Any) -> list[NavItem]:
         items.append(NavItem("Audit log", reverse("web:audit"), "Every change recorded"))
     if has_permission(user, MANAGE_ROLES):
         items.append(NavItem("Roles", reverse("web:roles"), "Admin"))
+    if has_permission(user, MANAGE_WEBHOOKS):
+        items.append(NavItem("Webhooks", reverse("web:webhooks"), "Admin"))
     return items
 
 

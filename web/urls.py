@@ -13,6 +13,7 @@ from . import (
     views_people,
     views_preview,
     views_roles,
+    views_webhooks,
 )
 from .views_upload import new_job
 
@@ -77,6 +78,13 @@ urlpatterns = [
     path("licences/available-licenses.csv", views_licences.available_licences, name="available-licences"),
     path("licences/<str:which>.<str:fmt>", views_licences.licence_sample, name="licence-sample"),
     path("access/roles/", views_roles.role_list, name="roles"),
+    path("webhooks/", views_webhooks.webhook_list, name="webhooks"),
+    path("webhooks/<int:pk>/", views_webhooks.webhook_detail, name="webhook"),
+    path(
+        "webhooks/<int:pk>/deliveries/<int:delivery>/redeliver/",
+        views_webhooks.webhook_redeliver,
+        name="webhook-redeliver",
+    ),
     path("access/roles/new/", views_roles.role_new, name="role-new"),
     path("access/roles/<int:pk>/", views_roles.role_detail, name="role"),
     path("audit/", views_audit.audit_log, name="audit"),

@@ -151,6 +151,7 @@ MANAGE_LICENCES = ("credentials", "manage_licenses")
 VIEW_AUDIT_LOG = ("audit", "view_audit_log")
 MANAGE_CERTIFICATIONS = ("credentials", "manage_certifications")
 MANAGE_ROLES = ("access", "manage_roles")
+MANAGE_WEBHOOKS = ("webhooks", "manage_webhooks")
 # (permission, constraint, constrained to org unit codes)
 GrantSpec = tuple[tuple[str, str], str, list[str]]
 CONTENT: list[GrantSpec] = [
@@ -174,6 +175,7 @@ ROLES: dict[str, tuple[str, list[GrantSpec]]] = {
             (VIEW_AUDIT_LOG, "all", []),
             (MANAGE_CERTIFICATIONS, "all", []),
             (MANAGE_ROLES, "all", []),
+            (MANAGE_WEBHOOKS, "all", []),
             *CONTENT,
         ],
     ),
