@@ -244,7 +244,7 @@ class JobKind(ABC):
             self.restore_object_type,
             sorted({pk for ids in objects.values() for pk in ids}),
             original["started_at"] or original["created_at"],
-            except_jobs=[job.params["restore_of"], job.pk],
+            except_jobs=[pk for pk in (job.params["restore_of"], job.pk) if pk],
         )
         if not changed:
             return []

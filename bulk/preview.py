@@ -337,3 +337,47 @@ def record_overtaken(job: Job) -> dict[str, int]:
             [param, job.pk],
         )
     return dict(counts)
+
+
+@dataclass
+class RestorePreview:
+    """What undoing a processed job now would do, before the restore job exists: how many of its
+    changes would be put back, and which rows someone has changed since (left as they are)."""
+
+    restorable: int
+    overtaken: list[OvertakenRow]
+    overtaken_total: int
+
+
+def preview_restore(job: Job, *, listed: int | None = None) -> RestorePreview:
+    """The drift check a restore of ``job`` runs, run now over the rows it succeeded on, a batch at a
+    time: one query for the rows and a few for the check, per batch."""
+    kind = get_kind(job.kind)
+    listed = settings.CERTDESK_PREVIEW_ROWS if listed is None else listed
+    # The restore as it would be made: the rows are the job's, the check the kind's.
+    restore = Job(kind=job.kind, params={**job.params, "restore_of": job.pk})
+    size = settings.CERTDESK_INTAKE_BATCH_ROWS
+    after, restorable, total = -1, 0, 0
+    overtaken: list[OvertakenRow] = []
+    while True:
+        found = fetch(
+            f"SELECT seq, row_number, cells, key, user_id, target_id, data, message FROM {table(JobRow)} "
+            "WHERE job_id = %s AND outcome = 'succeeded' AND seq > %s ORDER BY seq LIMIT %s",
+            [job.pk, after, size],
+        )
+        if not found:
+            return RestorePreview(restorable, overtaken, total)
+        after = found[-1][0]
+        rows = as_staged(found)
+        left: dict[int, str] = {}
+        for leftover in kind.changed_since_job(
+            restore, [(r.seq, r.user_id or 0, r.target_id or 0, r.data) for r in rows]
+        ):
+            left.update(dict.fromkeys(leftover.seqs or (), leftover.message))
+        total += len(left)
+        restorable += len(rows) - len(left)
+        for row in rows:
+            if row.seq in left and len(overtaken) < listed:
+                overtaken.append(
+                    OvertakenRow(row.row_number, row.key, JobRow.Outcome.SKIPPED.value, left[row.seq])
+                )

@@ -254,3 +254,21 @@ def test_a_large_restore_waits_for_approval(settings, alice, certification, hold
 
     assert restore.status == Job.Status.AWAITING_APPROVAL
     assert "It would change 5 rows" in restore.params["approval"]["reason"]
+
+
+def test_the_undo_page_says_what_would_be_restored_and_what_changed_since(
+    alice, vera, certification, holders
+):
+    job = submit(alice, make_csv(removal_rows(certification, holders[:3])), "Three")
+    services.start_job(job, alice)
+    job = run(job)
+    reinstate_award(Award.objects.get(user=holders[2], certification=certification), actor=vera)
+    page = Client()
+    page.force_login(alice)
+
+    shown = page.get(f"/jobs/{job.pk}/restore/").content.decode()
+
+    assert "<strong>2</strong> would be restored" in shown
+    assert "<strong>1</strong> changed since: left as they are" in shown
+    assert f"Changed since this job by Vera Greer on {TODAY}; left as it is." in shown
+    assert not Job.objects.filter(params__restore_of=job.pk).exists()  # nothing is made by looking

@@ -27,6 +27,7 @@ from bulk import files, services
 from bulk.approval import may_approve
 from bulk.filters import JobFilter
 from bulk.models import Job, JobRow
+from bulk.preview import preview_restore
 from bulk.registry import all_kinds, get_kind
 from bulk.samples import sample_file, sample_formats
 from bulk.visibility import allowed_kinds, jobs_visible_to, may_manage_jobs
@@ -409,7 +410,12 @@ def job_restore(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("web:job", pk=job.pk)
         started_message(request, restore, f"Restore job {restore.pk} is queued: it undoes job {job.pk}.")
         return redirect("web:job", pk=restore.pk)
-    return render(request, "web/job_restore.html", {"job": job, "kind": kind, "tool": tool_for(job.kind)})
+    restore = preview_restore(job) if kind.restorable and job.is_finished else None
+    return render(
+        request,
+        "web/job_restore.html",
+        {"job": job, "kind": kind, "tool": tool_for(job.kind), "restore": restore},
+    )
 
 
 @jobs_required
