@@ -54,7 +54,10 @@ def directory(db):
 
 @pytest.fixture
 def admin(db):
-    return grant(UserFactory(username="dana", user_id="ADM-DANA"), VIEW_CERTIFICATIONS)
+    return grant(
+        UserFactory(username="dana", user_id="ADM-DANA", first_name="Dana", last_name="Admin"),
+        VIEW_CERTIFICATIONS,
+    )
 
 
 def constrained_to(unit) -> object:
