@@ -288,7 +288,7 @@ def _stage(
     job.save()
     record("job.created", actor=actor, job=job, obj=job, after={"status": job.status, "rows": job.total})
     if start:
-        start_job(job, actor)
+        start_job(job, actor, checked_now=True)
     return Submission(job=job, summary=plan.summary)
 
 
@@ -303,14 +303,24 @@ def _safe_name(name: str) -> str:
     return keep[-100:] or "upload.csv"
 
 
-def start_job(job: Job, actor: Any) -> Job:
+def start_job(job: Job, actor: Any, *, checked_now: bool = False) -> Job:
     """Queue a draft or verified job; a worker picks it up once the transaction commits. A job over
-    the approval policy waits for a second administrator instead (Awaiting approval)."""
+    the approval policy waits for a second administrator instead (Awaiting approval).
+
+    Its rows are checked again first, as its preview checks them (the data may have changed since the
+    file was): those overtaken get the outcome the check gives them, so the run does what a preview
+    now says. ``checked_now``: the rows were staged by this very request (submit with start).
+    """
     require(actor, get_kind(job.kind).permission, doing="start this job")
     reason = approval_reason(job)
     if reason:
         return _await_approval(job, actor, reason)
-    return _queue(job, actor, Job.STARTABLE)
+    with transaction.atomic():
+        if not checked_now:
+            if not Job.objects.select_for_update().filter(pk=job.pk, status__in=Job.STARTABLE).exists():
+                raise _not_startable(job)
+            record_overtaken(job)
+        return _queue(job, actor, Job.STARTABLE)
 
 
 def _await_approval(job: Job, actor: Any, reason: str) -> Job:
@@ -368,6 +378,20 @@ def approve_job(job: Job, actor: Any) -> Job:
     _decision(job, actor, "approve bulk jobs")
     # One transaction: no worker sees the job queued before its approval and its check are recorded.
     with transaction.atomic():
+        # The decision is taken under the job's lock: a second approver waits, then finds it decided.
+        if (
+            not Job.objects.select_for_update()
+            .filter(pk=job.pk, status=Job.Status.AWAITING_APPROVAL)
+            .exists()
+        ):
+            raise JobInputError(
+                [
+                    Problem(
+                        "not_awaiting_approval",
+                        f"Job {job.pk} is no longer awaiting approval: another decision came first.",
+                    )
+                ]
+            )
         overtaken = record_overtaken(job)
         changed = overtaken_note(overtaken)
         approved = _queue(job, actor, (Job.Status.AWAITING_APPROVAL,))

@@ -396,6 +396,9 @@ CERTDESK_WEBHOOK_TIMEOUT_SECONDS = env.float("CERTDESK_WEBHOOK_TIMEOUT_SECONDS",
 CERTDESK_WEBHOOK_LEASE_SECONDS = env.int("CERTDESK_WEBHOOK_LEASE_SECONDS", default=30)
 CERTDESK_WEBHOOK_FIRST_RETRY_SECONDS = env.int("CERTDESK_WEBHOOK_FIRST_RETRY_SECONDS", default=30)
 CERTDESK_WEBHOOK_RETRY_HOURS = env.float("CERTDESK_WEBHOOK_RETRY_HOURS", default=24.0)
+# Whether webhooks may go to addresses inside the network (loopback, private, link-local): off, so
+# that an endpoint cannot be used to reach the servers beside certdesk.
+CERTDESK_WEBHOOK_PRIVATE_ADDRESSES = env.bool("CERTDESK_WEBHOOK_PRIVATE_ADDRESSES", default=False)
 # The longest value a cell may hold (the csv module's own default field limit).
 CERTDESK_MAX_CELL_CHARS = env.int("CERTDESK_MAX_CELL_CHARS", default=131_072)
 # An .xlsx's first sheet is held as a grid of cells while it is read (about 110 bytes a cell).

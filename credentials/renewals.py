@@ -106,6 +106,7 @@ def send_renewal_notices(today: dt.date, *, dry_run: bool = False) -> NoticeRun:
                     }
                     for award in batch
                 ],
+                keys=[f"award {award.pk} expiring {award.expiration_date}" for award in batch],
             )
         try:
             with get_connection() as mail:

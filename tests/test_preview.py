@@ -194,3 +194,28 @@ def test_the_changes_file_neutralises_formulas(alice, certification):
     rows = csv_rows(download(token_client(alice).get(f"/api/v1/jobs/{job.pk}/preview/changes/")))
 
     assert rows[1][1] == "'=HYPERLINK(1)"
+
+
+def test_starting_a_draft_checks_its_rows_again_as_its_preview_does(alice, certification, holders):
+    job = submit(alice, make_csv(removal_rows(certification, holders[:3])), "Three")
+    unassign_award(Award.objects.get(user=holders[1], certification=certification), actor=alice)
+    said = counts_of(token_client(alice).get(f"/api/v1/jobs/{job.pk}/preview/").json())
+
+    services.start_job(job, alice)
+
+    row = job.rows.get(row_number=3)  # before any worker ran it
+    assert (row.outcome, row.message) == (
+        "skipped",
+        "The user no longer holds certification CERT-042; nothing to remove.",
+    )
+    worker.run_next("w")
+    job.refresh_from_db()
+    assert (
+        said
+        == {"pending": job.succeeded, "skipped": job.skipped, "error": job.failed}
+        == {
+            "pending": 2,
+            "skipped": 1,
+            "error": 0,
+        }
+    )

@@ -14,7 +14,7 @@ from django.utils import timezone
 from access.permissions import APPROVE_JOBS
 from bulk import services, worker
 from bulk.models import Job
-from bulk.preview import preview_job
+from bulk.preview import preview_job, preview_restore
 from credentials.awarding import AwardTerms
 from credentials.edits import edit_award, reinstate_award
 from credentials.licences import LicenseDetails, save_license
@@ -54,12 +54,16 @@ def processed(kind: str, rows, header, actor) -> Job:
 
 
 def restored(job: Job, actor) -> tuple[Job, dict]:
-    """Restore ``job``: (the restore once run, its preview before it ran)."""
+    """Undo ``job``: (the restore once run, what was said before it ran — the Undo page's rows changed
+    since, and the restore's own preview of the changes it makes)."""
+    undo = preview_restore(job)
     restore = services.restore_job(job, actor)
-    # Queued at once: its preview is that of the rows as they stand before it runs.
-    Job.objects.filter(pk=restore.pk).update(status=Job.Status.DRAFT)
-    said = preview_job(Job.objects.get(pk=restore.pk)).as_dict()
-    Job.objects.filter(pk=restore.pk).update(status=Job.Status.QUEUED)
+    said = preview_job(restore).as_dict()  # queued, not yet run: what it will change
+    said["overtaken"] = [
+        {"row": r.row_number, "key": r.key, "outcome": r.outcome, "message": r.message}
+        for r in undo.overtaken
+    ]
+    said["overtaken_total"] = undo.overtaken_total
     return run(restore), said
 
 
@@ -228,20 +232,31 @@ def test_an_unenrolment_restore_leaves_a_learner_enrolled_again_since(db, vera):
     assert Enrollment.objects.get(user=learners[1], activity=course).status == Enrollment.Status.ENROLLED
 
 
-def test_the_restore_page_of_a_drifted_row_lists_it_first(alice, vera, certification, holders):
+def test_a_large_restores_preview_lists_the_rows_changed_since_first(
+    settings, alice, vera, certification, holders
+):
     job = submit(alice, make_csv(removal_rows(certification, holders[:3])), "Three")
     services.start_job(job, alice)
     job = run(job)
     reinstate_award(Award.objects.get(user=holders[1], certification=certification), actor=vera)
+    settings.CERTDESK_APPROVAL_MAX_ROWS = 2
     restore = services.restore_job(job, alice)
-    Job.objects.filter(pk=restore.pk).update(status=Job.Status.DRAFT)  # not yet picked up by a worker
     page = Client()
     page.force_login(alice)
 
     shown = page.get(f"/jobs/{restore.pk}/preview/").content.decode()
 
+    assert restore.status == Job.Status.AWAITING_APPROVAL
     assert shown.index("Changed since this job by Vera Greer") < shown.index("Changes, row by row")
     assert "Would restore" in shown
+    services.approve_job(restore, vera)  # checked again as approved: the changed row is left alone
+    restore = run(restore)
+    assert (restore.succeeded, restore.skipped) == (2, 1)
+    assert (
+        Job.objects.get(pk=restore.pk)
+        .rows.get(row_number=3)
+        .message.startswith("Changed since this job by Vera")
+    )
 
 
 def test_a_large_restore_waits_for_approval(settings, alice, certification, holders):
@@ -272,3 +287,26 @@ def test_the_undo_page_says_what_would_be_restored_and_what_changed_since(
     assert "<strong>1</strong> changed since: left as they are" in shown
     assert f"Changed since this job by Vera Greer on {TODAY}; left as it is." in shown
     assert not Job.objects.filter(params__restore_of=job.pk).exists()  # nothing is made by looking
+
+
+def test_an_edit_made_before_its_values_were_kept_is_not_put_back_and_says_why(licences):
+    admin = licences[0]
+    job = processed(
+        "license-import",
+        [["nurse0", "RN", "RN-0", "State Board", "2025-01-01", "2027-01-01", "Edit"]],
+        LICENCE_HEADER,
+        admin,
+    )
+    row = job.rows.get()
+    row.data = row.data[:5]  # as an import processed before certdesk kept what an edit overwrote
+    row.save()
+
+    restore, said = restored(job, admin)
+
+    assert rows_of(restore)[2][0] == "skipped"
+    assert rows_of(restore)[2][1].startswith("Not restored: this edit ran before certdesk kept the values")
+    assert said["overtaken_total"] == 1
+    assert (
+        License.objects.get(user__username="nurse0", deleted_at__isnull=True).issuing_authority
+        == "State Board"
+    )

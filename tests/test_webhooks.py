@@ -23,6 +23,7 @@ from django.utils import timezone
 from access.permissions import APPROVE_JOBS
 from bulk import services, worker
 from bulk.models import Job
+from credentials.models import Award
 from credentials.renewals import send_renewal_notices
 from webhooks.delivery import send_due
 from webhooks.models import Attempt, Delivery, Endpoint
@@ -104,6 +105,13 @@ def receiver() -> Iterator[Receiver]:
     state.release.set()
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def loopback_allowed(settings):
+    """The receivers here listen on loopback, an address inside the network: allowed for this module
+    (the refusal has its own tests, which turn it off)."""
+    settings.CERTDESK_WEBHOOK_PRIVATE_ADDRESSES = True
 
 
 @pytest.fixture
@@ -262,6 +270,7 @@ def test_a_worker_killed_mid_send_is_not_delivered_twice(receiver):
         "CERTDESK_WEBHOOK_POLL_SECONDS": "0.1",
         "CERTDESK_WEBHOOK_LEASE_SECONDS": "2",
         "CERTDESK_WEBHOOK_TIMEOUT_SECONDS": "30",
+        "CERTDESK_WEBHOOK_PRIVATE_ADDRESSES": "true",
     }
     victim = subprocess.Popen(
         [str(CERTDESK), "worker"], env=cli_env(**options), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
@@ -294,3 +303,44 @@ def test_a_worker_killed_mid_send_is_not_delivered_twice(receiver):
     attempts = list(Attempt.objects.filter(delivery=delivery).values_list("number", "status_code"))
     assert attempts == [(1, None), (2, 200)]  # the first cut short by the kill, as the log shows
     assert send_due("after") == 0  # delivered: never sent again
+
+
+def test_an_address_inside_the_network_is_refused_unless_allowed(settings, admin, receiver):
+    endpoint = registered(admin, receiver.url, "job.failed")
+    settings.CERTDESK_WEBHOOK_PRIVATE_ADDRESSES = False
+
+    refused = page_of(admin).post(
+        "/webhooks/", {"url": "http://169.254.169.254/latest", "events": ["job.failed"]}
+    )
+    emit("job.failed", {"job": {"id": 7}})
+    send_due("s")
+
+    assert refused.status_code == 400
+    assert "169.254.169.254 is 169.254.169.254, an address inside the network" in refused.content.decode()
+    assert receiver.got == []  # nothing reached the loopback receiver
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    assert delivery.last_error.startswith("Not sent: 127.0.0.1 is 127.0.0.1, an address inside the network")
+
+
+def test_a_paused_endpoints_deliveries_wait(admin, receiver):
+    endpoint = registered(admin, receiver.url, "job.failed")
+    emit("job.failed", {"job": {"id": 7}})
+    Endpoint.objects.filter(pk=endpoint.pk).update(active=False)
+
+    assert send_due("s") == 0
+    Endpoint.objects.filter(pk=endpoint.pk).update(active=True)
+    assert send_due("s") == 1
+
+
+def test_an_award_window_is_told_once_however_often_its_reminder_run_is_retried(
+    admin, certification, holders
+):
+    registered(admin, "https://hooks.example.org/x", "award.expiring")
+    day = dt.date(2026, 12, 20)
+
+    send_renewal_notices(day)
+    # As after a mail outage: the reminders are given back and the next run claims them again.
+    Award.objects.update(renewal_notice_for=None)
+    send_renewal_notices(day)
+
+    assert Delivery.objects.filter(event="award.expiring").count() == 20

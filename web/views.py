@@ -410,7 +410,15 @@ def job_restore(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("web:job", pk=job.pk)
         started_message(request, restore, f"Restore job {restore.pk} is queued: it undoes job {job.pk}.")
         return redirect("web:job", pk=restore.pk)
-    restore = preview_restore(job) if kind.restorable and job.is_finished else None
+    undoable = (
+        kind.restorable
+        and job.is_finished
+        and not job.params.get("restore_of")
+        and not Job.objects.filter(kind=job.kind, params__restore_of=job.pk)
+        .exclude(status=Job.Status.FAILED)
+        .exists()
+    )
+    restore = preview_restore(job) if undoable else None
     return render(
         request,
         "web/job_restore.html",

@@ -16,9 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import logging
+import socket
 import threading
 import time
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -45,8 +48,38 @@ def backoff(attempts: int) -> dt.timedelta:
     )
 
 
+def private_address(host: str) -> str:
+    """The address ``host`` names that is not on the internet (loopback, private, link-local, reserved
+    …), "" when none is; "" too when it does not resolve (sending will say so)."""
+    try:
+        found = {str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):
+        return ""
+    for address in sorted(found):
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global:
+            return address
+    return ""
+
+
+def refused_address(url: str) -> str:
+    """Why certdesk will not send to ``url`` ("" when it will): an address inside the network, unless
+    CERTDESK_WEBHOOK_PRIVATE_ADDRESSES allows them (a webhook must not reach the servers beside it)."""
+    if settings.CERTDESK_WEBHOOK_PRIVATE_ADDRESSES:
+        return ""
+    host = urlsplit(url).hostname or ""
+    address = private_address(host)
+    if not address:
+        return ""
+    return (
+        f"{host} is {address}, an address inside the network: webhooks go to internet addresses only "
+        "(CERTDESK_WEBHOOK_PRIVATE_ADDRESSES allows others)."
+    )
+
+
 def _due(now: dt.datetime) -> Q:
-    return Q(status=Delivery.Status.PENDING, next_attempt_at__lte=now) & (
+    # A paused endpoint's deliveries wait: they go out if it is switched on again within their day.
+    return Q(status=Delivery.Status.PENDING, next_attempt_at__lte=now, endpoint__active=True) & (
         Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
     )
 
@@ -84,17 +117,23 @@ def send(delivery: Delivery, owner: str) -> Attempt:
     clock = time.perf_counter()
     code: int | None = None
     error = ""
+    refused = refused_address(delivery.endpoint.url)
     try:
-        response = requests.post(
-            delivery.endpoint.url,
-            data=body,
-            headers=headers,
-            timeout=settings.CERTDESK_WEBHOOK_TIMEOUT_SECONDS,
-            allow_redirects=False,
-        )
-        code = response.status_code
-        if not 200 <= code < 300:
-            error = f"The endpoint answered {code}."
+        if refused:
+            error = f"Not sent: {refused}"[:300]
+        else:
+            # Streamed and closed unread: only the status matters, and a large answer costs nothing.
+            with requests.post(
+                delivery.endpoint.url,
+                data=body,
+                headers=headers,
+                timeout=settings.CERTDESK_WEBHOOK_TIMEOUT_SECONDS,
+                allow_redirects=False,
+                stream=True,
+            ) as response:
+                code = response.status_code
+            if not 200 <= code < 300:
+                error = f"The endpoint answered {code}."
     except requests.RequestException as exc:
         error = f"Not delivered: {type(exc).__name__}: {exc}"[:300]
     attempt.status_code, attempt.error = code, error

@@ -52,6 +52,9 @@ class Delivery(models.Model):
 
     endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
     event = models.CharField(max_length=50)
+    # What the event is about, when it must be told once only ("award 12 expiring 2027-01-15"): a
+    # second emit of it, after a retried run, makes no second delivery.
+    key = models.CharField(max_length=100, blank=True)
     # The JSON body exactly as sent, so that every attempt (and a redelivery) sends the same bytes.
     body = models.TextField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -70,6 +73,11 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "event", "key"], condition=~models.Q(key=""), name="delivery_told_once"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.event} to {self.endpoint_id} ({self.status})"

@@ -8,6 +8,7 @@ down never holds a job up, and a change that is rolled back tells nobody.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -23,6 +24,7 @@ from access.policy import require
 from audit.services import record
 from base.problems import InputProblems, Problem
 
+from .delivery import refused_address
 from .models import EVENTS, Delivery, Endpoint, new_secret
 
 
@@ -42,6 +44,8 @@ def check_endpoint(url: str, events: Sequence[str]) -> tuple[str, list[str]]:
         )
     elif len(url) > 500:
         problems.append(Problem("invalid_url", "URL can be up to 500 characters.", column="URL"))
+    elif _literal_private(parts.hostname or ""):
+        problems.append(Problem("private_address", refused_address(url), column="URL", value=url[:100]))
     unknown = [e for e in events if e not in EVENTS]
     if unknown:
         problems.append(
@@ -57,6 +61,18 @@ def check_endpoint(url: str, events: Sequence[str]) -> tuple[str, list[str]]:
     if problems:
         raise WebhookInputError(problems)
     return url, [e for e in EVENTS if e in events]
+
+
+def _literal_private(host: str) -> bool:
+    """An address written as such (an IP, or localhost) inside the network, refused when the endpoint is
+    saved; a name is checked each time a delivery is sent, as it resolves then."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return bool(refused_address(f"http://{host}/"))
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return bool(refused_address(f"http://{host}/"))
 
 
 def save_endpoint(
@@ -133,8 +149,16 @@ def emit(event: str, data: Mapping[str, Any], *, now: dt.datetime | None = None)
     return emit_many(event, [data], now=now)
 
 
-def emit_many(event: str, items: Iterable[Mapping[str, Any]], *, now: dt.datetime | None = None) -> int:
-    """``emit`` for several events of one name at once: one query to find the endpoints, one INSERT."""
+def emit_many(
+    event: str,
+    items: Iterable[Mapping[str, Any]],
+    *,
+    keys: Sequence[str] | None = None,
+    now: dt.datetime | None = None,
+) -> int:
+    """``emit`` for several events of one name at once: one query to find the endpoints, one INSERT;
+    how many deliveries were asked for. ``keys`` name what each item is about when it must be told
+    once only: an emit of a key already told makes no delivery."""
     if event not in EVENTS:
         raise ValueError(f"unknown webhook event {event!r}")
     endpoints = [e for e in Endpoint.objects.filter(active=True) if event in e.events]
@@ -146,18 +170,22 @@ def emit_many(event: str, items: Iterable[Mapping[str, Any]], *, now: dt.datetim
         json.dumps({"event": event, "created_at": now.isoformat(), "data": dict(item)}, cls=DjangoJSONEncoder)
         for item in items
     ]
-    made = Delivery.objects.bulk_create(
+    named = list(keys) if keys is not None else [""] * len(bodies)
+    Delivery.objects.bulk_create(
         [
             Delivery(
                 endpoint=endpoint,
                 event=event,
+                key=key[:100],
                 body=body,
                 created_at=now,
                 next_attempt_at=now,
                 retry_until=until,
             )
             for endpoint in endpoints
-            for body in bodies
-        ]
+            for body, key in zip(bodies, named, strict=True)
+        ],
+        # A key told already stays as it was: the partial unique constraint delivery_told_once.
+        ignore_conflicts=keys is not None,
     )
-    return len(made)
+    return len(endpoints) * len(bodies)

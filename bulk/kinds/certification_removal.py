@@ -202,11 +202,15 @@ class RemovalValidation(Validation):
             if self.revalidating and (found is None or not found[1]):
                 # As the run treats a row the world has overtaken: Skipped, not a problem with the file.
                 staged.outcome = JobRow.Outcome.SKIPPED
-                staged.message = (
-                    NO_LONGER_HOLDS.format(code=certification.code)
-                    if found
-                    else f"No user has the User ID '{user_key}' any more; nothing to remove."
-                )
+                if found:
+                    staged.message = NO_LONGER_HOLDS.format(code=certification.code)
+                elif user_key in holders.ambiguous:
+                    staged.message = (
+                        f"User ID '{user_key}' could now be any of {holders.candidates(user_key)}, which "
+                        "differ only in case; nothing is removed."
+                    )
+                else:
+                    staged.message = f"No user has the User ID '{user_key}' any more; nothing to remove."
             elif found is None:
                 self.problems.add(
                     Problem(

@@ -44,6 +44,10 @@ AUTHORITY = "Issuing authority"
 ISSUE_DATE = "Issue date"
 EXPIRATION_DATE = "Expiration date"
 ACTION = "Action"
+NOT_KEPT = (
+    "Not restored: this edit ran before certdesk kept the values an edit overwrites; change the licence "
+    "by hand if it must be put back."
+)
 ACTIONS = {"add": "add", "edit": "edit", "delete": "delete", "update": "edit", "remove": "delete"}
 
 
@@ -263,6 +267,15 @@ class LicenseImport(JobKind):
     def restore_objects(self, job: Job, rows: Sequence[tuple[int, int, int, Any]]) -> dict[int, list[int]]:
         found = licence_ids([(user, kind, data[1]) for _, user, kind, data in rows])
         return {seq: found.get((user, kind, data[1]), []) for seq, user, kind, data in rows}
+
+    def changed_since_job(self, job: Job, rows: Sequence[tuple[int, int, int, Any]]) -> list[Leftover]:
+        # An edit made before the values it overwrote were kept on its row cannot be put back.
+        unknown = [seq for seq, _, _, data in rows if data and data[0] == "edit" and len(data) < 6]
+        kept = [row for row in rows if row[0] not in set(unknown)]
+        found = super().changed_since_job(job, kept)
+        if unknown:
+            found.append(Leftover(JobRow.Outcome.SKIPPED, NOT_KEPT, unknown))
+        return found
 
     def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> list[Leftover]:
         """Undo the job's rows: delete what it added, give back what it deleted, put back what it edited;
