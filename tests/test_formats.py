@@ -229,7 +229,8 @@ def test_a_licence_type_that_needs_a_number_refuses_a_row_without_one_and_repeat
 
 
 def test_a_verified_licence_import_rechecks_nothing_changed_meanwhile(importer, rows):
-    """Valid when checked, changed before it ran: the row is an error, not a silent overwrite."""
+    """Valid when checked, changed before it was started: checked again as it starts, the row is an
+    error saying why, not a silent overwrite."""
     data = make_csv([["ann", "RN", "RN-1", "", "", "", "Add"]], HEADER)
     job = services.submit("license-import", data, "l.csv", actor=importer, title="t", validate_only=True).job
     License.objects.create(
@@ -242,7 +243,10 @@ def test_a_verified_licence_import_rechecks_nothing_changed_meanwhile(importer, 
     job = worker.run_next("test-worker")
 
     [(_, outcome, message)] = outcomes(job)
-    assert outcome == "error" and "changed after the file was checked" in message
+    assert (outcome, message) == (
+        "error",
+        "'ann' already holds this licence (number 'RN-1'); use Edit to change it.",
+    )
     assert License.objects.filter(number="RN-1").count() == 1
 
 
