@@ -73,6 +73,7 @@ def _rows(changes: Sequence[Change]) -> list[tuple[Any, ...]]:
 
 
 TYPES = ("bigint", "bigint", "text", "text", "date", "date")
+KEY_TYPES = ("bigint", "bigint", "text")
 
 
 def add_licenses(
@@ -116,16 +117,15 @@ def edit_licenses(
     if not changes:
         return []
     now = now or timezone.now()
-    wanted, param = tuple_set(_rows(changes), TYPES)
-    licences = table(License)
-    at = connection.ops.adapt_datetimefield_value(now)
-    edited = fetch(
-        f"UPDATE {licences} SET issuing_authority = w.c3, issue_date = w.c4, expiration_date = w.c5, "
-        f"updated_at = %s, changed_by_id = %s, changed_by_job_id = %s FROM ({wanted}) w "
-        f"WHERE {licences}.user_id = w.c0 AND {licences}.license_type_id = w.c1 AND {licences}.number = w.c2 "
-        f"AND {licences}.deleted_at IS NULL{_last_changed_by(licences, last_changed_by_job)} "
-        f"RETURNING {licences}.id, {licences}.user_id, {licences}.license_type_id, {licences}.number",
-        [at, actor_id, job_id, param],
+    edited = _update_keyed(
+        _rows(changes),
+        TYPES,
+        "issuing_authority = w.c3, issue_date = w.c4, expiration_date = w.c5, updated_at = %s",
+        "l.deleted_at IS NULL",
+        now,
+        actor_id,
+        job_id,
+        last_changed_by_job,
     )
     _audit("license.edited", [r[0] for r in edited], actor_id, job_id, None, None, now)
     return [(u, t, n) for _, u, t, n in edited]
@@ -144,16 +144,16 @@ def delete_licenses(
     if not keys:
         return []
     now = now or timezone.now()
-    wanted, param = tuple_set(keys, ("bigint", "bigint", "text"))
-    licences = table(License)
-    at = connection.ops.adapt_datetimefield_value(now)
-    deleted = fetch(
-        f"UPDATE {licences} SET deleted_at = %s, updated_at = %s, changed_by_id = %s, changed_by_job_id = %s "
-        f"FROM ({wanted}) w WHERE {licences}.user_id = w.c0 AND {licences}.license_type_id = w.c1 "
-        f"AND {licences}.number = w.c2 AND {licences}.deleted_at IS NULL"
-        f"{_last_changed_by(licences, last_changed_by_job)} "
-        f"RETURNING {licences}.id, {licences}.user_id, {licences}.license_type_id, {licences}.number",
-        [at, at, actor_id, job_id, param],
+    deleted = _update_keyed(
+        keys,
+        KEY_TYPES,
+        "deleted_at = %s, updated_at = %s",
+        "l.deleted_at IS NULL",
+        now,
+        actor_id,
+        job_id,
+        last_changed_by_job,
+        times=2,
     )
     _audit(
         "license.deleted",
@@ -179,17 +179,17 @@ def undelete_licenses(
     if not keys:
         return []
     now = now or timezone.now()
-    wanted, param = tuple_set(keys, ("bigint", "bigint", "text"))
-    licences = table(License)
-    at = connection.ops.adapt_datetimefield_value(now)
-    restored = fetch(
-        f"UPDATE {licences} SET deleted_at = NULL, updated_at = %s, changed_by_id = %s, changed_by_job_id = %s "
-        f"FROM ({wanted}) w WHERE {licences}.user_id = w.c0 AND {licences}.license_type_id = w.c1 "
-        f"AND {licences}.number = w.c2 AND {licences}.deleted_at IS NOT NULL "
-        f"AND {licences}.changed_by_job_id = %s AND NOT EXISTS (SELECT 1 FROM {licences} c "
-        "WHERE c.user_id = w.c0 AND c.license_type_id = w.c1 AND c.number = w.c2 AND c.deleted_at IS NULL) "
-        f"RETURNING {licences}.id, {licences}.user_id, {licences}.license_type_id, {licences}.number",
-        [at, actor_id, job_id, param, deleted_by_job],
+    # Unless the learner holds that licence again: at most one current licence per key.
+    restored = _update_keyed(
+        keys,
+        KEY_TYPES,
+        "deleted_at = NULL, updated_at = %s",
+        f"l.deleted_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {table(License)} c WHERE c.user_id = w.c0 "
+        "AND c.license_type_id = w.c1 AND c.number = w.c2 AND c.deleted_at IS NULL)",
+        now,
+        actor_id,
+        job_id,
+        deleted_by_job,
     )
     _audit(
         "license.restored",
@@ -218,8 +218,41 @@ def licence_ids(keys: Sequence[tuple[int, int, str]]) -> dict[tuple[int, int, st
     return found
 
 
-def _last_changed_by(licences: str, job_id: int | None) -> str:
-    return f" AND {licences}.changed_by_job_id = {int(job_id)}" if job_id is not None else ""
+def _update_keyed(
+    rows: Sequence[Sequence[Any]],
+    types: Sequence[str],
+    assignments: str,
+    condition: str,
+    now: dt.datetime,
+    actor_id: int | None,
+    job_id: int | None,
+    last_changed_by_job: int | None,
+    *,
+    times: int = 1,
+) -> list[tuple[Any, ...]]:
+    """One UPDATE of the licences named by ``rows`` (user, type, number, then any values, as ``w.c3`` …):
+    ``assignments`` (taking ``times`` timestamps) where ``condition`` holds of ``l``, and, with
+    ``last_changed_by_job``, only licences that job changed last. Returns (id, user, type, number) of
+    each licence changed, the changer recorded on it."""
+    if not rows:
+        return []
+    wanted, param = tuple_set(rows, types)
+    licences = table(License)
+    at = connection.ops.adapt_datetimefield_value(now)
+    guard = " AND l.changed_by_job_id = %s" if last_changed_by_job is not None else ""
+    return fetch(
+        f"UPDATE {licences} AS l SET {assignments}, changed_by_id = %s, changed_by_job_id = %s FROM ({wanted}) w "
+        f"WHERE l.user_id = w.c0 AND l.license_type_id = w.c1 AND l.number = w.c2 AND {condition}{guard} "
+        # Unqualified: SQLite names no alias in RETURNING; w's columns are c0 … so nothing is ambiguous.
+        "RETURNING id, user_id, license_type_id, number",
+        [
+            *[at] * times,
+            actor_id,
+            job_id,
+            param,
+            *([last_changed_by_job] if last_changed_by_job is not None else []),
+        ],
+    )
 
 
 def _audit(
