@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from access.permissions import VIEW_AUDIT_LOG
-from access.policy import has_permission, people_in, scope_of
+from access.policy import has_permission, scope_of, within
 from base.cells import neutralise
 from base.downloads import csv_stream
 from base.sql import fetch, in_values, table
@@ -60,10 +60,10 @@ def events_visible_to(user: Any) -> QuerySet[Event]:
     jobs they may see are theirs and those of the creators in scope)."""
     if not may_view_audit_log(user):
         return Event.objects.none()
-    people = people_in(scope_of(user, VIEW_AUDIT_LOG))
-    if people is None:
+    actors = within(scope_of(user, VIEW_AUDIT_LOG), "actor")
+    if actors is None:
         return Event.objects.all()
-    return Event.objects.filter(Q(actor=user) | Q(actor__in=User.objects.filter(people).values("pk")))
+    return Event.objects.filter(Q(actor=user) | actors)
 
 
 def object_label(object_type: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from access.permissions import VIEW_CERTIFICATIONS
-from access.policy import Scope, combined_scope, creators_in_scope, has_permission, scope_of
+from access.policy import Scope, combined_scope, has_permission, scope_of, within
 from access.rules import may_see_certifications
 
 from .models import Job
@@ -46,11 +46,17 @@ def picker_scope(user: Any, kind: str | None = None) -> Scope:
 
 
 def jobs_visible_to(user: Any) -> QuerySet[Job]:
-    """The jobs this user may see: their own and those of creators within the kind's constraints."""
-    visible = Q(pk__in=[])
+    """The jobs this user may see: their own and those of creators within the kind's constraints.
+
+    Kinds whose permissions reach the same people share one condition, so that the usual case (one
+    role, one constraint, every kind) asks about each job's creator once."""
+    kinds_by_scope: dict[Scope, list[str]] = {}
     for kind in all_kinds():
-        if not has_permission(user, kind.permission):
-            continue
-        scope = creators_in_scope(user, kind.permission)
-        visible |= Q(kind=kind.slug) if scope is None else Q(kind=kind.slug) & scope
+        if has_permission(user, kind.permission):
+            kinds_by_scope.setdefault(scope_of(user, kind.permission), []).append(kind.slug)
+    visible = Q(pk__in=[])
+    for scope, kinds in kinds_by_scope.items():
+        of_kinds = Q(kind=kinds[0]) if len(kinds) == 1 else Q(kind__in=kinds)
+        creators = within(scope, "created_by")
+        visible |= of_kinds if creators is None else of_kinds & (Q(created_by=user) | creators)
     return Job.objects.filter(visible)

@@ -10,10 +10,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from access.permissions import AWARD_CERTIFICATIONS
-from access.policy import people_in, scope_of
+from access.policy import scope_of, within
 from audit.services import record
 from base.problems import Problem
-from people.models import User
 
 from .awarding import AwardInputError, AwardTerms
 from .models import Award
@@ -23,9 +22,9 @@ from .services import remove_awards
 def awards_in_reach(user: Any) -> QuerySet[Award]:
     """The awards this user may edit, unassign or reinstate: those of the users inside their reach
     for "award and edit certifications" (for this permission the constraint applies to the users)."""
-    people = people_in(scope_of(user, AWARD_CERTIFICATIONS))
+    holders = within(scope_of(user, AWARD_CERTIFICATIONS), "user")
     awards = Award.objects.select_related("user", "certification")
-    return awards if people is None else awards.filter(user__in=User.objects.filter(people).values("pk"))
+    return awards if holders is None else awards.filter(holders)
 
 
 def edit_award(award: Award, terms: AwardTerms, *, actor: Any) -> Award:

@@ -18,7 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from access.permissions import IMPORT_LICENSES, MANAGE_LICENSES
-from access.policy import Scope, has_permission, people_in, scope_of
+from access.policy import Scope, has_permission, people_in, scope_of, within
 from audit.services import record, record_bulk
 from base.cells import neutralise
 from base.problems import InputProblems, Problem
@@ -383,9 +383,9 @@ def licence_scope(user: Any) -> Scope:
 def licences_in_reach(user: Any) -> QuerySet[License]:
     """The current licences this user may see and manage: those of the learners within
     ``licence_scope``."""
-    people = people_in(licence_scope(user))
+    holders = within(licence_scope(user), "user")
     licences: QuerySet[License] = License.objects.current().select_related("user", "license_type")
-    return licences if people is None else licences.filter(user__in=User.objects.filter(people).values("pk"))
+    return licences if holders is None else licences.filter(holders)
 
 
 def learners_in_reach(user: Any) -> QuerySet[User]:

@@ -31,7 +31,7 @@ def activity_learners(request: HttpRequest, activity: Activity) -> dict[str, Any
     search = request.GET.get("q", "").strip()
     enrolments = Enrollment.objects.filter(
         activity=activity, user__in=enrolled_in_reach(request.user).values("pk")
-    ).select_related("user")
+    ).select_related("user", "activity")
     if search:
         enrolments = enrolments.filter(user__in=User.objects.filter(user_matches(search)).values("pk"))
     page = Paginator(enrolments.order_by("user__user_id", "-pk"), LEARNERS_PER_PAGE).get_page(
