@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -41,9 +41,7 @@ class CertificationListView(generics.ListAPIView[Certification]):
     permission_classes = [MaySeeCertifications]
 
     def get_queryset(self) -> QuerySet[Certification]:
-        certifications = Certification.objects.annotate(
-            holders=Count("awards", filter=Q(awards__status="active"))
-        )
+        certifications = Certification.objects.with_holders()
         search = self.request.query_params.get("search")
         if search:
             certifications = certifications.filter(Q(code__icontains=search) | Q(title__icontains=search))

@@ -11,10 +11,12 @@ import contextlib
 import datetime as dt
 import gc
 import json
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.db import connection
+from django.db.models import CharField, Expression
 
 
 def value_set(values: Sequence[Any], sql_type: str = "bigint") -> tuple[str, Any]:
@@ -139,3 +141,22 @@ def limit_session(db: Any, *, idle_in_transaction_seconds: float, statement_seco
     with db.cursor() as cursor:
         cursor.execute(f"SET idle_in_transaction_session_timeout = {int(idle_in_transaction_seconds * 1000)}")
         cursor.execute(f"SET statement_timeout = {int(statement_seconds * 1000)}")
+
+
+class Constant(Expression):
+    """One of the code's own string constants (a status, never input), written into the SQL instead
+    of bound as a parameter: ``filter(status=Constant("active"))``.
+
+    A planner can use a partial index only when the query's condition implies the index's, and SQLite
+    matches them by their text: ``status = 'active'`` implies ``WHERE status = 'active'``, while
+    ``status = ?`` implies nothing, so the query reads the whole table instead of the index.
+    """
+
+    def __init__(self, value: str) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_]+", value):
+            raise ValueError(f"not a plain constant: {value!r}")
+        super().__init__(output_field=CharField())
+        self.value = value
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        return f"'{self.value}'", []

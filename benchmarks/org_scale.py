@@ -24,7 +24,9 @@ that a second run measures at once; ``--reseed`` builds them again. Target: p95 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +35,7 @@ from typing import Any
 
 from harness import (
     PG_ADMIN_URL,
+    RESULT,
     ROOT,
     django_setup,
     load_average,
@@ -411,10 +414,13 @@ def measure(requests: int, only: str | None, big_job: int, learners: int) -> lis
             response = client.get(path)  # warm the templates
             status = response.status_code
             with CaptureQueriesContext(connection) as queries:
+                t0 = time.perf_counter()
                 client.get(path)
+                first = time.perf_counter() - t0
             count = len(queries)
-            timings = []
-            for _ in range(requests):
+            timings = [first * 1000]
+            # a page slower than a second is not asked again: one figure says enough
+            for _ in range(requests - 1 if first < 1 else 0):
                 reset_queries()
                 t0 = time.perf_counter()
                 client.get(path)
@@ -429,6 +435,7 @@ def measure(requests: int, only: str | None, big_job: int, learners: int) -> lis
                     "timings": timings,
                 }
             )
+            print(line_of(connection.vendor, out[-1]), file=sys.stderr, flush=True)
     return out
 
 
@@ -497,15 +504,31 @@ def main() -> None:
             )
         if args.only:
             options += ["--only", args.only]
-        result = run_child(__file__, "measure", options, env)
-        for page in result["pages"]:
-            line = (
-                f"{vendor:10} {page['who']:10} {page['page']:32} {percentiles(page['timings'])}, "
-                f"{page['queries']} queries" + ("" if page["status"] == 200 else f" (HTTP {page['status']})")
-            )
-            print(line, flush=True)
-            lines.append(line)
-    print(f"\n{load_average()}", file=sys.stderr)
+        # the child prints each page's line as it goes (stderr, passed through); its result repeats them
+        measured = subprocess.run(
+            [sys.executable, __file__, "--step", "measure", *options],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        if measured.returncode != 0:
+            raise SystemExit(f"measuring {vendor} failed")
+        result = json.loads(
+            [ln for ln in measured.stdout.splitlines() if ln.startswith(RESULT)][-1][len(RESULT) :]
+        )
+        lines += [line_of(vendor, page) for page in result["pages"]]
+    print()
+    for line in lines:
+        print(line)
+    print(load_average())
+
+
+def line_of(vendor: str, page: dict) -> str:
+    timings = page["timings"]
+    figures = percentiles(timings) if len(timings) > 1 else f"{timings[0]:.0f} ms (asked once)"
+    status = "" if page["status"] == 200 else f" (HTTP {page['status']})"
+    return f"{vendor:10} {page['who']:10} {page['page']:30} {figures}, {page['queries']} queries{status}"
 
 
 if __name__ == "__main__":

@@ -6,8 +6,28 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Func, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from base.sql import Constant
+
+
+class CertificationQuerySet(models.QuerySet["Certification"]):
+    def with_holders(self) -> CertificationQuerySet:
+        """Each certification with ``holders``, how many users hold it (its active awards).
+
+        Counted per certification over the partial unique index of active awards, which holds nothing
+        else: a join of the awards would read every award of the listed certifications, removed ones too.
+        """
+        active = (
+            Award.objects.filter(certification=OuterRef("pk"), status=Constant(Award.Status.ACTIVE))
+            .order_by()
+            # COUNT as a plain function, not an aggregate: Django would add a GROUP BY for it
+            .annotate(n=Func("pk", function="COUNT"))
+            .values("n")
+        )
+        return self.annotate(holders=Coalesce(Subquery(active), 0))
 
 
 class Certification(models.Model):
@@ -29,6 +49,8 @@ class Certification(models.Model):
         "learning.ExternalActivity", blank=True, related_name="certifications"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CertificationQuerySet.as_manager()
 
     class Meta:
         ordering = ["code"]

@@ -10,7 +10,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,6 +22,7 @@ from access.policy import NotAllowed, has_permission
 from access.rules import may_see_certifications
 from base.downloads import download
 from base.filters import BadFilter
+from base.paging import Paginator
 from bulk import files, services
 from bulk.approval import may_approve
 from bulk.filters import JobFilter

@@ -11,7 +11,6 @@ from typing import Any, cast
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -20,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from access.permissions import EDIT_ACTIVITIES, EDIT_EMAIL_TEMPLATES, IMPORT_UNENROLMENTS
 from access.policy import has_permission
 from access.rules import may_view_catalogue
+from base.paging import Paginator
 from base.problems import format_size
 from bulk import services
 from bulk.registry import get_kind

@@ -6,8 +6,7 @@ leads to that tool with the certification in mind for those who may remove users
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -17,10 +16,12 @@ from access.permissions import AWARD_CERTIFICATIONS, MANAGE_CERTIFICATION_REMOVA
 from access.policy import has_permission
 from access.rules import may_see_certifications
 from base.downloads import as_download
+from base.paging import Paginator
 from credentials.edits import awards_in_reach
 from credentials.exports import awarded_users_csv, awarded_users_filename
 from credentials.filters import AWARD_STATUSES, AwardFilter
 from credentials.models import Award, Certification
+from credentials.services import awards_listed
 
 from .permissions import allowed
 from .sorting import sort_order, sortable_columns
@@ -44,9 +45,7 @@ def _search_and_query(request: HttpRequest) -> tuple[str, str]:
 def certification_list(request: HttpRequest) -> HttpResponse:
     """Certifications: code, title, validity and how many users hold each (one query for the page)."""
     search, query = _search_and_query(request)
-    certifications = Certification.objects.annotate(
-        holders=Count("awards", filter=Q(awards__status=Award.Status.ACTIVE))
-    )
+    certifications = Certification.objects.with_holders()
     if search:
         certifications = certifications.filter(Q(code__icontains=search) | Q(title__icontains=search))
     page = Paginator(certifications.order_by("code", "pk"), CERTIFICATIONS_PER_PAGE).get_page(
@@ -66,6 +65,8 @@ def certification_list(request: HttpRequest) -> HttpResponse:
 
 
 STATUS_FILTERS = AWARD_STATUSES
+# The statuses that list active awards only, of which a user holds one per certification.
+ONE_AWARD_PER_USER = {"current", "active", "expiring", "expired"}
 # Awarded Users' sortable columns: parameter -> the fields it orders by (a minus reverses it).
 AWARD_SORTS = {
     "user_id": ["user__user_id"],
@@ -102,10 +103,10 @@ def view_users(request: HttpRequest, pk: int) -> HttpResponse:
     sort, ordering = sort_order(request.GET.get("sort"), AWARD_SORTS, "user_id")
     awards: QuerySet[Award] = AwardFilter(
         {"status": status, "search": search, "days": days},
-        Award.objects.filter(certification=certification).select_related("user"),
+        awards_listed(certification.pk, ordering, one_per_user=status in ONE_AWARD_PER_USER),
         today=today,
     ).qs
-    page = Paginator(awards.order_by(*ordering, "pk"), USERS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(awards, USERS_PER_PAGE).get_page(request.GET.get("page"))
     can_award = has_permission(request.user, AWARD_CERTIFICATIONS)
     reachable = (
         set(awards_in_reach(request.user).filter(pk__in=[a.pk for a in page]).values_list("pk", flat=True))

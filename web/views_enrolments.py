@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_POST
 from access.permissions import COMPLETE_ENROLMENTS, IMPORT_UNENROLMENTS
 from access.policy import has_permission
 from access.reach import enrolled_in_reach
+from base.paging import Paginator
 from learning.models import Activity, Enrollment
 from learning.services import complete_enrollment, enrol, unenrol_one
 from people.models import User, user_matches

@@ -8,7 +8,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,6 +19,7 @@ from access.permissions import IMPORT_LICENSES, MANAGE_LICENSES
 from access.policy import has_permission
 from access.rules import may_see_licences
 from base.downloads import download
+from base.paging import Paginator
 from base.problems import format_size
 from bulk.models import Job, JobRow
 from bulk.registry import get_kind

@@ -3,7 +3,6 @@ with their certifications, licences, enrolments and the history of every change 
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
@@ -11,6 +10,7 @@ from django.views.decorators.http import require_GET
 from access.permissions import COMPLETE_ENROLMENTS, IMPORT_UNENROLMENTS
 from access.policy import has_permission
 from access.reach import may_see_people, people_in_reach, sections_for
+from base.paging import Paginator
 from credentials.learners import current_awards, current_licences, enrolments, history
 from people.filters import SORTS, PersonFilter
 from people.models import Group, OrgUnit
