@@ -23,6 +23,7 @@ from credentials.filters import AwardFilter
 from credentials.models import Award, Certification
 from credentials.picks import Picks
 from credentials.services import awarded_users
+from people.lists import in_person_order
 from people.models import User
 
 from .permissions import MayAwardCertifications, MaySeeCertifications
@@ -151,6 +152,10 @@ class AwardedUsersView(AwardUsersMixin, generics.ListAPIView[Any]):
         return AwardFilter(
             {"search": self.request.query_params.get("search")}, awarded_users(certification.pk)
         ).qs
+
+    def paginate_queryset(self, queryset: Any) -> Any:
+        rows: Any = in_person_order(queryset, ["user__user_id", "pk"])  # a list that pages itself
+        return super().paginate_queryset(rows)
 
 
 class AwardedUsersExportView(APIView):

@@ -27,6 +27,7 @@ from credentials.licences import (
     save_license,
 )
 from credentials.models import License, LicenseType
+from people.lists import in_person_order
 
 from .permissions import MayChangeLicences, MaySeeLicences
 from .responses import problems_400
@@ -94,6 +95,9 @@ class LicenseTypeExportView(APIView):
         return download(available_licences_csv(), "available-licenses.csv", "text/csv; charset=utf-8")
 
 
+LICENCE_ORDER = ["user__username", "license_type__code", "pk"]
+
+
 class LicenseListView(generics.ListAPIView[License]):
     """GET: current licences within reach (filter by license_code or username), a page at a time.
     POST: add one."""
@@ -106,10 +110,12 @@ class LicenseListView(generics.ListAPIView[License]):
         # The API offers these two of the list's filters (the page offers the rest).
         return LicenseFilter(
             {"license_code": params.get("license_code"), "username": params.get("username")},
-            licences_in_reach(self.request.user)
-            .select_related("user", "license_type")
-            .order_by("user__username", "license_type__code", "pk"),
-        ).qs
+            licences_in_reach(self.request.user).select_related("user", "license_type"),
+        ).qs.order_by(*LICENCE_ORDER)
+
+    def paginate_queryset(self, queryset: Any) -> Any:
+        rows: Any = in_person_order(queryset, LICENCE_ORDER)  # a list that pages itself
+        return super().paginate_queryset(rows)
 
     @extend_schema(parameters=[OpenApiParameter("license_code", str), OpenApiParameter("username", str)])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

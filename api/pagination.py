@@ -22,7 +22,7 @@ class Pages(PageNumberPagination):
         response = super().get_paginated_response(data)
         response.data = {
             "count": response.data["count"],
-            "count_exact": self.page.paginator.exact,
+            "count_exact": getattr(self.page, "paginator", None) is None or self.page.paginator.exact,  # type: ignore[union-attr]
             **response.data,
         }
         return response
@@ -40,7 +40,7 @@ class Pages(PageNumberPagination):
         answer["required"] = [*answer.get("required", []), "count_exact"]
         return answer
 
-    def get_page_number(self, request: Request, paginator: Paginator[Any]) -> int | str:
+    def get_page_number(self, request: Request, paginator: Any) -> int | str:
         given = request.query_params.get(self.page_query_param)
         if given is None:
             return 1

@@ -43,9 +43,11 @@ class Paginator(DjangoPaginator):
     @cached_property
     def _found(self) -> int:
         """The rows there are, counted up to one more than the bound."""
-        rows = self.object_list
+        rows: Any = self.object_list
         if isinstance(rows, list):
             return len(rows)
+        if hasattr(rows, "bounded_count"):  # a list that pages itself (people.lists.InPersonOrder)
+            return int(rows.bounded_count(self.bound + 1))
         if isinstance(rows, QuerySet) and not rows.query.combinator:
             # Counting needs neither the order nor the page's computed columns (holder counts, say);
             # kept, they would be computed for every row counted.

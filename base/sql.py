@@ -158,5 +158,5 @@ class Constant(Expression):
         super().__init__(output_field=CharField())
         self.value = value
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        return f"'{self.value}'", []
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        return f"'{self.value}'", ()

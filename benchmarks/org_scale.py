@@ -159,7 +159,7 @@ def seed(learners: int) -> dict:
         first_dep = departments[0].pk
         # learner i belongs to department i mod 449 (ids are consecutive from bulk_create)
         execute(
-            f"INSERT INTO {table(membership)} (user_id, orgunit_id) SELECT id, {first_dep} + ((id - {first_user}) % {DEPARTMENTS}) "
+            f"INSERT INTO {table(membership)} (user_id, orgunit_id) SELECT id, {first_dep} + ((id - {first_user}) %% {DEPARTMENTS}) "
             f"FROM {table(User)}",
             [],
         )
@@ -189,11 +189,11 @@ def seed(learners: int) -> dict:
         # 500,000 holders of CERT-BIG, then 1,500,000 awards over the other 49 (user i, certification i mod 49)
         holders = min(learners // 2, 500_000)
         award_fields = {
-            "issue_date": (day("i % 700"), []),
-            "expiration_date": (day("(i % 700) + 730"), []),
+            "issue_date": (day("i %% 700"), []),
+            "expiration_date": (day("(i %% 700) + 730"), []),
             "always_valid": ("%s", [False]),
             "association_type": ("'manual'", []),
-            "status": ("CASE WHEN i % 10 = 9 THEN 'removed' ELSE 'active' END", []),
+            "status": ("CASE WHEN i %% 10 = 9 THEN 'removed' ELSE 'active' END", []),
             "created_at": ("%s", [at]),
             "updated_at": ("%s", [at]),
         }
@@ -208,8 +208,8 @@ def seed(learners: int) -> dict:
             others,
             {
                 **award_fields,
-                "user": (f"{first_user} + i % {learners}", []),
-                "certification": (f"{c0} + i % {CERTIFICATIONS - 1}", []),
+                "user": (f"{first_user} + i %% {learners}", []),
+                "certification": (f"{c0} + i %% {CERTIFICATIONS - 1}", []),
             },
         )
         types = LicenseType.objects.bulk_create(
@@ -220,14 +220,14 @@ def seed(learners: int) -> dict:
             learners,
             {
                 "user": (f"{first_user} + i", []),
-                "license_type": (f"{types[0].pk} + i % {LICENCE_TYPES}", []),
+                "license_type": (f"{types[0].pk} + i %% {LICENCE_TYPES}", []),
                 "number": ("'N' || i", []),
                 "issuing_authority": ("'Board'", []),
-                "issue_date": (day("i % 1000"), []),
-                "expiration_date": (day("(i % 1000) + 365"), []),
+                "issue_date": (day("i %% 1000"), []),
+                "expiration_date": (day("(i %% 1000) + 365"), []),
                 "created_at": ("%s", [at]),
                 "updated_at": ("%s", [at]),
-                "deleted_at": ("CASE WHEN i % 20 = 19 THEN %s ELSE NULL END", [at]),
+                "deleted_at": ("CASE WHEN i %% 20 = 19 THEN %s ELSE NULL END", [at]),
             },
         )
         activities = Activity.objects.bulk_create(
@@ -238,8 +238,8 @@ def seed(learners: int) -> dict:
             learners,
             {
                 "user": (f"{first_user} + i", []),
-                "activity": (f"{activities[0].pk} + i % {ACTIVITIES}", []),
-                "status": ("CASE WHEN i % 7 = 6 THEN 'unenrolled' ELSE 'enrolled' END", []),
+                "activity": (f"{activities[0].pk} + i %% {ACTIVITIES}", []),
+                "status": ("CASE WHEN i %% 7 = 6 THEN 'unenrolled' ELSE 'enrolled' END", []),
                 "enrolled_at": ("%s", [at]),
             },
         )
@@ -250,12 +250,12 @@ def seed(learners: int) -> dict:
             100_000,
             {
                 "kind": (
-                    "CASE i % 4 " + " ".join(f"WHEN {k} THEN '{s}'" for k, s in enumerate(kinds)) + " END",
+                    "CASE i %% 4 " + " ".join(f"WHEN {k} THEN '{s}'" for k, s in enumerate(kinds)) + " END",
                     [],
                 ),
                 "title": ("'Bulk change ' || i", []),
-                "status": ("CASE WHEN i % 10 = 9 THEN 'failed' ELSE 'processed' END", []),
-                "created_by": (f"{admins[0].pk} + i % {ADMINS}", []),
+                "status": ("CASE WHEN i %% 10 = 9 THEN 'failed' ELSE 'processed' END", []),
+                "created_by": (f"{admins[0].pk} + i %% {ADMINS}", []),
                 "created_at": ("%s", [connection.ops.adapt_datetimefield_value(start)]),
                 "total": ("100", []),
                 "rows_done": ("100", []),
@@ -300,14 +300,14 @@ def seed(learners: int) -> dict:
                 "row_number": ("i + 2", []),
                 "cells": (cells, []),
                 "key": ("'U' || i", []),
-                "user": (f"{first_user} + i % {learners}", []),
+                "user": (f"{first_user} + i %% {learners}", []),
                 "target_id": ("%s", [big]),
                 "outcome": (
-                    "CASE WHEN i % 20 < 18 THEN 'succeeded' WHEN i % 20 = 18 THEN 'skipped' ELSE 'error' END",
+                    "CASE WHEN i %% 20 < 18 THEN 'succeeded' WHEN i %% 20 = 18 THEN 'skipped' ELSE 'error' END",
                     [],
                 ),
                 "message": (
-                    "CASE WHEN i % 20 = 19 THEN 'Row ' || (i + 2) || ', column User ID: not found' ELSE '' END",
+                    "CASE WHEN i %% 20 = 19 THEN 'Row ' || (i + 2) || ', column User ID: not found' ELSE '' END",
                     [],
                 ),
             },
@@ -317,17 +317,17 @@ def seed(learners: int) -> dict:
             Event,
             5_000_000 * learners // 1_000_000,
             {
-                "actor": (f"{admins[0].pk} + i % {ADMINS}", []),
-                "job": (f"{first_job} + (i / 50) % 100000", []),
+                "actor": (f"{admins[0].pk} + i %% {ADMINS}", []),
+                "job": (f"{first_job} + (i / 50) %% 100000", []),
                 "action": (
-                    "CASE i % 3 WHEN 0 THEN 'award.removed' WHEN 1 THEN 'license.updated' ELSE 'enrollment.unenrolled' END",
+                    "CASE i %% 3 WHEN 0 THEN 'award.removed' WHEN 1 THEN 'license.updated' ELSE 'enrollment.unenrolled' END",
                     [],
                 ),
                 "object_type": (
-                    "CASE i % 3 WHEN 0 THEN 'credentials.award' WHEN 1 THEN 'credentials.license' ELSE 'learning.enrollment' END",
+                    "CASE i %% 3 WHEN 0 THEN 'credentials.award' WHEN 1 THEN 'credentials.license' ELSE 'learning.enrollment' END",
                     [],
                 ),
-                "object_id": (f"CAST(1 + (i / 3) % {learners} AS TEXT)", []),
+                "object_id": (f"CAST(1 + (i / 3) %% {learners} AS TEXT)", []),
                 "before": ('\'{"status": "active"}\'', []),
                 "after": ('\'{"status": "removed"}\'', []),
                 "created_at": ("%s", [at]),

@@ -391,9 +391,9 @@ CERTDESK_PREVIEW_ROWS = env.int("CERTDESK_PREVIEW_ROWS", default=100)
 CERTDESK_EXACT_COUNT_ROWS = env.int("CERTDESK_EXACT_COUNT_ROWS", default=10_000)
 # Beyond that, they count to this many pages past the one asked for.
 CERTDESK_COUNT_PAGES_AHEAD = env.int("CERTDESK_COUNT_PAGES_AHEAD", default=10)
-# Awarded Users of a certification held by more users than this, in User ID or username order, walk
-# the users in that order instead of sorting every holder (cheaper below it).
-CERTDESK_HOLDERS_SORTED_AT_MOST = env.int("CERTDESK_HOLDERS_SORTED_AT_MOST", default=50_000)
+# A list of people's rows longer than this (awarded users, licences), in User ID or username order,
+# is paged by walking the people in that order instead of sorting all its rows (people.lists).
+CERTDESK_SORTED_ROWS_AT_MOST = env.int("CERTDESK_SORTED_ROWS_AT_MOST", default=10_000)
 # Webhooks: how often a worker's sender looks for deliveries due, how many it sends a turn, how long
 # one may take, how long its claim lasts (a sender killed mid-send loses it then), the first retry's
 # wait (doubling after), and for how long a delivery is retried.

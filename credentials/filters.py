@@ -12,7 +12,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from access.policy import subtree_ids
+from access.policy import Scope, subtree_ids, within
 from base.filters import FilterSet, IdFilter
 
 from .models import Award, License
@@ -81,7 +81,10 @@ class LicenseFilter(_DatedFilterSet):
         return licences
 
     def in_unit(self, licences: QuerySet[License], name: str, unit_id: int) -> QuerySet[License]:
-        return licences.filter(user__org_units__in=subtree_ids({unit_id})).distinct()
+        # As EXISTS over each licence's holder's units, not a join: a join repeats a licence per unit
+        # and needs DISTINCT, which sorts every licence of a division before the page.
+        units = Scope(everywhere=False, units=frozenset(subtree_ids({unit_id})), groups=frozenset())
+        return licences.filter(within(units, "user"))
 
     def matching(self, licences: QuerySet[License], name: str, text: str) -> QuerySet[License]:
         return licences.filter(

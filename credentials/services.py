@@ -6,13 +6,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.services import record_bulk
-from base.sql import Constant, as_date, fetch, in_values, table, tuple_set
+from base.sql import as_date, fetch, in_values, table, tuple_set
 
 from .models import Award
 
@@ -118,39 +117,12 @@ def _db_time(value: dt.datetime) -> Any:
 
 def awarded_users(certification_id: int) -> QuerySet[Award]:
     """The active awards of a certification with their users, in User ID order."""
-    return awards_listed(certification_id, ["user__user_id"], one_per_user=True).filter(
-        status=Constant(Award.Status.ACTIVE)
+    return (
+        Award.objects.active()
+        .filter(certification_id=certification_id)
+        .select_related("user")
+        .order_by("user__user_id")
     )
-
-
-USER_ORDERS = {"user__user_id", "user__username"}
-
-
-def awards_listed(certification_id: int, ordering: Sequence[str], *, one_per_user: bool) -> QuerySet[Award]:
-    """The awards of a certification with their users, in ``ordering``, as a page lists them.
-
-    ``one_per_user``: the list holds at most one award per user (active ones only), so a user order
-    needs no tie-breaker. A certification with half a million holders is then listed by walking the
-    users' unique index in order and looking each one's award up, 25 lookups for a page, instead of
-    joining and sorting every holder for each page (seconds at that size).
-    """
-    awards = Award.objects.select_related("user")
-    walk_users = (
-        one_per_user
-        and ordering[0].lstrip("-") in USER_ORDERS
-        and Award.objects.filter(certification_id=certification_id, status=Constant(Award.Status.ACTIVE))
-        .order_by()[: settings.CERTDESK_HOLDERS_SORTED_AT_MOST + 1]
-        .count()
-        > settings.CERTDESK_HOLDERS_SORTED_AT_MOST
-    )
-    if walk_users:
-        # Written so that no index answers it: otherwise the planners start from the certification's
-        # awards, which is the sort of every holder this avoids.
-        awards = awards.alias(of_certification=F("certification_id") + 0).filter(
-            of_certification=certification_id
-        )
-        return awards.order_by(*ordering)
-    return awards.filter(certification_id=certification_id).order_by(*ordering, "pk")
 
 
 def withdraw_awards(

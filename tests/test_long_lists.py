@@ -3,6 +3,7 @@ still pages on: Next, a deep page and the API's pages all reach rows past the co
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -10,8 +11,8 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from credentials.models import Award
-from people.models import User
+from credentials.models import Award, License, LicenseType
+from people.models import OrgUnit, User
 
 from .factories import CertificationFactory, UserFactory, award_many
 
@@ -90,10 +91,10 @@ def test_the_api_says_whether_its_count_is_exact(db, settings):
 
 @pytest.mark.parametrize("sort", ["user_id", "-user_id", "username", "-username"])
 def test_a_certification_held_by_many_lists_its_holders_in_order_and_nobody_else(db, settings, sort):
-    """Above CERTDESK_HOLDERS_SORTED_AT_MOST holders the page walks the users in order instead of
+    """Above CERTDESK_SORTED_ROWS_AT_MOST holders the page walks the users in order instead of
     sorting the holders: the same holders, in the same order, without removed awards or other
     certifications' holders."""
-    settings.CERTDESK_HOLDERS_SORTED_AT_MOST = 5
+    settings.CERTDESK_SORTED_ROWS_AT_MOST = 5
     certification, other = CertificationFactory(code="CERT-BIG"), CertificationFactory(code="CERT-OTHER")
     holders = [UserFactory(user_id=f"H{n:04d}", username=f"holder{(n * 7) % 30:02d}") for n in range(30)]
     award_many(certification, holders[:20])
@@ -106,3 +107,42 @@ def test_a_certification_held_by_many_lists_its_holders_in_order_and_nobody_else
     expected = sorted(holders[3:20], key=key, reverse=sort.startswith("-"))
     assert shown(body) == [u.user_id for u in expected]
     assert "17 users hold this certification." in body
+
+
+def _licences_page(client: Client, settings, walk_above: int, **query: object) -> list[str]:
+    settings.CERTDESK_SORTED_ROWS_AT_MOST = walk_above
+    body = client.get("/licences/", query).content.decode()
+    return re.findall(r"<td>(L\d{3}-\d)</td>", body)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{}, {"page": 2}, {"page": 3}, {"status": "expired"}, {"unit": "DIV"}, {"sort": "-username"}],
+    ids=["first page", "second page", "last page", "expired", "a unit", "username descending"],
+)
+def test_a_long_licence_list_walked_in_username_order_shows_what_the_sorted_list_shows(db, settings, query):
+    """Licences (50 a page) of 40 learners with up to four each: a list longer than
+    CERTDESK_SORTED_ROWS_AT_MOST is paged by walking the learners in username order, and every page
+    holds the same licences in the same order as sorting them all gives."""
+    division = OrgUnit.objects.create(code="DIV", name="Division")
+    types = [LicenseType.objects.create(code=f"T{n}", name=f"Type {n}") for n in range(4)]
+    today = dt.date.today()
+    for n in range(40):
+        # usernames in another order than the users' ids, some learners without any licence
+        learner = UserFactory(username=f"learner{(n * 17) % 40:02d}", user_id=f"P{n:03d}")
+        if n % 2:
+            learner.org_units.add(division)
+        for t in types[: n % 5]:
+            License.objects.create(
+                user=learner,
+                license_type=t,
+                number=f"L{n:03d}-{t.code[1]}",
+                expiration_date=today + dt.timedelta(days=-5 if (n + int(t.code[1])) % 3 == 0 else 400),
+            )
+    if "unit" in query:
+        query = {**query, "unit": division.pk}
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", "root@example.test", "x", user_id="ROOT"))
+    sorted_whole = _licences_page(client, settings, 10_000, **query)
+    assert sorted_whole, "the page lists licences"
+    assert _licences_page(client, settings, 3, **query) == sorted_whole

@@ -21,7 +21,7 @@ from credentials.edits import awards_in_reach
 from credentials.exports import awarded_users_csv, awarded_users_filename
 from credentials.filters import AWARD_STATUSES, AwardFilter
 from credentials.models import Award, Certification
-from credentials.services import awards_listed
+from people.lists import in_person_order
 
 from .permissions import allowed
 from .sorting import sort_order, sortable_columns
@@ -65,8 +65,6 @@ def certification_list(request: HttpRequest) -> HttpResponse:
 
 
 STATUS_FILTERS = AWARD_STATUSES
-# The statuses that list active awards only, of which a user holds one per certification.
-ONE_AWARD_PER_USER = {"current", "active", "expiring", "expired"}
 # Awarded Users' sortable columns: parameter -> the fields it orders by (a minus reverses it).
 AWARD_SORTS = {
     "user_id": ["user__user_id"],
@@ -103,10 +101,12 @@ def view_users(request: HttpRequest, pk: int) -> HttpResponse:
     sort, ordering = sort_order(request.GET.get("sort"), AWARD_SORTS, "user_id")
     awards: QuerySet[Award] = AwardFilter(
         {"status": status, "search": search, "days": days},
-        awards_listed(certification.pk, ordering, one_per_user=status in ONE_AWARD_PER_USER),
+        Award.objects.filter(certification=certification).select_related("user"),
         today=today,
     ).qs
-    page = Paginator(awards, USERS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(in_person_order(awards, [*ordering, "pk"]), USERS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     can_award = has_permission(request.user, AWARD_CERTIFICATIONS)
     reachable = (
         set(awards_in_reach(request.user).filter(pk__in=[a.pk for a in page]).values_list("pk", flat=True))

@@ -37,6 +37,7 @@ from credentials.licences import (
     save_license,
 )
 from credentials.models import License, LicenseType
+from people.lists import in_person_order
 from people.models import OrgUnit, User
 
 from .permissions import allowed
@@ -118,7 +119,7 @@ def licence_list(request: HttpRequest) -> HttpResponse:
         today=today,
     ).qs
     sort, ordering = sort_order(params.get("sort"), LICENCE_SORTS, "username")
-    page = Paginator(licences.order_by(*ordering, "pk"), PER_PAGE).get_page(params.get("page"))
+    page = Paginator(in_person_order(licences, [*ordering, "pk"]), PER_PAGE).get_page(params.get("page"))
     query = params.copy()
     query.pop("page", None)
     return render(
