@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from people.models import User
 
@@ -20,7 +20,7 @@ from .permissions import (
     VIEW_CATALOGUE,
     VIEW_CERTIFICATIONS,
 )
-from .policy import combined_scope, has_permission, people_in
+from .policy import combined_scope, has_permission, people_in, within
 
 CERTIFICATION_PERMISSIONS = (VIEW_CERTIFICATIONS, AWARD_CERTIFICATIONS)
 LICENCE_PERMISSIONS = (MANAGE_LICENSES, IMPORT_LICENSES)
@@ -39,6 +39,17 @@ def _reach(user: Any, permissions: tuple[str, ...]) -> QuerySet[User]:
         return User.objects.none()
     people = people_in(combined_scope(user, held))
     return User.objects.all() if people is None else User.objects.filter(people)
+
+
+def enrolments_within_reach(user: Any, person: str = "user") -> Q:
+    """A condition on enrolments (on the user-valued field ``person``): their learner is within the
+    reach of the catalogue's permissions the user holds. Nothing is filtered when that reach is
+    everyone: a list of every user in the condition would only mislead the planner."""
+    held = [p for p in ENROLMENT_PERMISSIONS if has_permission(user, p)]
+    if not held:
+        return Q(pk__in=[])
+    condition = within(combined_scope(user, held), person)
+    return Q() if condition is None else condition
 
 
 def people_in_reach(user: Any) -> QuerySet[User]:
@@ -66,9 +77,3 @@ def sections_for(user: Any, learner: User) -> Sections:
         licences=reaches(LICENCE_PERMISSIONS),
         enrolments=reaches(ENROLMENT_PERMISSIONS),
     )
-
-
-def enrolled_in_reach(user: Any) -> QuerySet[User]:
-    """The learners whose enrolments this user may see and change: within the reach of the
-    catalogue's permissions."""
-    return _reach(user, ENROLMENT_PERMISSIONS)

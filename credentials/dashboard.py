@@ -28,7 +28,7 @@ def expiring_soon(today: dt.date, horizons: Sequence[int] = (30, 60, 90)) -> lis
     for certification_id, band, n in _union(
         _expiring(today + dt.timedelta(days=after + 1), today + dt.timedelta(days=upto))
         .values("certification_id")
-        .annotate(band=Value(n, output_field=IntegerField()), n=Count("pk"))
+        .annotate(band=Value(n, output_field=IntegerField()), n=Count("*"))
         .values_list("certification_id", "band", "n")
         for n, (after, upto) in enumerate(bands)
     ):
@@ -58,7 +58,7 @@ def expirations_by_month(today: dt.date, months: int = 12) -> list[tuple[dt.date
             _expiring(max(start, today), starts[n + 1] - dt.timedelta(days=1))
             .annotate(month=Value(n, output_field=IntegerField()))
             .values("month")
-            .annotate(n=Count("pk"))
+            .annotate(n=Count("*"))
             .values_list("month", "n")
             for n, start in enumerate(starts[:-1])
         )

@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Func, OuterRef, Q, Subquery
+from django.db.models import Func, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -23,8 +23,9 @@ class CertificationQuerySet(models.QuerySet["Certification"]):
         active = (
             Award.objects.filter(certification=OuterRef("pk"), status=Constant(Award.Status.ACTIVE))
             .order_by()
-            # COUNT as a plain function, not an aggregate: Django would add a GROUP BY for it
-            .annotate(n=Func("pk", function="COUNT"))
+            # COUNT(*) as a plain function, not an aggregate (Django would add a GROUP BY for it), and of
+            # no column, so that PostgreSQL counts the index alone, without reading the awards
+            .annotate(n=Func(template="COUNT(*)", output_field=IntegerField()))
             .values("n")
         )
         return self.annotate(holders=Coalesce(Subquery(active), 0))

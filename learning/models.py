@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -58,24 +60,30 @@ class EnrollmentQuerySet(models.QuerySet["Enrollment"]):
 
     def counts(self) -> dict[str, int]:
         """How many are enrolled (not ended), completed (ended since or not) and unenrolled: one query."""
-        return self.aggregate(**_counted())
+        return _summed(self.values("status").annotate(**_counted()).order_by())
 
     def counts_by_activity(self) -> dict[int, dict[str, int]]:
         """The same counts per activity (those without enrolments are absent): one grouped query,
         however many enrolments there are."""
-        return {
-            row.pop("activity_id"): row
-            for row in self.values("activity_id").annotate(**_counted()).order_by()
-        }
+        rows: dict[int, list[dict[str, Any]]] = {}
+        for row in self.values("activity_id", "status").annotate(**_counted()).order_by():
+            rows.setdefault(row["activity_id"], []).append(row)
+        return {activity_id: _summed(found) for activity_id, found in rows.items()}
 
 
 def _counted() -> dict[str, models.Count]:
-    unenrolled = Q(status=Enrollment.Status.UNENROLLED)
-    return {
-        "enrolled": models.Count("pk", filter=~unenrolled),
-        "completed": models.Count("pk", filter=Q(completed_on__isnull=False)),
-        "unenrolled": models.Count("pk", filter=unenrolled),
-    }
+    # Grouped by status and counted from the (activity, status, completion date) index alone: a
+    # count filtered per row would read every enrolment of the listed activities from the table.
+    return {"n": models.Count("*"), "with_completion": models.Count("completed_on")}
+
+
+def _summed(by_status: Any) -> dict[str, int]:
+    counts = {"enrolled": 0, "completed": 0, "unenrolled": 0}
+    for row in by_status:
+        ended = row["status"] == Enrollment.Status.UNENROLLED
+        counts["unenrolled" if ended else "enrolled"] += row["n"]
+        counts["completed"] += row["with_completion"]
+    return counts
 
 
 class Enrollment(models.Model):
@@ -128,7 +136,8 @@ class Enrollment(models.Model):
     class Meta:
         ordering = ["activity", "user"]
         indexes = [
-            models.Index(fields=["activity", "status"], name="enrollment_activity_status"),
+            # With the completion date, the catalogue's counts read this index alone.
+            models.Index(fields=["activity", "status", "completed_on"], name="enrollment_activity_status"),
             models.Index(fields=["unenrolled_by_job", "user"], name="enrollment_unenrolled_by_job"),
             models.Index(
                 fields=["unenrolment_email"],

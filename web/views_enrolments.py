@@ -15,10 +15,11 @@ from django.views.decorators.http import require_POST
 
 from access.permissions import COMPLETE_ENROLMENTS, IMPORT_UNENROLMENTS
 from access.policy import has_permission
-from access.reach import enrolled_in_reach
+from access.reach import enrolments_within_reach
 from base.paging import Paginator
 from learning.models import Activity, Enrollment
 from learning.services import complete_enrollment, enrol, unenrol_one
+from people.lists import in_person_order
 from people.models import User, user_matches
 
 from .permissions import allowed
@@ -30,11 +31,11 @@ def activity_learners(request: HttpRequest, activity: Activity) -> dict[str, Any
     """The activity page's list of learners within the viewer's reach, searchable and paginated."""
     search = request.GET.get("q", "").strip()
     enrolments = Enrollment.objects.filter(
-        activity=activity, user__in=enrolled_in_reach(request.user).values("pk")
+        enrolments_within_reach(request.user), activity=activity
     ).select_related("user", "activity")
     if search:
         enrolments = enrolments.filter(user__in=User.objects.filter(user_matches(search)).values("pk"))
-    page = Paginator(enrolments.order_by("user__user_id", "-pk"), LEARNERS_PER_PAGE).get_page(
+    page = Paginator(in_person_order(enrolments, ["user__user_id", "-pk"]), LEARNERS_PER_PAGE).get_page(
         request.GET.get("page")
     )
     query = request.GET.copy()
@@ -51,9 +52,8 @@ def activity_learners(request: HttpRequest, activity: Activity) -> dict[str, Any
 def _enrolment(request: HttpRequest, pk: int) -> Enrollment:
     """An enrolment of a learner within the viewer's reach, else 404."""
     return get_object_or_404(
-        Enrollment.objects.select_related("user", "activity"),
+        Enrollment.objects.select_related("user", "activity").filter(enrolments_within_reach(request.user)),
         pk=pk,
-        user__in=enrolled_in_reach(request.user).values("pk"),
     )
 
 
