@@ -17,7 +17,8 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
-from people.models import Group, OrgUnit, User, user_matches
+from people.models import Group, OrgUnit, User
+from people.search import people_matching
 
 from .models import Grant
 
@@ -248,7 +249,7 @@ def pickable(scope: Scope, search: str = "") -> Pickable:
         groups = groups.filter(pk__in=scope.groups)
         units = units.filter(pk__in=scope.units)
     if search:
-        users = users.filter(user_matches(search))
+        users = users.filter(people_matching(search))
         groups = groups.filter(name__icontains=search)
         units = units.filter(Q(name__icontains=search) | Q(code__icontains=search))
     return Pickable(users=users, groups=groups, org_units=units)

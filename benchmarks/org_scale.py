@@ -94,9 +94,10 @@ def secondary_indexes(tables: list[str]) -> list[tuple[str, str]]:
                 [tables],
             )
         else:
+            # with the triggers that keep the people search index: they index each row as it comes
             cursor.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN "
-                f"({', '.join('%s' for _ in tables)})",
+                "SELECT name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND sql IS NOT NULL "
+                f"AND tbl_name IN ({', '.join('%s' for _ in tables)})",
                 tables,
             )
         return list(cursor.fetchall())
@@ -119,6 +120,7 @@ def seed(learners: int) -> dict:
     from credentials.models import Award, Certification, License, LicenseType
     from learning.models import Activity, Enrollment
     from people.models import OrgUnit, User
+    from people.search import rebuild_search_index
 
     started = time.perf_counter()
     at = connection.ops.adapt_datetimefield_value(dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
@@ -127,8 +129,9 @@ def seed(learners: int) -> dict:
     indexes = secondary_indexes([m._meta.db_table for m in loaded])
     with transaction.atomic():
         skip_deferred_fk_checks()
-        for name, _ in indexes:
-            execute(f"DROP INDEX {connection.ops.quote_name(name)}", [])
+        for name, create in indexes:
+            what = "TRIGGER" if create.upper().startswith("CREATE TRIGGER") else "INDEX"
+            execute(f"DROP {what} {connection.ops.quote_name(name)}", [])
         root = OrgUnit.objects.create(code="ORG", name="Organisation", kind="Organisation")
         divisions = [
             OrgUnit.objects.create(
@@ -335,7 +338,8 @@ def seed(learners: int) -> dict:
         )
         loaded_at = time.perf_counter()
         for _, create in indexes:
-            execute(create, [])
+            execute(create.replace("%", "%%"), [])
+        rebuild_search_index()
     indexed_at = time.perf_counter()
     with connection.cursor() as cursor:
         # PostgreSQL's autovacuum would vacuum the loaded tables too, which sets the visibility map an

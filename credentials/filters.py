@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from access.policy import Scope, subtree_ids, within
 from base.filters import FilterSet, IdFilter
+from people.search import people_matching
 
 from .models import Award, License
 
@@ -87,12 +88,7 @@ class LicenseFilter(_DatedFilterSet):
         return licences.filter(within(units, "user"))
 
     def matching(self, licences: QuerySet[License], name: str, text: str) -> QuerySet[License]:
-        return licences.filter(
-            Q(user__username__icontains=text)
-            | Q(user__first_name__icontains=text)
-            | Q(user__last_name__icontains=text)
-            | Q(number__icontains=text)
-        )
+        return licences.filter(people_matching(text, "user") | Q(number__icontains=text))
 
 
 class AwardFilter(_DatedFilterSet):
@@ -129,9 +125,4 @@ class AwardFilter(_DatedFilterSet):
         return awards
 
     def matching(self, awards: QuerySet[Award], name: str, text: str) -> QuerySet[Award]:
-        return awards.filter(
-            Q(user__user_id__icontains=text)
-            | Q(user__username__icontains=text)
-            | Q(user__first_name__icontains=text)
-            | Q(user__last_name__icontains=text)
-        )
+        return awards.filter(people_matching(text, "user"))

@@ -7,7 +7,8 @@ from django.db.models import QuerySet
 
 from base.filters import FilterSet, IdFilter
 
-from .models import OrgUnit, User, user_matches
+from .models import OrgUnit, User
+from .search import people_matching
 
 # Column name -> the order it sorts by (a minus in front of the parameter reverses it).
 SORTS = {
@@ -44,7 +45,7 @@ class PersonFilter(FilterSet):
         fields: list[str] = []
 
     def matching(self, users: QuerySet[User], name: str, text: str) -> QuerySet[User]:
-        return users.filter(user_matches(text))
+        return users.filter(people_matching(text))
 
     def in_unit(self, users: QuerySet[User], name: str, unit_id: int) -> QuerySet[User]:
         return users.filter(pk__in=User.objects.filter(org_units__in=subunits(unit_id)).values("pk"))

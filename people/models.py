@@ -68,14 +68,3 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.get_full_name() or self.username
-
-
-def user_matches(text: str) -> Q:
-    """Users whose User ID, username, first or last name or email contains ``text`` (any case)."""
-    return (
-        Q(user_id__icontains=text)
-        | Q(username__icontains=text)
-        | Q(first_name__icontains=text)
-        | Q(last_name__icontains=text)
-        | Q(email__icontains=text)
-    )

@@ -83,6 +83,34 @@ def test_people_are_found_by_user_id_username_name_or_email(directory, admin):
     assert listed(client, q="cy") == ["L-CY"]
 
 
+def test_people_search_follows_renames_and_deletions_and_takes_any_case(directory, admin):
+    """The search index is kept as people change, whatever writes the change (a save or a bulk UPDATE)."""
+    client = signed_in(admin)
+    assert listed(client, q="ZELLER") == ["L-ANN"]
+    ann = directory["ann"]
+    ann.last_name = "Moreau"
+    ann.save()
+    assert listed(client, q="zeller") == []
+    assert listed(client, q="moreau") == ["L-ANN"]
+    type(ann).objects.filter(pk=directory["ben"].pk).update(email="ben.young@east.test")
+    assert listed(client, q="south.test") == []
+    assert listed(client, q="east.test") == ["L-BEN"]
+    directory["cy"].delete()
+    assert listed(client, q="north.test") == ["L-ANN"]
+
+
+@pytest.mark.parametrize("text", ['"', "50%", "a_b", "'; --", "ann\\", "*", "ann OR ben", "NEAR(ann)"])
+def test_people_search_takes_any_text_literally(directory, admin, text):
+    """Quotes, wildcards and search-syntax words are matched as written, never interpreted."""
+    assert listed(signed_in(admin), q=text) == []
+
+
+def test_a_search_does_not_match_across_two_fields(directory, admin):
+    """ "Zeller" then "ann@…": the fields are searched one by one, not as one joined text."""
+    assert listed(signed_in(admin), q="zellerann") == []
+    assert listed(signed_in(admin), q="annzeller") == []
+
+
 def test_the_org_unit_filter_includes_sub_units_and_the_group_filter_its_members(directory, admin):
     client = signed_in(admin)
     assert listed(client, unit=str(directory["north"].pk)) == ["L-ANN", "L-CY"]

@@ -20,7 +20,8 @@ from base.paging import Paginator
 from learning.models import Activity, Enrollment
 from learning.services import complete_enrollment, enrol, unenrol_one
 from people.lists import in_person_order
-from people.models import User, user_matches
+from people.models import User
+from people.search import people_matching
 
 from .permissions import allowed
 
@@ -34,7 +35,7 @@ def activity_learners(request: HttpRequest, activity: Activity) -> dict[str, Any
         enrolments_within_reach(request.user), activity=activity
     ).select_related("user", "activity")
     if search:
-        enrolments = enrolments.filter(user__in=User.objects.filter(user_matches(search)).values("pk"))
+        enrolments = enrolments.filter(people_matching(search, "user"))
     page = Paginator(in_person_order(enrolments, ["user__user_id", "-pk"]), LEARNERS_PER_PAGE).get_page(
         request.GET.get("page")
     )
