@@ -22,6 +22,9 @@ def django_setup() -> None:
     """Set Django up in a child process, from the project root."""
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "certdesk.settings")
+    # The engine is measured, not the second pair of eyes: no job a benchmark submits waits for approval.
+    os.environ.setdefault("CERTDESK_APPROVAL_MAX_ROWS", str(10**9))
+    os.environ.setdefault("CERTDESK_APPROVAL_REMOVAL_SHARE", "1.0")
     import django
 
     django.setup()

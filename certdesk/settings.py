@@ -110,6 +110,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Inside SessionMiddleware: marks the session for saving on the way out, once a minute at most.
+    "certdesk.sessions.RenewIdleSessions",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -188,10 +190,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# A session ends after this many minutes without a request (each request starts the count again).
+# A session ends after this many minutes without a request (each request starts the count again,
+# renewing the session at most once every CERTDESK_SESSION_RENEW_SECONDS: certdesk.sessions).
 CERTDESK_SESSION_IDLE_MINUTES = env.int("CERTDESK_SESSION_IDLE_MINUTES", default=60)
+CERTDESK_SESSION_RENEW_SECONDS = env.int("CERTDESK_SESSION_RENEW_SECONDS", default=60)
 SESSION_COOKIE_AGE = CERTDESK_SESSION_IDLE_MINUTES * 60
-SESSION_SAVE_EVERY_REQUEST = True
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")

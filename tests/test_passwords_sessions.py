@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.test import Client
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from audit.models import Event
 from audit.services import record
+from certdesk.sessions import RENEWED_AT
 
 from .factories import UserFactory
 
@@ -46,7 +48,13 @@ def test_a_session_ends_after_the_idle_time_and_each_request_starts_it_again(set
     idle = dt.timedelta(minutes=settings.CERTDESK_SESSION_IDLE_MINUTES)
     assert abs(session.expire_date - (timezone.now() + idle)) < dt.timedelta(minutes=1)
 
-    Session.objects.update(expire_date=timezone.now() + dt.timedelta(minutes=5))
+    # 55 minutes on: the session would end in 5, and was last renewed 55 minutes ago
+    session = Session.objects.get()
+    data = session.get_decoded()
+    data[RENEWED_AT] -= 55 * 60
+    Session.objects.update(
+        expire_date=timezone.now() + dt.timedelta(minutes=5), session_data=SessionStore().encode(data)
+    )
     assert client.get("/jobs/").status_code == 200
     assert Session.objects.get().expire_date > timezone.now() + idle - dt.timedelta(minutes=1)  # renewed
 
@@ -69,3 +77,15 @@ def test_audit_events_are_read_only_in_the_admin(db):
     assert b"Delete selected" not in listing.content
     event.refresh_from_db()
     assert event.action == "award.removed" and Event.objects.count() == 1
+
+
+def test_reading_pages_renews_the_session_once_a_minute_not_on_every_request(settings, alice):
+    """A page view is not a write: within CERTDESK_SESSION_RENEW_SECONDS of its last renewal the
+    session is left as it is (on SQLite a write would wait for a running job's write lock)."""
+    client = Client()
+    client.force_login(alice)
+    assert client.get("/jobs/").status_code == 200
+    renewed = Session.objects.get().expire_date
+    Session.objects.update(expire_date=renewed - dt.timedelta(seconds=30))
+    assert client.get("/jobs/").status_code == 200
+    assert Session.objects.get().expire_date == renewed - dt.timedelta(seconds=30)  # not written
