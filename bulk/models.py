@@ -117,8 +117,23 @@ class Job(models.Model):
         """How many of the job's rows have each outcome, every outcome listed (one grouped query).
 
         What the rows say now, e.g. what a verified job would do; the counters (``succeeded`` …)
-        say what a run has done so far.
+        say what a run has done so far. Once every chunk has run they say the same, and are read
+        instead of counting the rows (a tenth of a second for a job of 500,000): each chunk counted
+        its rows' outcomes as it committed, and nothing changes a row's outcome after its chunk.
         """
+        if (
+            self.total
+            and self.chunk_count
+            and self.chunks_done >= self.chunk_count
+            and self.rows_done == self.total
+        ):
+            done = self.succeeded + self.skipped + self.failed
+            return {
+                JobRow.Outcome.PENDING.value: self.total - done,
+                JobRow.Outcome.SUCCEEDED.value: self.succeeded,
+                JobRow.Outcome.SKIPPED.value: self.skipped,
+                JobRow.Outcome.ERROR.value: self.failed,
+            }
         found = dict(self.rows.values_list("outcome").annotate(n=Count("id")).order_by())
         return {outcome: found.get(outcome, 0) for outcome in JobRow.Outcome.values}
 

@@ -137,6 +137,25 @@ def test_job_details_show_the_job_its_rows_and_its_files(alice, certification, h
     assert b"".join(client.get(f"/jobs/{job.pk}/original/").streaming_content) == make_csv(rows)
 
 
+def test_a_processed_jobs_row_filter_counts_each_outcome_as_its_rows_say(alice, certification, holders):
+    """Three removed and two skipped (named twice): the filter's choices count each outcome, and each
+    choice lists that many rows."""
+    rows = [
+        *removal_rows(certification, holders[:3]),
+        [certification.code, holders[0].user_id],
+        [certification.code, holders[1].user_id],
+    ]
+    job = services.submit(
+        "certification-removal", make_csv(rows), "leavers.csv", actor=alice, title="Leavers", start=True
+    ).job
+    worker.run_next("w")
+    client = signed_in(alice)
+    choices = {value: count for value, _, count in client.get(f"/jobs/{job.pk}/").context["outcome_choices"]}
+    assert choices == {"pending": 0, "succeeded": 3, "skipped": 2, "error": 0}
+    for outcome, count in choices.items():
+        assert len(client.get(f"/jobs/{job.pk}/", {"outcome": outcome}).context["rows"]) == count
+
+
 def test_progress_is_polled_while_the_job_runs_and_the_page_refreshes_when_it_ends(
     alice, certification, holders
 ):
