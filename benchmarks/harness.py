@@ -28,6 +28,11 @@ def django_setup() -> None:
     import django
 
     django.setup()
+    # A running worker loaded the URLconf (job links in emails and webhooks) with its first job; a
+    # benchmark's fresh process would count that import, a fifth of a second, in the job it times.
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018
 
 
 def fresh_sqlite(prefix: str) -> Path:
@@ -217,6 +222,18 @@ def seed_learners(count: int, *, user_id_offset: int = 0) -> None:
         f"INSERT INTO {table(User)} ({columns}) SELECT {values} FROM n",
         [count - 1, *params],
     )
+
+
+def on_kept_databases(choice: str, measure: Callable[[str], list[str]]) -> None:
+    """Run ``measure(vendor)`` for the databases ``--database`` names ("sqlite", "postgresql" or
+    "both"), databases a benchmark keeps between runs; then print the figures of all, last."""
+    lines: list[str] = []
+    for vendor in ["sqlite", "postgresql"] if choice == "both" else [choice]:
+        lines += measure(vendor)
+    print()
+    for line in lines:
+        print(line)
+    print(load_average())
 
 
 def run_on_databases(

@@ -38,7 +38,7 @@ from harness import (
     RESULT,
     ROOT,
     django_setup,
-    load_average,
+    on_kept_databases,
     percentiles,
     report,
     run_child,
@@ -495,39 +495,36 @@ def main() -> None:
     if args.step:
         child(args)
         return
-    vendors = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
-    lines = []
-    for vendor in vendors:
-        url, must_seed = database_url(vendor, args.reseed)
-        env = {**os.environ, "DATABASE_URL": url, "CERTDESK_VAR_DIR": str(BENCH_DIR)}
-        options = ["--learners", str(args.learners), "--requests", str(args.requests)]
-        if must_seed:
-            seeded = run_child(__file__, "seed", options, env)
-            print(
-                f"{vendor}: seeded in {seeded['load']:.1f} s, indexes {seeded['indexes']:.1f} s, "
-                f"ANALYZE {seeded['analyze']:.1f} s",
-                flush=True,
-            )
-        if args.only:
-            options += ["--only", args.only]
-        # the child prints each page's line as it goes (stderr, passed through); its result repeats them
-        measured = subprocess.run(
-            [sys.executable, __file__, "--step", "measure", *options],
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
+    on_kept_databases(args.database, lambda vendor: seed_and_measure(vendor, args))
+
+
+def seed_and_measure(vendor: str, args: argparse.Namespace) -> list[str]:
+    url, must_seed = database_url(vendor, args.reseed)
+    env = {**os.environ, "DATABASE_URL": url, "CERTDESK_VAR_DIR": str(BENCH_DIR)}
+    options = ["--learners", str(args.learners), "--requests", str(args.requests)]
+    if must_seed:
+        seeded = run_child(__file__, "seed", options, env)
+        print(
+            f"{vendor}: seeded in {seeded['load']:.1f} s, indexes {seeded['indexes']:.1f} s, "
+            f"ANALYZE {seeded['analyze']:.1f} s",
+            flush=True,
         )
-        if measured.returncode != 0:
-            raise SystemExit(f"measuring {vendor} failed")
-        result = json.loads(
-            [ln for ln in measured.stdout.splitlines() if ln.startswith(RESULT)][-1][len(RESULT) :]
-        )
-        lines += [line_of(vendor, page) for page in result["pages"]]
-    print()
-    for line in lines:
-        print(line)
-    print(load_average())
+    if args.only:
+        options += ["--only", args.only]
+    # the child prints each page's line as it goes (stderr, passed through); its result repeats them
+    measured = subprocess.run(
+        [sys.executable, __file__, "--step", "measure", *options],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    if measured.returncode != 0:
+        raise SystemExit(f"measuring {vendor} failed")
+    result = json.loads(
+        [ln for ln in measured.stdout.splitlines() if ln.startswith(RESULT)][-1][len(RESULT) :]
+    )
+    return [line_of(vendor, page) for page in result["pages"]]
 
 
 def line_of(vendor: str, page: dict) -> str:

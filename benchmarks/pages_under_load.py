@@ -37,7 +37,7 @@ import threading
 import time
 from pathlib import Path
 
-from harness import PG_ADMIN_URL, ROOT, django_setup, load_average, report, run_child
+from harness import PG_ADMIN_URL, ROOT, django_setup, on_kept_databases, report, run_child
 from org_scale import BENCH_DIR, PG_DATABASE, pages
 
 LOAD_DATABASE = "certdesk_bench_load"
@@ -339,14 +339,7 @@ def main() -> None:
     if args.step:
         child(args)
         return
-    vendors = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
-    lines = []
-    for vendor in vendors:
-        lines += measure(vendor, args.rows, args.clients, args.think)
-    print()
-    for line in lines:
-        print(line)
-    print(load_average())
+    on_kept_databases(args.database, lambda vendor: measure(vendor, args.rows, args.clients, args.think))
 
 
 if __name__ == "__main__":
