@@ -86,9 +86,10 @@ class InPersonOrder:
 
 def in_person_order(rows: QuerySet[Any], ordering: Sequence[str]) -> QuerySet[Any] | InPersonOrder:
     """``rows`` in ``ordering`` for a page: an InPersonOrder when the ordering starts with a person's
-    unique field, the sorted queryset otherwise."""
+    unique field, the sorted queryset otherwise. The walk counts each person's rows, so rows that a
+    join repeats (and DISTINCT folds) are never walked: filter them with EXISTS instead."""
     first = ordering[0].removeprefix("-")
     field = first.removeprefix("user__")
-    if first == field or field not in WALKABLE:
+    if first == field or field not in WALKABLE or rows.query.distinct:
         return rows.order_by(*ordering)
     return InPersonOrder(rows, ordering, [ordering[0].replace("user__", "", 1)])
