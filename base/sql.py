@@ -133,6 +133,29 @@ def tuple_set(rows: Sequence[Sequence[Any]], types: Sequence[str]) -> tuple[str,
     return f"SELECT {picks} FROM json_each(%s)", document
 
 
+@contextlib.contextmanager
+def keyed_rows(rows: Sequence[Sequence[Any]], types: Sequence[str]) -> Iterator[tuple[str, list[Any]]]:
+    """``rows`` (as ``tuple_set`` gives them, columns c0, c1, …) to join by their first column in an
+    UPDATE … FROM: the FROM item and its parameters. On PostgreSQL the subquery itself, which it
+    hash-joins. On SQLite a temporary table keyed by c0: its planner runs the target table's own
+    condition (``job_id = %s``) in the outer loop and would read the whole JSON document again for each
+    of its rows, 50,000 times 20,000 for the edits of one licence import (ten minutes)."""
+    sql, param = tuple_set(rows, types)
+    if connection.vendor != "sqlite":
+        yield f"({sql})", [param]
+        return
+    columns = ", ".join(f"c{n}" for n in range(len(types)))
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS temp.certdesk_keyed_rows")
+        cursor.execute(f"CREATE TEMP TABLE certdesk_keyed_rows ({columns}, PRIMARY KEY (c0))")
+        cursor.execute(f"INSERT INTO temp.certdesk_keyed_rows ({columns}) {sql}", [param])
+    try:
+        yield "temp.certdesk_keyed_rows", []
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS temp.certdesk_keyed_rows")
+
+
 def limit_session(db: Any, *, idle_in_transaction_seconds: float, statement_seconds: float) -> None:
     """On PostgreSQL, end this connection's transaction when it sits idle that long, and any statement
     that runs longer; SQLite has neither, and is left alone."""

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import connection
 
 from base.cells import neutralise
-from base.sql import execute, fetch, table, tuple_set, value_set
+from base.sql import execute, fetch, keyed_rows, table, value_set
 from people.models import OrgUnit, User
 
 from .intake import BUILT, Reading, records_upload
@@ -329,13 +329,13 @@ def record_overtaken(job: Job) -> dict[str, int]:
         if not moved:
             continue
         counts.update(outcome for _, outcome, _ in moved)
-        rows, param = tuple_set(moved, ("bigint", "text", "text"))
         q = connection.ops.quote_name
-        execute(
-            f"UPDATE {table(JobRow)} SET {q('outcome')} = r.c1, {q('message')} = r.c2 FROM ({rows}) r "
-            f"WHERE job_id = %s AND {q('seq')} = r.c0 AND {q('outcome')} = 'pending'",
-            [param, job.pk],
-        )
+        with keyed_rows(moved, ("bigint", "text", "text")) as (rows, params):
+            execute(
+                f"UPDATE {table(JobRow)} SET {q('outcome')} = r.c1, {q('message')} = r.c2 FROM {rows} r "
+                f"WHERE job_id = %s AND {q('seq')} = r.c0 AND {q('outcome')} = 'pending'",
+                [*params, job.pk],
+            )
     return dict(counts)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import connection
 
-from base.sql import execute, in_values, table, tuple_set
+from base.sql import execute, in_values, keyed_rows, table
 
 from .kind import StagedRow
 from .models import Job, JobRow
@@ -197,11 +197,11 @@ def set_data(job: Job, data: Sequence[tuple[int, Any]]) -> int:
     as a licence's values before an edit), in one UPDATE."""
     if not data:
         return 0
-    rows, param = tuple_set([(seq, json.dumps(value)) for seq, value in data], ("bigint", "text"))
     value = "CAST(r.c1 AS jsonb)" if connection.vendor == "postgresql" else "r.c1"
     q = connection.ops.quote_name
-    return execute(
-        f"UPDATE {table(JobRow)} SET {q('data')} = {value} FROM ({rows}) r "
-        f"WHERE job_id = %s AND {q('seq')} = r.c0",
-        [param, job.pk],
-    )
+    with keyed_rows([(seq, json.dumps(value)) for seq, value in data], ("bigint", "text")) as (rows, params):
+        return execute(
+            f"UPDATE {table(JobRow)} SET {q('data')} = {value} FROM {rows} r "
+            f"WHERE job_id = %s AND {q('seq')} = r.c0",
+            [*params, job.pk],
+        )
