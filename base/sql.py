@@ -134,10 +134,12 @@ def tuple_set(rows: Sequence[Sequence[Any]], types: Sequence[str]) -> tuple[str,
 
 
 @contextlib.contextmanager
-def keyed_rows(rows: Sequence[Sequence[Any]], types: Sequence[str]) -> Iterator[tuple[str, list[Any]]]:
-    """``rows`` (as ``tuple_set`` gives them, columns c0, c1, …) to join by their first column in an
-    UPDATE … FROM: the FROM item and its parameters. On PostgreSQL the subquery itself, which it
-    hash-joins. On SQLite a temporary table keyed by c0: its planner runs the target table's own
+def keyed_rows(
+    rows: Sequence[Sequence[Any]], types: Sequence[str], key: int = 1
+) -> Iterator[tuple[str, list[Any]]]:
+    """``rows`` (as ``tuple_set`` gives them, columns c0, c1, …) to join by their first ``key`` columns,
+    unique together, in an UPDATE … FROM: the FROM item and its parameters. On PostgreSQL the subquery itself, which it
+    hash-joins. On SQLite a temporary table keyed by those columns: its planner runs the target table's own
     condition (``job_id = %s``) in the outer loop and would read the whole JSON document again for each
     of its rows, 50,000 times 20,000 for the edits of one licence import (ten minutes)."""
     sql, param = tuple_set(rows, types)
@@ -147,7 +149,8 @@ def keyed_rows(rows: Sequence[Sequence[Any]], types: Sequence[str]) -> Iterator[
     columns = ", ".join(f"c{n}" for n in range(len(types)))
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS temp.certdesk_keyed_rows")
-        cursor.execute(f"CREATE TEMP TABLE certdesk_keyed_rows ({columns}, PRIMARY KEY (c0))")
+        primary = ", ".join(f"c{n}" for n in range(key))
+        cursor.execute(f"CREATE TEMP TABLE certdesk_keyed_rows ({columns}, PRIMARY KEY ({primary}))")
         cursor.execute(f"INSERT INTO temp.certdesk_keyed_rows ({columns}) {sql}", [param])
     try:
         yield "temp.certdesk_keyed_rows", []

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audit.services import record, record_bulk
 from base.problems import InputProblems, Problem
-from base.sql import fetch, table, tuple_set
+from base.sql import fetch, keyed_rows, table, tuple_set
 
 from .models import Activity, Enrollment, ExternalActivity, ExternalTrainingRecord
 from .notices import send_unenrolment_emails
@@ -133,21 +133,22 @@ def restore_enrolments(
     if not pairs:
         return []
     now = now or timezone.now()
-    wanted, wanted_param = tuple_set(pairs, ("bigint", "bigint"))
     enrollments = table(Enrollment)
-    restored = fetch(
-        f"UPDATE {enrollments} SET "
-        f"status = CASE WHEN {enrollments}.completed_on IS NULL THEN 'enrolled' ELSE 'completed' END, "
-        f"unenrolled_at = NULL, unenrolled_by_id = NULL, unenrolled_by_job_id = NULL, "
-        f"unenrolment_email = CASE WHEN {enrollments}.unenrolment_email = 'pending' THEN '' "
-        f"ELSE {enrollments}.unenrolment_email END "
-        f"FROM ({wanted}) w WHERE {enrollments}.user_id = w.c0 AND {enrollments}.activity_id = w.c1 "
-        f"AND {enrollments}.status = 'unenrolled' AND {enrollments}.unenrolled_by_job_id = %s "
-        f"AND NOT EXISTS (SELECT 1 FROM {enrollments} again WHERE again.user_id = {enrollments}.user_id "
-        f"AND again.activity_id = {enrollments}.activity_id AND NOT (again.status = 'unenrolled')) "
-        f"RETURNING {enrollments}.id, {enrollments}.user_id, {enrollments}.activity_id",
-        [wanted_param, unenrolled_by_job_id],
-    )
+    # Keyed by (user, activity): joined to the job's enrolments, found by the job, row by row.
+    with keyed_rows(list(dict.fromkeys(map(tuple, pairs))), ("bigint", "bigint"), key=2) as (wanted, params):
+        restored = fetch(
+            f"UPDATE {enrollments} SET "
+            f"status = CASE WHEN {enrollments}.completed_on IS NULL THEN 'enrolled' ELSE 'completed' END, "
+            f"unenrolled_at = NULL, unenrolled_by_id = NULL, unenrolled_by_job_id = NULL, "
+            f"unenrolment_email = CASE WHEN {enrollments}.unenrolment_email = 'pending' THEN '' "
+            f"ELSE {enrollments}.unenrolment_email END "
+            f"FROM {wanted} w WHERE {enrollments}.user_id = w.c0 AND {enrollments}.activity_id = w.c1 "
+            f"AND {enrollments}.status = 'unenrolled' AND {enrollments}.unenrolled_by_job_id = %s "
+            f"AND NOT EXISTS (SELECT 1 FROM {enrollments} again WHERE again.user_id = {enrollments}.user_id "
+            f"AND again.activity_id = {enrollments}.activity_id AND NOT (again.status = 'unenrolled')) "
+            f"RETURNING {enrollments}.id, {enrollments}.user_id, {enrollments}.activity_id",
+            [*params, unenrolled_by_job_id],
+        )
     if restored:
         record_bulk(
             "enrollment.restored",
