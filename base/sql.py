@@ -147,10 +147,15 @@ def keyed_rows(
         yield f"({sql})", [param]
         return
     columns = ", ".join(f"c{n}" for n in range(len(types)))
+    # Typed as the columns they are compared with: SQLite uses an index only when affinities agree.
+    declared = ", ".join(
+        f"c{n} {'INTEGER' if sql_type in ('bigint', 'boolean') else 'TEXT'}"
+        for n, sql_type in enumerate(types)
+    )
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS temp.certdesk_keyed_rows")
         primary = ", ".join(f"c{n}" for n in range(key))
-        cursor.execute(f"CREATE TEMP TABLE certdesk_keyed_rows ({columns}, PRIMARY KEY ({primary}))")
+        cursor.execute(f"CREATE TEMP TABLE certdesk_keyed_rows ({declared}, PRIMARY KEY ({primary}))")
         cursor.execute(f"INSERT INTO temp.certdesk_keyed_rows ({columns}) {sql}", [param])
     try:
         yield "temp.certdesk_keyed_rows", []
