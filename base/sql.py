@@ -109,6 +109,13 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def json_item(column: str, index: int) -> str:
+    """SQL for the element ``index`` of the JSON array in ``column``, as text (NULL where there is none)."""
+    if connection.vendor == "postgresql":
+        return f"({column} ->> {int(index)})"
+    return f"json_extract({column}, '$[{int(index)}]')"
+
+
 def tuple_set(rows: Sequence[Sequence[Any]], types: Sequence[str]) -> tuple[str, Any]:
     """A subquery yielding ``rows`` as columns ``c0``, ``c1`` …, and the one parameter it takes.
 

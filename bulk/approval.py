@@ -27,16 +27,22 @@ from .visibility import jobs_visible_to
 log = logging.getLogger(__name__)
 
 
-def approval_reason(job: Job) -> str:
-    """Why this job must wait for approval, in a sentence; "" when it may run as it is."""
-    changing = job.rows.filter(outcome=JobRow.Outcome.PENDING).count()
+def approval_reason(job: Job, *, checked_now: bool = False) -> str:
+    """Why this job must wait for approval, in a sentence; "" when it may run as it is.
+
+    ``checked_now``: the job's rows were staged by this very request, so its counters say how many rows
+    would change, and each of them was found to hold what it changes; nothing is counted again."""
+    if checked_now:
+        changing = job.total - job.failed - job.skipped
+    else:
+        changing = job.rows.filter(outcome=JobRow.Outcome.PENDING).count()
     limit = settings.CERTDESK_APPROVAL_MAX_ROWS_BY_KIND.get(job.kind, settings.CERTDESK_APPROVAL_MAX_ROWS)
     if limit and changing > limit:
         return (
             f"It would change {changing:,} rows: a job that changes more than {limit:,} needs the approval "
             "of a second administrator."
         )
-    share = get_kind(job.kind).share_of_holders(job, changing)
+    share = get_kind(job.kind).share_of_holders(job, changing, checked_now=checked_now)
     threshold = settings.CERTDESK_APPROVAL_REMOVAL_SHARE
     if share is not None and share > threshold:
         return (

@@ -16,7 +16,7 @@ from audit.trail import changed_since
 from base.problems import Problem, ProblemLog
 from base.sql import fetch, table
 
-from .intake import Column, Row, Table
+from .intake import Column, Row
 from .models import Job, JobRow
 
 if TYPE_CHECKING:
@@ -74,8 +74,9 @@ class Validation(ABC):
     """The validation of one file, batch by batch, so that no file costs memory by its length.
 
     ``check`` gets the rows of one batch and returns them staged, set-based (a few queries a batch);
-    what must be remembered across batches (the first row of each user, say) is kept compact.
-    ``finish`` gives the job's parameters and summary once every batch has been checked.
+    it remembers nothing that grows with the file. What spans batches (a row repeating an earlier one)
+    is found by ``staged`` once every batch is in the database. ``finish`` gives the job's parameters
+    and summary.
     """
 
     def __init__(self, actor: User) -> None:
@@ -90,6 +91,12 @@ class Validation(ABC):
     @abstractmethod
     def check(self, rows: list[Row]) -> list[StagedRow]:
         """Stage one batch of rows, giving each the outcome it has so far."""
+
+    def staged(self, job: Job) -> bool:
+        """Once every batch is staged (a file about to be refused is not): what only the whole file can
+        say, worked out in the database rather than remembered batch after batch, such as the rows that
+        repeat an earlier one. True when it changed the outcome of some row."""
+        return False
 
     def finish(self) -> Plan:
         return Plan(
@@ -178,14 +185,6 @@ class JobKind(ABC):
     def validation(self, actor: User) -> Validation:
         """A new validation of one file, which the engine feeds batch by batch."""
 
-    def validate(self, table: Table, actor: User) -> Plan:
-        """Check every row of a table at once: the same validation, in one batch (small files, tests)."""
-        validation = self.validation(actor)
-        rows = validation.check(table.rows)
-        plan = validation.finish()
-        plan.rows = rows
-        return plan
-
     @abstractmethod
     def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> Sequence[Leftover]:
         """Apply the pending rows with ``lo <= seq < hi``, mark those that succeeded, and say what the
@@ -208,9 +207,10 @@ class JobKind(ABC):
         queries, whatever the number of rows."""
         return {}
 
-    def share_of_holders(self, job: Job, changing: int) -> float | None:
+    def share_of_holders(self, job: Job, changing: int, *, checked_now: bool = False) -> float | None:
         """For a kind that takes something away from its holders (a removal): the share of the
-        current holders that ``changing`` rows would take it from, for the approval policy."""
+        current holders that ``changing`` rows would take it from, for the approval policy.
+        ``checked_now``: each of the ``changing`` rows was found to hold it by this very request."""
         return None
 
     # A restore job undoes a processed job of the same kind, row by row; kinds that can say so.

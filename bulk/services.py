@@ -261,9 +261,11 @@ def _stage(
         # A strict kind's file with a problem will be refused: its rows need not be written.
         if not (kind.strict and validation.problems):
             insert_rows(job.pk, staged)
-    plan = validation.finish()
     if kind.strict and validation.problems:
         raise validation.problems.rejected()
+    if validation.staged(job):
+        outcomes = Counter(job.outcome_counts())
+    plan = validation.finish()
     job.params = {
         **plan.params,
         "header": upload.header,
@@ -312,7 +314,7 @@ def start_job(job: Job, actor: Any, *, checked_now: bool = False) -> Job:
     now says. ``checked_now``: the rows were staged by this very request (submit with start).
     """
     require(actor, get_kind(job.kind).permission, doing="start this job")
-    reason = approval_reason(job)
+    reason = approval_reason(job, checked_now=checked_now)
     if reason:
         return _await_approval(job, actor, reason)
     with transaction.atomic():

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import string
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import chain
 from json.encoder import encode_basestring
 from typing import Any
 
 from django.db import connection
 
-from base.sql import execute, in_values, keyed_rows, table
+from base.sql import execute, fetch, in_values, keyed_rows, table
 
 from .kind import StagedRow
 from .models import Job, JobRow
@@ -205,3 +207,64 @@ def set_data(job: Job, data: Sequence[tuple[int, Any]]) -> int:
             f"WHERE job_id = %s AND {q('seq')} = r.c0",
             [*params, job.pk],
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """What the rows of a job that name a user say about one key of theirs (a user, a (user,
+    certification) pair …): how many rows name one, how many distinct keys, and how many distinct
+    values of each part asked for."""
+
+    rows: int
+    keys: int
+    distinct: tuple[int, ...] = ()
+
+    @property
+    def repeats(self) -> int:
+        return self.rows - self.keys
+
+
+def count_keys(job: Job, key: Sequence[str], distinct: Sequence[int] = ()) -> Keys:
+    """Count the rows of a job that name a user by ``key``, SQL expressions over the row's columns
+    (``user_id``, ``target_id`` …), and the distinct values of the parts ``distinct``: one query, in
+    the database, however long the file; memory does not grow with it."""
+    parts = ", ".join(f"{expression} AS k{n}" for n, expression in enumerate(key))
+    grouped = ", ".join(f"k{n}" for n in range(len(key)))
+    counted = "".join(f", COUNT(DISTINCT k{int(n)})" for n in distinct)
+    found = fetch(
+        f"SELECT COALESCE(SUM(n), 0), COUNT(*){counted} FROM (SELECT {parts}, COUNT(*) AS n "
+        f"FROM {table(JobRow)} WHERE job_id = %s AND user_id IS NOT NULL GROUP BY {grouped}) keyed",
+        [job.pk],
+    )[0]
+    return Keys(rows=int(found[0]), keys=int(found[1]), distinct=tuple(int(n) for n in found[2:]))
+
+
+def mark_repeats(job: Job, key: Sequence[str], outcome: str, message: str) -> int:
+    """Give every row of a job that names the same ``key`` as an earlier row (see ``count_keys``) the
+    outcome and message given, and no data: one UPDATE. In ``message``, ``{first}`` is the row number
+    of the first row with that key and ``{key}`` the repeating row's own key (its User ID, say)."""
+    q = connection.ops.quote_name
+    keyed = ", ".join(key)
+    first = (
+        f"SELECT id, {q('key')} AS typed, row_number, MIN(row_number) OVER (PARTITION BY {keyed}) AS first "
+        f"FROM {table(JobRow)} WHERE job_id = %s AND user_id IS NOT NULL"
+    )
+    return execute(
+        f"UPDATE {table(JobRow)} SET outcome = %s, message = {_text(message)}, {q('data')} = NULL "
+        f"FROM (SELECT id, typed, first FROM ({first}) ranked WHERE row_number > first) r "
+        f"WHERE {table(JobRow)}.id = r.id",
+        [outcome, job.pk],
+    )
+
+
+def _text(template: str) -> str:
+    """An SQL expression for ``template``, its ``{first}`` and ``{key}`` taken from the row ``r``."""
+    columns = {"first": "CAST(r.first AS TEXT)", "key": "r.typed"}
+    parts = []
+    for literal, name, _, _ in string.Formatter().parse(template):
+        if literal:
+            # Quotes doubled for SQL, percent signs for the driver's parameter style.
+            parts.append("'" + literal.replace("'", "''").replace("%", "%%") + "'")
+        if name is not None:
+            parts.append(columns[name])
+    return " || ".join(parts) or "''"

@@ -76,6 +76,69 @@ def test_a_repeat_in_a_later_batch_is_still_a_repeat(cara, small_batches):
     assert job.total == 21
 
 
+def test_repeats_in_later_batches_come_off_the_summary_and_the_emails(cara, small_batches):
+    activity = ActivityFactory(external_reference="FS-101")
+    learners = UserFactory.create_batch(10)
+    enrol(activity, learners)
+    rows = [[u.username, "FS-101", "Yes"] for u in learners]
+    # Row 12 repeats row 2 (its learner would get an email); row 19 repeats row 12's repeat.
+    rows += [[learners[0].username, "FS-101", "Yes"]] + [[u.username, "FS-101", "No"] for u in learners[1:7]]
+    rows += [[learners[0].username, "FS-101", "No"]]
+
+    job = services.submit(
+        UNENROLMENT, unenrol_file(rows), "u.csv", actor=cara, title="t", validate_only=True
+    ).job
+
+    table = results(job)
+    assert [r["Result"] for r in table] == ["Would unenrol"] * 10 + ["Skipped"] * 8
+    assert table[10]["Message"] == "Same user and activity as row 2; only row 2 is used."
+    assert table[11]["Message"] == "Same user and activity as row 3; only row 3 is used."
+    assert table[17]["Message"] == "Same user and activity as row 2; only row 2 is used."
+    summary = job.params["summary"]
+    assert (summary["would_unenrol"], summary["skipped"], summary["emails"]) == (10, 8, 10)
+    assert (summary["users"], summary["activities"]) == (10, 1)
+    assert (job.total, job.skipped, job.failed) == (18, 8, 0)
+
+
+def test_a_removal_removes_a_user_named_in_two_batches_once(alice, small_batches):
+    certification = CertificationFactory(code="CERT-042")
+    holders = UserFactory.create_batch(12)
+    award_many(certification, holders)
+    rows = [["CERT-042", u.user_id] for u in holders] + [["CERT-042", holders[3].user_id.lower()]]
+
+    job = services.submit(REMOVAL, make_csv(rows), "r.csv", actor=alice, title="t", validate_only=True).job
+
+    table = results(job)
+    assert [r["Result"] for r in table] == ["Would remove"] * 12 + ["Skipped"]
+    assert table[-1]["Message"] == (
+        f"User ID '{holders[3].user_id.lower()}' repeats row 5; the user is removed once."
+    )
+    summary = job.params["summary"]
+    assert (summary["users"], summary["repeated_rows"]) == (12, 1)
+    assert summary["sample"] == [u.user_id for u in holders[:10]]
+    assert (job.total, job.skipped) == (13, 1)
+
+
+def test_an_award_file_awards_a_pair_named_in_two_batches_once(small_batches, db):
+    from access.permissions import AWARD_CERTIFICATIONS
+
+    ada = grant(UserFactory(username="ada"), AWARD_CERTIFICATIONS)
+    certification = CertificationFactory(code="CERT-001")
+    learners = UserFactory.create_batch(9)
+    header = ("Certification ID", "User ID")
+    rows = [["CERT-001", u.user_id] for u in learners] + [["CERT-001", learners[8].user_id]]
+
+    job = services.submit(
+        "certification-award", make_csv(rows, header), "a.csv", actor=ada, title="t", validate_only=True
+    ).job
+
+    table = results(job)
+    assert [r["Result"] for r in table][-2:] == ["Would award", "Skipped"]
+    assert table[-1]["Message"] == "Same user and certification as row 10; only row 10 is used."
+    assert job.params["summary"]["would_award"] == 9 and job.params["summary"]["skipped"] == 1
+    assert not Award.objects.filter(certification=certification).exists()
+
+
 def test_a_strict_file_refused_in_its_last_batch_leaves_no_job_and_no_rows(alice, small_batches):
     certification = CertificationFactory(code="CERT-042")
     holders = UserFactory.create_batch(30)
@@ -118,6 +181,9 @@ def test_a_licence_named_twice_in_different_batches_is_changed_once(cara, small_
     table = results(job)
     assert [r["Result"] for r in table].count("Would import") == 10
     assert table[-1]["Message"] == "The same licence is in row 2: one change per licence per file."
+    summary = job.params["summary"]
+    assert (summary["would_import"], summary["add"], summary["errors"]) == (10, 10, 1)
+    assert job.failed == 1
 
 
 # --- Caps ---------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from ..intake import Column, Row, Table
 from ..kind import Change, JobKind, Leftover, Plan, StagedRow, UploadPage, Validation
 from ..models import JobRow
 from ..services import submit_rows
-from ..staging import mark_seqs
+from ..staging import count_keys, mark_repeats, mark_seqs
 
 if TYPE_CHECKING:
     from ..models import Job
@@ -45,6 +45,7 @@ ALWAYS_VALID = "Always valid"
 ASSOCIATION_TYPE = "Association type"
 EXTERNAL_ACTIVITY = "External activity"
 STATUS = "Status"
+REPEATS = "Same user and certification as row {first}; only row {first} is used."
 
 
 @functools.lru_cache(maxsize=64)
@@ -308,14 +309,14 @@ class CertificationAward(JobKind):
 
 
 class AwardValidation(Validation):
-    """Each row's user, certification and terms, a batch at a time; across batches it keeps the first row
-    of each (user, certification) pair and the terms already checked."""
+    """Each row's user, certification and terms, a batch at a time; across batches it keeps the terms
+    already checked. A row repeating an earlier (user, certification) pair is found once the rows are
+    staged."""
 
     def __init__(self, actor: User, kind: CertificationAward) -> None:
         super().__init__(actor)
         self.kind = kind
         self.today = timezone.localdate()
-        self.first_row: dict[tuple[int, int], int] = {}
         self.checked: dict[tuple[Any, ...], tuple[AwardTerms, list[str], list[Any]]] = {}
         self.counts = {"would_award": 0, "skipped": 0, "errors": 0}
         self.certifications: set[int] = set()
@@ -333,7 +334,6 @@ class AwardValidation(Validation):
         today = self.today
 
         wanted: list[tuple[StagedRow, int, int]] = []
-        first_row = self.first_row
         checked = self.checked
         if len(checked) > 10_000:
             checked.clear()  # each distinct set of terms is checked once; a file of all different ones
@@ -390,12 +390,6 @@ class AwardValidation(Validation):
             assert certification is not None and user is not None and terms is not None
             pair = (user[0], certification.pk)
             staged.user_id, staged.target_id = pair
-            if pair in first_row:
-                staged.outcome = JobRow.Outcome.SKIPPED
-                staged.message = f"Same user and certification as row {first_row[pair]}; only row {first_row[pair]} is used."
-                counts["skipped"] += 1
-                continue
-            first_row[pair] = row.row_number
             staged.data = stored
             if taken:
                 notes = (
@@ -419,6 +413,19 @@ class AwardValidation(Validation):
             else:
                 counts["would_award"] += 1
         return staged_rows
+
+    def staged(self, job: Job) -> bool:
+        pair = ["user_id", "target_id"]
+        if not count_keys(job, pair).repeats:
+            return False
+        mark_repeats(job, pair, JobRow.Outcome.SKIPPED, REPEATS)
+        outcomes = job.outcome_counts()
+        self.counts = {
+            "would_award": outcomes[JobRow.Outcome.PENDING],
+            "skipped": outcomes[JobRow.Outcome.SKIPPED],
+            "errors": outcomes[JobRow.Outcome.ERROR],
+        }
+        return True
 
     def finish(self) -> Plan:
         self.summary = {**self.counts, "certifications": len(self.certifications)}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from access.permissions import MANAGE_CERTIFICATION_REMOVAL
@@ -23,7 +22,7 @@ from people.models import User
 from ..intake import Column, Row
 from ..kind import Change, JobKind, Leftover, Plan, StagedRow, UploadPage, Validation
 from ..models import JobRow
-from ..staging import mark_rows
+from ..staging import count_keys, mark_chunk, mark_repeats, mark_rows
 
 if TYPE_CHECKING:
     from ..models import Job
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
 CERTIFICATION_ID = "Certification ID"
 USER_ID = "User ID"
 NO_LONGER_HOLDS = "The user no longer holds certification {code}; nothing to remove."
+REPEATS = "User ID '{key}' repeats row {first}; the user is removed once."
 STATUS, ISSUED, EXPIRES = "Status", "Issue date", "Expiration date"
 
 
@@ -73,18 +73,18 @@ class CertificationRemoval(JobKind):
     def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> list[Leftover]:
         certification_id = job.params["certification_id"]
         code = job.params["certification_code"]
-        pending = JobRow.objects.filter(
-            job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING
+        users = list(
+            JobRow.objects.filter(
+                job_id=job.pk, seq__gte=lo, seq__lt=hi, outcome=JobRow.Outcome.PENDING, user_id__isnull=False
+            ).values_list("user_id", flat=True)
         )
-        removed = remove_awards(
-            certification_id,
-            list(pending.filter(user_id__isnull=False).values_list("user_id", flat=True)),
-            actor_id=job.created_by_id,
-            job_id=job.pk,
-            now=now,
-        )
-        # The message of a removed row is the kind's default; storing it 50,000 times costs writes.
-        mark_rows(job, lo, hi, removed, JobRow.Outcome.SUCCEEDED)
+        removed = remove_awards(certification_id, users, actor_id=job.created_by_id, job_id=job.pk, now=now)
+        # The message of a removed row is the kind's default; storing it 50,000 times costs writes. The
+        # pending rows name distinct users: as many removed as named means every one of them was.
+        if len(removed) == len(users):
+            mark_chunk(job, lo, hi, JobRow.Outcome.SUCCEEDED, named_only=True)
+        else:
+            mark_rows(job, lo, hi, removed, JobRow.Outcome.SUCCEEDED)
         # What is still pending was valid when the file was checked, but the world moved on.
         return [Leftover(JobRow.Outcome.SKIPPED, NO_LONGER_HOLDS.format(code=code))]
 
@@ -146,7 +146,7 @@ class CertificationRemoval(JobKind):
             )
         return changes
 
-    def share_of_holders(self, job: Job, changing: int) -> float | None:
+    def share_of_holders(self, job: Job, changing: int, *, checked_now: bool = False) -> float | None:
         if job.params.get("restore_of") or "certification_id" not in job.params:
             return None  # a restore gives back; it takes nothing away
         holds = Award.objects.filter(
@@ -154,13 +154,18 @@ class CertificationRemoval(JobKind):
         )
         holders = holds.count()
         # Of the rows, those whose user holds it now: a row overtaken since validation takes nothing.
-        taking = job.rows.filter(outcome=JobRow.Outcome.PENDING, user_id__in=holds.values("user_id")).count()
+        taking = (
+            changing
+            if checked_now
+            else job.rows.filter(outcome=JobRow.Outcome.PENDING, user_id__in=holds.values("user_id")).count()
+        )
         return taking / holders if holders else None
 
 
 class RemovalValidation(Validation):
     """Every row must name the file's one certification and a user who holds it; a repeated User ID is
-    removed once. Across batches it keeps the certification and each User ID's first row."""
+    removed once. Across batches it keeps the certification and the first few User IDs (the summary's
+    sample); repeats are found once the rows are staged."""
 
     def __init__(self, actor: User) -> None:
         super().__init__(actor)
@@ -168,7 +173,8 @@ class RemovalValidation(Validation):
         self.first: tuple[int, str] | None = None  # the row and code of the first Certification ID
         self.same: set[str] = set()  # the spellings that name the file's certification
         self.candidates = ""  # the certifications the first Certification ID could mean, if several
-        self.first_row_of_user: dict[str, int] = {}
+        self.sample: list[str] = []
+        self.users = 0
         self.rows_seen = 0
 
     def check(self, rows: list[Row]) -> list[StagedRow]:
@@ -179,7 +185,7 @@ class RemovalValidation(Validation):
         certification = self.certification
         holders = self._holders(rows)
         found_of, taken_as = holders.found.get, holders.taken_as
-        first_row_of_user = self.first_row_of_user
+        sample = self.sample
         staged_rows: list[StagedRow] = []
         for row in rows:
             user_key = row.values[USER_ID]
@@ -187,15 +193,11 @@ class RemovalValidation(Validation):
             staged_rows.append(staged)
             if user_key is None:
                 continue  # already reported as a data format problem
-            # A User ID typed in another case is the same user as the one it was taken as.
-            user = taken_as.get(user_key, user_key)
-            if user in first_row_of_user:
-                staged.outcome = JobRow.Outcome.SKIPPED
-                staged.message = (
-                    f"User ID '{user_key}' repeats row {first_row_of_user[user]}; the user is removed once."
-                )
-                continue
-            first_row_of_user[user] = row.row_number
+            if len(sample) < 10:
+                # A User ID typed in another case is the same user as the one it was taken as.
+                user = taken_as.get(user_key, user_key)
+                if user not in sample:
+                    sample.append(user)
             if certification is None:
                 continue
             found = found_of(user_key)
@@ -248,6 +250,11 @@ class RemovalValidation(Validation):
                     staged.message = " ".join(n for n in notes if n)
         return staged_rows
 
+    def staged(self, job: Job) -> bool:
+        keys = count_keys(job, ["user_id"])
+        self.users = keys.keys
+        return bool(keys.repeats and mark_repeats(job, ["user_id"], JobRow.Outcome.SKIPPED, REPEATS))
+
     def finish(self) -> Plan:
         certification = self.certification
         if certification is not None:
@@ -258,9 +265,9 @@ class RemovalValidation(Validation):
                     "code": certification.code,
                     "title": certification.title,
                 },
-                "users": len(self.first_row_of_user),
-                "repeated_rows": self.rows_seen - len(self.first_row_of_user),
-                "sample": list(islice(self.first_row_of_user, 10)),
+                "users": self.users,
+                "repeated_rows": self.rows_seen - self.users,
+                "sample": self.sample,
             }
         return super().finish()
 

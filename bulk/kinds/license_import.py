@@ -12,9 +12,13 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import Count
+from django.db.models.fields.json import KT
+
 from access.permissions import IMPORT_LICENSES
 from base.cells import parse_date
 from base.keys import match_among, match_keys
+from base.sql import json_item
 from base.sql import table as db_table
 from credentials.licences import (
     LicenseDetails,
@@ -32,7 +36,7 @@ from people.models import User
 from ..intake import Column, Row
 from ..kind import Change, JobKind, Leftover, Plan, StagedRow, UploadPage, Validation
 from ..models import JobRow
-from ..staging import mark_seqs, set_data
+from ..staging import count_keys, mark_repeats, mark_seqs, set_data
 
 if TYPE_CHECKING:
     from ..models import Job
@@ -48,6 +52,7 @@ NOT_KEPT = (
     "Not restored: this edit ran before certdesk kept the values an edit overwrites; change the licence "
     "by hand if it must be put back."
 )
+REPEATS = "The same licence is in row {first}: one change per licence per file."
 ACTIONS = {"add": "add", "edit": "edit", "delete": "delete", "update": "edit", "remove": "delete"}
 
 
@@ -331,13 +336,13 @@ class LicenseImport(JobKind):
 
 
 class LicenseImportValidation(Validation):
-    """Each row's user, licence type and action, a batch at a time; across batches it keeps the first row
-    of each licence (user, type, number), so one file changes a licence once."""
+    """Each row's user, licence type and action, a batch at a time. One file changes a licence (user,
+    type, number) once: a row repeating an earlier one, in any batch, is found once the rows are
+    staged."""
 
     def __init__(self, actor: User) -> None:
         super().__init__(actor)
         self.types: dict[str, LicenseType] | None = None
-        self.first_row: dict[tuple[int, int, str], int] = {}
         self.counts = {"would_import": 0, "errors": 0, "add": 0, "edit": 0, "delete": 0}
 
     def check(self, rows: list[Row]) -> list[StagedRow]:
@@ -352,7 +357,6 @@ class LicenseImportValidation(Validation):
         # Keys typed in another case get a note on each of their rows; there are seldom any.
         taken = bool(users.taken_as or types.taken_as)
         keyed: list[tuple[StagedRow, tuple[int, int, str], str]] = []
-        first_row = self.first_row
         counts = self.counts
         staged_rows: list[StagedRow] = []
         for row in rows:
@@ -393,14 +397,6 @@ class LicenseImportValidation(Validation):
                 continue
             assert user is not None and license_type is not None
             key = (user[0], license_type.pk, number)
-            if key in first_row:
-                staged.outcome = JobRow.Outcome.ERROR
-                staged.message = (
-                    f"The same licence is in row {first_row[key]}: one change per licence per file."
-                )
-                counts["errors"] += 1
-                continue
-            first_row[key] = row.row_number
             staged.user_id, staged.target_id = user[0], license_type.pk
             staged.data = [
                 action,
@@ -430,9 +426,25 @@ class LicenseImportValidation(Validation):
                 counts["would_import"] += 1
                 counts[action] += 1
                 continue
-            staged.data = None
+            # The data stays: its number is the licence's, which a later row may repeat (``staged``).
             counts["errors"] += 1
         return staged_rows
+
+    def staged(self, job: Job) -> bool:
+        licence = ["user_id", "target_id", json_item("data", 1)]
+        if not count_keys(job, licence).repeats:
+            return False
+        mark_repeats(job, licence, JobRow.Outcome.ERROR, REPEATS)
+        self.counts = dict.fromkeys(self.counts, 0)
+        for outcome, action, n in (
+            job.rows.values_list("outcome", KT("data__0")).annotate(n=Count("id")).order_by()
+        ):
+            if outcome == JobRow.Outcome.PENDING:
+                self.counts["would_import"] += n
+                self.counts[action] += n
+            elif outcome == JobRow.Outcome.ERROR:
+                self.counts["errors"] += n
+        return True
 
     def finish(self) -> Plan:
         self.summary = dict(self.counts)

@@ -12,6 +12,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import Count, Q
+
 from access.permissions import IMPORT_UNENROLMENTS
 from base.cells import yes_no, yes_no_missing
 from base.keys import Matches, match_keys
@@ -25,7 +27,7 @@ from people.models import User
 from ..intake import Column, Row
 from ..kind import Change, JobKind, Leftover, Plan, StagedRow, UploadPage, Validation
 from ..models import JobRow
-from ..staging import mark_chunk, mark_seqs
+from ..staging import count_keys, mark_chunk, mark_repeats, mark_seqs
 
 if TYPE_CHECKING:
     from ..models import Job
@@ -44,6 +46,7 @@ PENDING, ERROR, SKIPPED, SUCCEEDED = (
 COMPLETED, UNENROLLED = Enrollment.Status.COMPLETED.value, Enrollment.Status.UNENROLLED.value
 NO_ADDRESS = "The user has no email address, so no unenrolment email can be sent."
 COMPLETION_KEPT = "The completion is kept: the activity still shows as completed in reports."
+REPEATS = "Same user and activity as row {first}; only row {first} is used."
 # The staged data of a row whose learner gets an email: one object, only ever read (and serialised).
 EMAIL: dict[str, Any] = {"email": True}
 
@@ -226,13 +229,13 @@ class Unenrolment(JobKind):
 
 
 class UnenrolmentValidation(Validation):
-    """Each row's user and activity, looked up a batch at a time; across batches it keeps the first row
-    of each (user, activity) pair, so a repeat in a later batch is still a repeat."""
+    """Each row's user and activity, looked up a batch at a time. A row repeating an earlier (user,
+    activity) pair, in any batch, is found once the rows are staged."""
 
     def __init__(self, actor: User) -> None:
         super().__init__(actor)
-        self.first_row: dict[tuple[int, int], int] = {}
         self.counts = {"would_unenrol": 0, "skipped": 0, "errors": 0, "emails": 0}
+        self.users = self.activities = 0
 
     def check(self, rows: list[Row]) -> list[StagedRow]:
         users = self._users(rows)
@@ -250,7 +253,6 @@ class UnenrolmentValidation(Validation):
         # Keys typed in another case get a note on each of their rows; there are seldom any.
         taken = bool(users.taken_as or activities.taken_as)
 
-        first_row_of = self.first_row.setdefault
         staged_rows: list[StagedRow] = []
         add = staged_rows.append
         would_unenrol = skipped = errors = emails = 0
@@ -276,16 +278,6 @@ class UnenrolmentValidation(Validation):
                 assert user is not None and activity is not None
             user_id, activity_id = pair = (user[0], activity[0])
             row_number = row.row_number
-            first = first_row_of(pair, row_number)
-            if first != row_number:
-                message = f"Same user and activity as row {first}; only row {first} is used."
-                add(
-                    StagedRow(
-                        row.seq, row_number, row.cells, username, user_id, activity_id, None, SKIPPED, message
-                    )
-                )
-                skipped += 1
-                continue
             state = state_of(pair)
             if state is None or state == UNENROLLED:
                 message = (
@@ -332,12 +324,29 @@ class UnenrolmentValidation(Validation):
         counts["emails"] += emails
         return staged_rows
 
-    def finish(self) -> Plan:
-        self.summary = {
-            **self.counts,
-            "activities": len({pair[1] for pair in self.first_row}),
-            "users": len({pair[0] for pair in self.first_row}),
+    def staged(self, job: Job) -> bool:
+        pair = ["user_id", "target_id"]
+        keys = count_keys(job, pair, distinct=[0, 1])
+        self.users, self.activities = keys.distinct
+        if not keys.repeats:
+            return False
+        mark_repeats(job, pair, SKIPPED, REPEATS)
+        counted = (
+            job.rows.values_list("outcome")
+            .annotate(n=Count("id"), emails=Count("id", filter=Q(data__isnull=False)))
+            .order_by()
+        )
+        by_outcome = {outcome: (n, emails) for outcome, n, emails in counted}
+        self.counts = {
+            "would_unenrol": by_outcome.get(PENDING, (0, 0))[0],
+            "skipped": by_outcome.get(SKIPPED, (0, 0))[0],
+            "errors": by_outcome.get(ERROR, (0, 0))[0],
+            "emails": by_outcome.get(PENDING, (0, 0))[1],
         }
+        return True
+
+    def finish(self) -> Plan:
+        self.summary = {**self.counts, "activities": self.activities, "users": self.users}
         return super().finish()
 
     @staticmethod
