@@ -10,13 +10,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
-import json
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import orjson
 from django.db import connection
 from django.db.models import CharField, Expression
+
+
+def json_text(value: Any) -> str:
+    """``value`` as compact JSON text, non-ASCII kept as it is; sets and other iterables as arrays.
+    orjson: a job's documents of 10,000 rows are encoded several times faster than by ``json``."""
+    return orjson.dumps(value, default=list).decode()
 
 
 def value_set(values: Sequence[Any], sql_type: str = "bigint") -> tuple[str, Any]:
@@ -28,7 +34,7 @@ def value_set(values: Sequence[Any], sql_type: str = "bigint") -> tuple[str, Any
         raise ValueError(f"unsupported value set type {sql_type!r}")
     if connection.vendor == "postgresql":
         return f"SELECT unnest(%s::{sql_type}[]) AS value", pg_array(values)
-    return "SELECT value FROM json_each(%s)", json.dumps(list(values), ensure_ascii=False)
+    return "SELECT value FROM json_each(%s)", json_text(values)
 
 
 def pg_array(values: Sequence[Any]) -> str:
@@ -126,10 +132,7 @@ def tuple_set(rows: Sequence[Sequence[Any]], types: Sequence[str]) -> tuple[str,
     for sql_type in types:
         if sql_type not in ("bigint", "text", "date", "boolean"):
             raise ValueError(f"unsupported value set type {sql_type!r}")
-    # Tuples and lists are JSON arrays as they are; any other sequence is copied into a list.
-    document = json.dumps(
-        rows if isinstance(rows, list | tuple) else list(rows), ensure_ascii=False, default=list
-    )
+    document = json_text(rows)
     if connection.vendor == "postgresql":
         picks = ", ".join(
             f"(e->>{n})::{sql_type} AS c{n}" if sql_type != "text" else f"e->>{n} AS c{n}"

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
-from json.encoder import encode_basestring
 from typing import Any
 
 from django.db import connection
 
-from base.sql import execute, fetch, in_values, keyed_rows, table
+from base.sql import execute, fetch, in_values, json_text, keyed_rows, table
 
 from .kind import StagedRow
 from .models import Job, JobRow
@@ -42,7 +40,6 @@ def _insert_rows_values(job_id: int, rows: Sequence[StagedRow]) -> None:
     target = f"{table(JobRow)} (job_id, {', '.join(q(c) for c in COLUMNS)})"
     # The job's id is an integer: written into the statement, it saves a parameter per row.
     one_row = f"({int(job_id)}, " + ", ".join(["%s"] * len(COLUMNS)) + ")"
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     data_json: dict[int, str] = {}  # a kind often stages one data object for many rows: encode it once
 
     def encoded(data: Any) -> str | None:
@@ -50,7 +47,7 @@ def _insert_rows_values(job_id: int, rows: Sequence[StagedRow]) -> None:
             return None
         text = data_json.get(id(data))
         if text is None:
-            text = data_json[id(data)] = dumps(data)
+            text = data_json[id(data)] = json_text(data)
         return text
 
     def params(batch: Sequence[StagedRow]) -> list[Any]:
@@ -59,8 +56,7 @@ def _insert_rows_values(job_id: int, rows: Sequence[StagedRow]) -> None:
                 (
                     r.seq,
                     r.row_number,
-                    # The cells are strings: a JSON array of them without a call to json per row.
-                    "[" + ",".join(map(encode_basestring, r.cells)) + "]",
+                    json_text(r.cells),
                     r.key[:200],
                     r.user_id,
                     r.target_id,
@@ -96,7 +92,7 @@ def _insert_rows_json(job_id: int, rows: Sequence[StagedRow]) -> None:
         for start in range(0, len(rows), INSERT_BATCH):
             batch = rows[start : start + INSERT_BATCH]
             # One JSON document per batch: psycopg would adapt nine arrays element by element.
-            document = json.dumps(
+            document = json_text(
                 [
                     [
                         r.seq,
@@ -110,8 +106,7 @@ def _insert_rows_json(job_id: int, rows: Sequence[StagedRow]) -> None:
                         r.message,
                     ]
                     for r in batch
-                ],
-                ensure_ascii=False,
+                ]
             )
             picks = (
                 "(e->>0)::int, (e->>1)::int, e->2, e->>3, (e->>4)::bigint, (e->>5)::bigint, "
@@ -194,6 +189,14 @@ def mark_seqs(job: Job, seqs: Sequence[int], outcome: str, message: str | None =
     )
 
 
+def mark_succeeded(job: Job, lo: int, hi: int, seqs: Sequence[int], pending: int) -> int:
+    """Mark the rows ``seqs`` of a chunk succeeded, of its ``pending`` rows that name a user. When they
+    are all of them, as they usually are, the UPDATE takes the chunk's range and names no row."""
+    if len(seqs) == pending:
+        return mark_chunk(job, lo, hi, JobRow.Outcome.SUCCEEDED, named_only=True)
+    return mark_seqs(job, seqs, JobRow.Outcome.SUCCEEDED)
+
+
 def set_data(job: Job, data: Sequence[tuple[int, Any]]) -> int:
     """Replace the data of the job's rows ``(seq, data)`` (what a run learnt that its undoing needs, such
     as a licence's values before an edit), in one UPDATE."""
@@ -201,7 +204,7 @@ def set_data(job: Job, data: Sequence[tuple[int, Any]]) -> int:
         return 0
     value = "CAST(r.c1 AS jsonb)" if connection.vendor == "postgresql" else "r.c1"
     q = connection.ops.quote_name
-    with keyed_rows([(seq, json.dumps(value)) for seq, value in data], ("bigint", "text")) as (rows, params):
+    with keyed_rows([(seq, json_text(value)) for seq, value in data], ("bigint", "text")) as (rows, params):
         return execute(
             f"UPDATE {table(JobRow)} SET {q('data')} = {value} FROM {rows} r "
             f"WHERE job_id = %s AND {q('seq')} = r.c0",

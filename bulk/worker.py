@@ -25,7 +25,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit.services import record
-from base.sql import limit_session
+from base.sql import gc_paused, limit_session
 
 from .heartbeat import owner_still_running
 from .models import Job, JobRow
@@ -181,8 +181,11 @@ def _run_chunk(job: Job, owner: str, kind: Any) -> None:
         if not fenced:
             raise LeaseLost(f"job {job.pk} chunk {index} is no longer this worker's")
         apply = kind.apply_restore_chunk if job.params.get("restore_of") else kind.apply_chunk
+        # Tens of thousands of rows as tuples and not one cycle: the collector would only walk the heap.
+        with gc_paused():
+            leftovers = apply(job, lo, hi, now)
         # The kind marks what succeeded; what it did not succeed on is marked here, before the count.
-        for leftover in apply(job, lo, hi, now):
+        for leftover in leftovers:
             if leftover.seqs is None:
                 mark_chunk(job, lo, hi, leftover.outcome, leftover.message)
             else:

@@ -32,7 +32,7 @@ from ..intake import Column, Row, Table
 from ..kind import Change, JobKind, Leftover, Plan, StagedRow, UploadPage, Validation
 from ..models import JobRow
 from ..services import submit_rows
-from ..staging import count_keys, mark_repeats, mark_seqs
+from ..staging import count_keys, mark_repeats, mark_seqs, mark_succeeded
 
 if TYPE_CHECKING:
     from ..models import Job
@@ -245,7 +245,7 @@ class CertificationAward(JobKind):
             )
             awards.append((user_id, certification_id, terms))
         done = set(create_awards(awards, actor_id=job.created_by_id, job_id=job.pk, now=now))
-        mark_seqs(job, [seq for seq, u, c, _ in pending if (u, c) in done], JobRow.Outcome.SUCCEEDED)
+        mark_succeeded(job, lo, hi, [seq for seq, u, c, _ in pending if (u, c) in done], len(pending))
         # Still pending: the user was awarded the certification since the file was checked.
         return [
             Leftover(

@@ -36,7 +36,7 @@ from people.models import User
 from ..intake import Column, Row
 from ..kind import Change, JobKind, Leftover, Plan, StagedRow, UploadPage, Validation
 from ..models import JobRow
-from ..staging import count_keys, mark_repeats, mark_seqs, set_data
+from ..staging import count_keys, mark_repeats, mark_seqs, mark_succeeded, set_data
 
 if TYPE_CHECKING:
     from ..models import Job
@@ -259,7 +259,7 @@ class LicenseImport(JobKind):
             )
         )
         succeeded = [seq for rows in by_action.values() for seq, u, t, n, _ in rows if (u, t, n) in done]
-        mark_seqs(job, succeeded, JobRow.Outcome.SUCCEEDED)
+        mark_succeeded(job, lo, hi, succeeded, len(pending))
         return [
             Leftover(
                 JobRow.Outcome.ERROR,

@@ -17,7 +17,7 @@ from django.db.models import Count, Q
 from access.permissions import IMPORT_UNENROLMENTS
 from base.cells import yes_no, yes_no_missing
 from base.keys import Matches, match_keys
-from base.sql import fetch, gc_paused, tuple_set
+from base.sql import fetch, tuple_set
 from base.sql import table as db_table
 from learning.models import Activity, Enrollment
 from learning.notices import send_unenrolment_emails
@@ -133,16 +133,14 @@ class Unenrolment(JobKind):
         )
 
     def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> list[Leftover]:
-        # Tens of thousands of tuples and not one cycle: the collector would only walk the heap.
-        with gc_paused():
-            pending = self._pending(job, lo, hi)
-            done = unenrol(
-                [(user_id, activity_id, bool(email)) for _, user_id, activity_id, email in pending],
-                actor_id=job.created_by_id,
-                job_id=job.pk,
-                now=now,
-            )
-            self._mark_changed(job, lo, hi, pending, done)
+        pending = self._pending(job, lo, hi)
+        done = unenrol(
+            [(user_id, activity_id, bool(email)) for _, user_id, activity_id, email in pending],
+            actor_id=job.created_by_id,
+            job_id=job.pk,
+            now=now,
+        )
+        self._mark_changed(job, lo, hi, pending, done)
         # Still pending: valid when the file was checked, but the user has been unenrolled since.
         return [Leftover(SKIPPED, "The user was no longer enrolled when the job ran; nothing to unenrol.")]
 
@@ -163,22 +161,21 @@ class Unenrolment(JobKind):
         return {seq: enrolments.get((user, activity), []) for seq, user, activity, _ in rows}
 
     def apply_restore_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> list[Leftover]:
-        with gc_paused():
-            pending = self._pending(job, lo, hi)
-            # Marked first: the rows restored are then marked by their range, which must not take these.
-            left_alone: set[int] = set()
-            for leftover in self.changed_since_job(job, pending):
-                mark_seqs(job, leftover.seqs or (), leftover.outcome, leftover.message)
-                left_alone.update(leftover.seqs or ())
-            pending = [row for row in pending if row[0] not in left_alone]
-            done = restore_enrolments(
-                [(user_id, activity_id) for _, user_id, activity_id, _ in pending],
-                unenrolled_by_job_id=job.params["restore_of"],
-                actor_id=job.created_by_id,
-                job_id=job.pk,
-                now=now,
-            )
-            self._mark_changed(job, lo, hi, pending, done)
+        pending = self._pending(job, lo, hi)
+        # Marked first: the rows restored are then marked by their range, which must not take these.
+        left_alone: set[int] = set()
+        for leftover in self.changed_since_job(job, pending):
+            mark_seqs(job, leftover.seqs or (), leftover.outcome, leftover.message)
+            left_alone.update(leftover.seqs or ())
+        pending = [row for row in pending if row[0] not in left_alone]
+        done = restore_enrolments(
+            [(user_id, activity_id) for _, user_id, activity_id, _ in pending],
+            unenrolled_by_job_id=job.params["restore_of"],
+            actor_id=job.created_by_id,
+            job_id=job.pk,
+            now=now,
+        )
+        self._mark_changed(job, lo, hi, pending, done)
         return [
             Leftover(
                 SKIPPED,
