@@ -48,12 +48,12 @@ CSV (the same mix) after a reset, and its rate is extrapolated to the 50,000 row
         [--formats csv,txt,…]
 
 The last lines, per database and format (with the baseline below), are the figures to compare between
-runs; the targets are ≤ 3 s for the .csv and .txt forms and ≤ 6 s for .xlsx, on SQLite. Measured on
-this 2-core machine (1-minute load 0.8 to 1.1), for example:
-    license-import sqlite csv: 2.42 s end-to-end (parse 0.17 s, validate 0.85 s, apply 1.23 s,
-    results 0.16 s), 20698 rows/s, peak 199 MB (best of 3)  [target ≤ 3 s: MET]
-    license-import sqlite xlsx: 7.29 s end-to-end (parse 4.98 s, validate 0.92 s, apply 1.24 s,
-    results 0.16 s), 6857 rows/s, peak 205 MB (best of 3)  [target ≤ 6 s: MISSED]
+runs, each against the floor of the same change measured in the same run (``run_floor``: parse the
+CSV, one statement per action); the targets are the CSV within 1 s on SQLite and 2 s on PostgreSQL,
+and every other format within 1.5 times the CSV. For example:
+    license-import sqlite csv: 2.31 s end-to-end (parse 0.20 s, validate 0.78 s, apply 1.17 s,
+    results 0.17 s), 21678 rows/s, 3.4x the csv floor (0.68 s), peak 236 MB (best of 2)
+    [target ≤ 1.0 s: MISSED]
 Seeding takes about 1 s on SQLite and 2 s on PostgreSQL (after migrations), building the six files
 about 4.5 s (most of it writing the .xlsx).
 """
@@ -115,9 +115,9 @@ FORMATS = {
     "xml-2003": ("bench-2003.xml", "XML Spreadsheet 2003"),
     "xlsx": ("bench.xlsx", "Excel workbook"),
 }
-# The issue's targets, on SQLite, for the 50,000-row file: "≤ 3 s for the .csv and .txt forms and
-# ≤ 6 s for .xlsx". It states none for XML.
-TARGETS = {"csv": 3.0, "txt": 3.0, "txt-utf16": 3.0, "xlsx": 6.0}
+# The targets for the 50,000-row file: the CSV within 1 s on SQLite and 2 s on PostgreSQL, any other
+# format within 1.5 times the CSV's time.
+CSV_TARGETS_S = {"sqlite": 1.0, "postgresql": 2.0}
 
 
 # --- child side: runs with Django set up ---------------------------------------------------------
@@ -474,6 +474,72 @@ def run_engine(fmt: str) -> dict:
     }
 
 
+def run_floor() -> dict:
+    """The floor of the same change from the CSV: parse it, load its rows into a temporary table
+    (executemany on SQLite, COPY on PostgreSQL), then one INSERT … SELECT of the adds and one joined
+    UPDATE each for the edits and the deletes, in one transaction. Nothing a job adds (checks, rows
+    kept, what an edit overwrites, audit, results file)."""
+    import csv
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from base.sql import table
+    from credentials.models import License, LicenseType
+    from people.models import User
+
+    t0 = time.perf_counter()
+    with open(BENCH_DIR / FORMATS["csv"][0], encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        rows = [(*row[:6], row[6].strip().lower()) for row in reader]
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    # Changed by someone, as the job's changes are: the reset puts back only licences changed by someone.
+    actor = User.objects.get(username="bench-admin").pk
+    licences, users, types = table(License), table(User), table(LicenseType)
+    date = "::date" if connection.vendor == "postgresql" else ""
+    named = f"FROM floor_rows f JOIN {users} u ON u.username = f.username JOIN {types} t ON t.code = f.code"
+    done = {}
+    with transaction.atomic(), connection.cursor() as cursor:
+        columns = (
+            "username text, code text, number text, authority text, issue text, expiration text, action text"
+        )
+        if connection.vendor == "postgresql":
+            cursor.execute(f"CREATE TEMP TABLE floor_rows ({columns}) ON COMMIT DROP")
+            with cursor.copy("COPY floor_rows FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.execute("DROP TABLE IF EXISTS temp.floor_rows")
+            cursor.execute(f"CREATE TEMP TABLE floor_rows ({columns})")
+            cursor.executemany("INSERT INTO floor_rows VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+        cursor.execute(
+            f"INSERT INTO {licences} (user_id, license_type_id, number, issuing_authority, issue_date, "
+            "expiration_date, created_at, updated_at, changed_by_id) SELECT u.id, t.id, f.number, "
+            f"COALESCE(NULLIF(f.authority, ''), t.issuing_authority), NULLIF(f.issue, ''){date}, "
+            f"NULLIF(f.expiration, ''){date}, %s, %s, %s {named} WHERE f.action = 'add'",
+            [now, now, actor],
+        )
+        done["add"] = cursor.rowcount
+        cursor.execute(
+            f"UPDATE {licences} SET issuing_authority = COALESCE(NULLIF(f.authority, ''), {licences}.issuing_authority), "
+            f"issue_date = NULLIF(f.issue, ''){date}, expiration_date = NULLIF(f.expiration, ''){date}, "
+            f"updated_at = %s, changed_by_id = %s {named} WHERE f.action = 'edit' AND {licences}.user_id = u.id "
+            f"AND {licences}.license_type_id = t.id AND {licences}.number = f.number AND {licences}.deleted_at IS NULL",
+            [now, actor],
+        )
+        done["edit"] = cursor.rowcount
+        cursor.execute(
+            f"UPDATE {licences} SET deleted_at = %s, updated_at = %s, changed_by_id = %s {named} "
+            "WHERE f.action = 'delete' "
+            f"AND {licences}.user_id = u.id AND {licences}.license_type_id = t.id AND {licences}.number = f.number "
+            f"AND {licences}.deleted_at IS NULL",
+            [now, now, actor],
+        )
+        done["delete"] = cursor.rowcount
+    return {"total_s": time.perf_counter() - t0, "rows": len(rows), "done": done}
+
+
 def run_per_row_loop(limit: int) -> dict:
     """The obvious implementation: per row, look up the user and the licence type, then create (if no
     current licence has that number), update or soft-delete the licence and write an audit event;
@@ -576,6 +642,7 @@ def child(step: str, args: argparse.Namespace) -> None:
         "files": lambda: build_files(args.rows, args.users),
         "reset": reset,
         "engine": lambda: run_engine(args.format),
+        "floor": run_floor,
         "loop": lambda: run_per_row_loop(args.baseline_rows),
     }[step]()
     report(result)
@@ -653,22 +720,39 @@ def bench(name: str, database_url: str, args: argparse.Namespace) -> list[str]:
             assert r["edited"] == r["events_edited"] == made["edits"], r
             assert r["deleted"] == r["events_deleted"] == made["deletes"], r
             assert r["refused"] in (None, True), ("an upload over the limit was accepted", r)
+    floors = []
+    for _ in range(args.repeat):
+        run_step("reset", env, args)
+        floors.append(run_step("floor", env, args))
+        assert floors[-1]["done"] == {
+            "add": made["adds"],
+            "edit": made["edits"],
+            "delete": made["deletes"],
+        }, ("the floor did not make every change", floors[-1])
+    floor = min(f["total_s"] for f in floors)
+    print(f"[{name}] floor (parse + one statement per action): {floor:.3f} s", flush=True)
     lines = []
+    best_of = {fmt: min(runs[fmt], key=lambda r: r["total_s"]) for fmt in args.formats}
     for fmt in args.formats:
-        best = min(runs[fmt], key=lambda r: r["total_s"])
+        best = best_of[fmt]
         rate = best["rows"] / best["total_s"]
-        target = TARGETS.get(fmt)
-        if name != "sqlite" or made["rows"] != 50_000:
+        # The issue's targets: the CSV within a second on SQLite and two on PostgreSQL; another
+        # format within 1.5 times the CSV's time.
+        if made["rows"] != 50_000:
             verdict = ""
-        elif target is None:
-            verdict = "  [no target stated]"
+        elif fmt == "csv":
+            target = CSV_TARGETS_S[name]
+            verdict = f"  [target ≤ {target:.1f} s: {'MET' if best['total_s'] <= target else 'MISSED'}]"
+        elif "csv" in best_of:
+            ratio = best["total_s"] / best_of["csv"]["total_s"]
+            verdict = f"  [{ratio:.2f}x the csv; target ≤ 1.5x: {'MET' if ratio <= 1.5 else 'MISSED'}]"
         else:
-            verdict = f"  [target ≤ {target:.0f} s: {'MET' if best['total_s'] <= target else 'MISSED'}]"
+            verdict = ""
         lines.append(
             f"license-import {name} {fmt}: {best['total_s']:.2f} s end-to-end (parse {best['parse_s']:.2f} s, "
             f"validate {best['validate_s']:.2f} s, apply {best['apply_s']:.2f} s, results "
-            f"{best['results_s']:.2f} s), {rate:.0f} rows/s, peak {best['peak_mb']:.0f} MB "
-            f"(best of {args.repeat}){verdict}"
+            f"{best['results_s']:.2f} s), {rate:.0f} rows/s, {best['total_s'] / floor:.1f}x the csv floor "
+            f"({floor:.2f} s), peak {best['peak_mb']:.0f} MB (best of {args.repeat}){verdict}"
         )
         if best["over_limit"]:
             lines.append(
