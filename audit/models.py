@@ -12,6 +12,9 @@ from django.utils import timezone
 class Event(models.Model):
     # Bulk changes write an event per object, so every index here is paid 50,000 times a job: keep
     # only the ones the trail is read by (a job's events, an object's history); id order is time order.
+    # For the same reason neither reference is a database constraint, which PostgreSQL would check for
+    # every event as the job's transaction commits: the actor and the job are the ones making the
+    # change, and deleting either goes through Django, which clears them here (on_delete).
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -19,8 +22,11 @@ class Event(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
-    job = models.ForeignKey("bulk.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    job = models.ForeignKey(
+        "bulk.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
     action = models.CharField(max_length=64, help_text="e.g. award.removed, job.rejected")
     object_type = models.CharField(max_length=64, blank=True)
     object_id = models.CharField(max_length=64, blank=True)

@@ -151,8 +151,14 @@ class JobRow(models.Model):
         SKIPPED = "skipped", "Skipped"
         ERROR = "error", "Error"
 
-    # Indexed by the (job, seq) unique constraint; a separate job index would only slow inserts.
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="rows", db_index=False)
+    # Indexed by the (job, seq) unique constraint; a separate job index would only slow inserts. Neither
+    # reference is a database constraint: staging writes 50,000 rows for the job it has just made, naming
+    # users it has just read, and PostgreSQL would check (and lock) both for every row when the
+    # transaction commits, a fifth of a second each. Deleting a job or a user goes through Django, which
+    # deletes the job's rows and clears the user (on_delete).
+    job = models.ForeignKey(
+        Job, on_delete=models.CASCADE, related_name="rows", db_index=False, db_constraint=False
+    )
     seq = models.PositiveIntegerField()
     row_number = models.PositiveIntegerField()
     cells = models.JSONField(help_text="The row's cells as uploaded, for the results file.")
@@ -164,6 +170,7 @@ class JobRow(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     target_id = models.BigIntegerField(null=True, blank=True, help_text="Certification, activity …")
     data = models.JSONField(null=True, blank=True)

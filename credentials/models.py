@@ -108,6 +108,9 @@ class Award(models.Model):
     external_activity = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     removed_at = models.DateTimeField(null=True, blank=True)
+    # Who made a change and in which job are provenance, written 50,000 rows at a time by a job: not
+    # database constraints, which PostgreSQL would check (locking the user and the job) for every row
+    # as the job's chunk commits. Deleting a user or a job goes through Django, which clears them.
     # Not indexed: nobody looks awards up by who removed them, and every bulk removal would pay for it.
     removed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -116,6 +119,7 @@ class Award(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     # Indexed with the user below: "the award of user U that job J removed" is the bulk paths' lookup.
     removed_by_job = models.ForeignKey(
@@ -125,6 +129,7 @@ class Award(models.Model):
         on_delete=models.SET_NULL,
         related_name="removed_awards",
         db_index=False,
+        db_constraint=False,
     )
     # Who awarded it, and which job: an award job can be undone by removing exactly its awards.
     awarded_by = models.ForeignKey(
@@ -134,6 +139,7 @@ class Award(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     awarded_by_job = models.ForeignKey(
         "bulk.Job",
@@ -142,6 +148,7 @@ class Award(models.Model):
         on_delete=models.SET_NULL,
         related_name="awarded_awards",
         db_index=False,
+        db_constraint=False,
     )
     # The expiration date the holder was last sent a renewal notice for: one notice per award and window.
     renewal_notice_for = models.DateField(null=True, blank=True)
@@ -246,6 +253,7 @@ class License(models.Model):
     expiration_date = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Provenance, not database constraints, as on awards.
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -253,9 +261,16 @@ class License(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     changed_by_job = models.ForeignKey(
-        "bulk.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        "bulk.Job",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     deleted_at = models.DateTimeField(null=True, blank=True)
 

@@ -114,6 +114,7 @@ class Enrollment(models.Model):
     enrolled_at = models.DateTimeField()
     completed_on = models.DateField("completion date", null=True, blank=True)
     unenrolled_at = models.DateTimeField(null=True, blank=True)
+    # Provenance, not database constraints, as on awards.
     unenrolled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -121,9 +122,16 @@ class Enrollment(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     unenrolled_by_job = models.ForeignKey(
-        "bulk.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        "bulk.Job",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     # The learner's unenrolment email, sent once, after the change has committed.
     unenrolment_email = models.CharField(max_length=8, choices=Email.choices, blank=True, default=Email.NONE)
