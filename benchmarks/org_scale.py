@@ -94,7 +94,7 @@ def secondary_indexes(tables: list[str]) -> list[tuple[str, str]]:
                 [tables],
             )
         else:
-            # with the triggers that keep the people search index: they index each row as it comes
+            # with the triggers that keep the search indexes: they index each row as it comes
             cursor.execute(
                 "SELECT name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND sql IS NOT NULL "
                 f"AND tbl_name IN ({', '.join('%s' for _ in tables)})",
@@ -117,7 +117,7 @@ def seed(learners: int) -> dict:
     from audit.models import Event
     from base.sql import execute, table
     from bulk.models import Job, JobRow
-    from credentials.models import Award, Certification, License, LicenseType
+    from credentials.models import LICENCE_NUMBER_SEARCH, Award, Certification, License, LicenseType
     from learning.models import Activity, Enrollment
     from people.models import OrgUnit, User
     from people.search import rebuild_search_index
@@ -340,6 +340,7 @@ def seed(learners: int) -> dict:
         for _, create in indexes:
             execute(create.replace("%", "%%"), [])
         rebuild_search_index()
+        LICENCE_NUMBER_SEARCH.rebuild()
     indexed_at = time.perf_counter()
     with connection.cursor() as cursor:
         # PostgreSQL's autovacuum would vacuum the loaded tables too, which sets the visibility map an

@@ -51,6 +51,21 @@ def _data_encoder() -> Callable[[Any], str | None]:
     return encoded
 
 
+def _values(r: StagedRow, encoded: Callable[[Any], str | None]) -> tuple[Any, ...]:
+    """A staged row's values, in the order of ``COLUMNS``."""
+    return (
+        r.seq,
+        r.row_number,
+        json_text(r.cells),
+        r.key[:200],
+        r.user_id,
+        r.target_id,
+        encoded(r.data),
+        r.outcome,
+        r.message,
+    )
+
+
 def _insert_rows_values(job_id: int, rows: Sequence[StagedRow]) -> None:
     q = connection.ops.quote_name
     target = f"{table(JobRow)} (job_id, {', '.join(q(c) for c in COLUMNS)})"
@@ -59,22 +74,7 @@ def _insert_rows_values(job_id: int, rows: Sequence[StagedRow]) -> None:
     encoded = _data_encoder()
 
     def params(batch: Sequence[StagedRow]) -> list[Any]:
-        return list(
-            chain.from_iterable(
-                (
-                    r.seq,
-                    r.row_number,
-                    json_text(r.cells),
-                    r.key[:200],
-                    r.user_id,
-                    r.target_id,
-                    encoded(r.data),
-                    r.outcome,
-                    r.message,
-                )
-                for r in batch
-            )
-        )
+        return list(chain.from_iterable(_values(r, encoded) for r in batch))
 
     whole = len(rows) - len(rows) % SQLITE_BATCH
     full = f"INSERT INTO {target} VALUES " + ", ".join([one_row] * SQLITE_BATCH)
@@ -100,20 +100,7 @@ def _insert_rows_copy(job_id: int, rows: Sequence[StagedRow]) -> None:
     with connection.cursor() as cursor, cursor.copy(f"COPY {target} FROM STDIN") as copy:
         write = copy.write_row
         for r in rows:
-            write(
-                (
-                    job_id,
-                    r.seq,
-                    r.row_number,
-                    json_text(r.cells),
-                    r.key[:200],
-                    r.user_id,
-                    r.target_id,
-                    encoded(r.data),
-                    r.outcome,
-                    r.message,
-                )
-            )
+            write((job_id, *_values(r, encoded)))
 
 
 def copy_succeeded_rows(from_job_id: int, to_job_id: int) -> int:

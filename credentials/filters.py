@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from access.policy import Scope, subtree_ids, within
 from base.filters import FilterSet, IdFilter
+from base.search import SHORTEST_INDEXED, printable
 from people.search import people_matching
 
-from .models import Award, License
+from .models import LICENCE_NUMBER_SEARCH, Award, License
 
 # A licence's state on a day; "expiring" within the ``days`` given beside it.
 LICENCE_STATUSES = {"current": "Current", "expiring": "Expiring within", "expired": "Expired", "all": "All"}
@@ -88,7 +89,12 @@ class LicenseFilter(_DatedFilterSet):
         return licences.filter(within(units, "user"))
 
     def matching(self, licences: QuerySet[License], name: str, text: str) -> QuerySet[License]:
-        return licences.filter(people_matching(text, "user") | Q(number__icontains=text))
+        text = printable(text)
+        if len(text) < SHORTEST_INDEXED:
+            return licences.filter(people_matching(text, "user") | Q(number__icontains=text))
+        return licences.filter(
+            people_matching(text, "user") | Q(pk__in=LICENCE_NUMBER_SEARCH.ids_matching(text))
+        )
 
 
 class AwardFilter(_DatedFilterSet):

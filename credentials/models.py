@@ -10,6 +10,7 @@ from django.db.models import Func, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from base.search import TrigramIndex
 from base.sql import Constant
 
 
@@ -237,6 +238,16 @@ class LicenseQuerySet(models.QuerySet["License"]):
     def current(self) -> LicenseQuerySet:
         """Licences that have not been deleted (expired ones included)."""
         return self.filter(deleted_at__isnull=True)
+
+
+# Licence numbers searched by a piece of them (the Licences filter), as people are; created by the
+# migration credentials.0008_licence_number_search.
+LICENCE_NUMBER_SEARCH = TrigramIndex(
+    name="credentials_license_search",
+    pg_index="credentials_license_number_search",
+    table="credentials_license",
+    columns=("number",),
+)
 
 
 class License(models.Model):

@@ -78,6 +78,38 @@ def test_the_list_filters_by_type_status_unit_and_user(admin_client, rn):
     assert listed(status="all", q="RN-2") == [("ben", "RN")]
 
 
+def test_the_search_finds_a_piece_of_a_licence_number_in_any_case_as_numbers_change(admin_client, rn):
+    """Licence numbers have a search index of their own; it follows every write, by hand or in bulk."""
+    ann, ben = (
+        UserFactory(
+            username=name, user_id=f"L-{name}", first_name=name, last_name="Doe", email=f"{name}@x.test"
+        )
+        for name in ("ann", "ben")
+    )
+    first = License.objects.create(user=ann, license_type=rn, number="RN-48213")
+    License.objects.create(user=ben, license_type=rn, number="RN-77001")
+
+    def listed(text: str) -> list[str]:
+        page = admin_client.get("/licences/", {"status": "all", "q": text})
+        return sorted(lic.number for lic, _ in page.context["rows"])
+
+    assert listed("rn-4821") == ["RN-48213"]
+    assert listed("821") == ["RN-48213"]
+    assert listed("RN-") == ["RN-48213", "RN-77001"]
+    assert listed("70") == ["RN-77001"]  # shorter than a trigram: matched field by field
+    first.number = "RN-99999"
+    first.save()
+    assert listed("4821") == []
+    assert listed("9999") == ["RN-99999"]
+    License.objects.filter(number="RN-77001").update(number="RN-55501")
+    assert listed("7700") == []
+    assert listed("5550") == ["RN-55501"]
+    first.delete()
+    assert listed("9999") == []
+    for text in ['"', "50%", "RN_4", "'; --", "*", "RN OR 555", "NEAR(RN)"]:
+        assert listed(text) == [], text
+
+
 def test_add_edit_and_delete_a_licence_by_hand(admin_client, rn):
     UserFactory(username="ann")
     added = admin_client.post(
