@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -100,6 +101,25 @@ def drop_postgres(database: str) -> None:
 
 def load_average() -> str:
     return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def machine_reference() -> str:
+    """The time of one fixed piece of work like a job's (Python loops, JSON, an indexed SQLite table
+    in memory), best of three: machines lent for a run differ by up to 2x, and a figure from another
+    run compares only after dividing by its reference."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        db = sqlite3.connect(":memory:")
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT, v TEXT)")
+        db.execute("CREATE INDEX t_k ON t (k)")
+        rows = [(f"U{i * 7919 % 100_000:06d}", json.dumps([i, "x" * (i % 13)])) for i in range(100_000)]
+        db.executemany("INSERT INTO t (k, v) VALUES (?, ?)", rows)
+        db.execute("UPDATE t SET v = k WHERE k >= 'U050000'")
+        sum(len(v) for (v,) in db.execute("SELECT v FROM t ORDER BY k"))
+        db.close()
+        best = min(best, time.perf_counter() - started)
+    return f"machine reference {best:.3f} s (fixed work; divide another run's figures by its own reference)"
 
 
 def select_list(model: Any, given: dict[str, tuple[str, list[Any]]]) -> tuple[str, str, list[Any]]:
@@ -234,6 +254,7 @@ def on_kept_databases(choice: str, measure: Callable[[str], list[str]]) -> None:
     for line in lines:
         print(line)
     print(load_average())
+    print(machine_reference())
 
 
 def run_on_databases(
@@ -257,3 +278,4 @@ def run_on_databases(
     print()
     for line in lines:
         print(line)
+    print(machine_reference())
