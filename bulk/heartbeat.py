@@ -60,6 +60,9 @@ class Heartbeat:
         self.started_at = timezone.now()
         self._registered = False
         self._stop = threading.Event()
+        # Held by a beat and by the goodbye: a beat in flight when the worker stops would otherwise
+        # find its row stopped and write it back as a live worker.
+        self._writing = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat {name}", daemon=True)
         self._recovery = threading.Thread(target=self._recover, name=f"recovery {name}", daemon=True)
 
@@ -80,17 +83,24 @@ class Heartbeat:
 
     def stop(self) -> None:
         """Say goodbye, so that the worker stops counting as alive at once."""
-        self._stop.set()
-        try:
-            Worker.objects.filter(name=self.name).update(stopped_at=timezone.now(), job=None)
-        except DatabaseError:
-            log.exception("Worker %s: could not record that it stopped", self.name)
+        with self._writing:
+            self._stop.set()
+            try:
+                Worker.objects.filter(name=self.name).update(stopped_at=timezone.now(), job=None)
+            except DatabaseError:
+                log.exception("Worker %s: could not record that it stopped", self.name)
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
     def beat(self) -> None:
-        """Record that the worker lives; create its row when there is none yet."""
+        """Record that the worker lives; create its row when there is none yet. Once the worker has
+        said goodbye, a beat writes nothing."""
+        with self._writing:
+            if not self._stop.is_set():
+                self._beat()
+
+    def _beat(self) -> None:
         if not Worker.objects.filter(name=self.name, stopped_at__isnull=True).update(
             last_seen_at=timezone.now()
         ):

@@ -196,6 +196,17 @@ def test_a_stopped_worker_is_listed_but_not_alive(alice, heartbeat):
     assert by_name(body)["worker:gone"]["stopped_at"] is not None
 
 
+def test_a_beat_that_comes_after_the_goodbye_does_not_bring_the_worker_back(alice, heartbeat):
+    """The heartbeat thread may be mid-beat as the worker stops: its beat must not list it alive again."""
+    beat = heartbeat("worker:late")
+    beat.stop()
+    beat.beat()
+
+    body = api_for(alice).get(WORKERS).json()
+    assert body["alive"] == 0
+    assert by_name(body)["worker:late"]["stopped_at"] is not None
+
+
 def test_a_worker_silent_for_longer_than_the_alive_window_is_not_alive(settings, alice, heartbeat):
     settings.CERTDESK_HEARTBEAT_SECONDS = 600  # no beat comes during the test
     heartbeat("worker:silent")
