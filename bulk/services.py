@@ -30,8 +30,17 @@ from base.sql import gc_paused
 
 from .approval import approval_reason, ask_approvers, overtaken_note
 from .files import delete_files_of, job_folder
-from .intake import BUILT, Reading, Upload, open_upload, read_capped, records_upload, too_large
-from .kind import JobKind
+from .intake import (
+    BUILT,
+    Reading,
+    Upload,
+    built_upload,
+    open_upload,
+    read_capped,
+    records_upload,
+    too_large,
+)
+from .kind import JobKind, Validation
 from .models import Job, JobRow
 from .notify import notify_job_finished, tell_endpoints
 from .preview import record_overtaken
@@ -178,10 +187,16 @@ def submit_rows(
     comment: str = "",
     validate_only: bool = False,
     start: bool = False,
+    checked: Validation | None = None,
 ) -> Submission:
     """Make a job of rows certdesk built itself (Award Users above the immediate limit), in the kind's
     column order: no file is written or read back, and the rows meet the same validation, row cap and
-    size limit as an upload of them would."""
+    size limit as an upload of them would.
+
+    ``checked``: the kind's validation for rows built from what has been checked already (users
+    resolved inside the actor's scope, terms checked), which knows what each row names. Their cells
+    are then not typed again, and it stages the rows without looking their keys up a second time.
+    """
     kind = get_kind(kind_slug)
     require(actor, kind.permission, doing=f"submit {kind.label.lower()} jobs")
     title = check_title(title)
@@ -193,11 +208,22 @@ def submit_rows(
         if size > kind.max_bytes:
             raise too_large(kind.max_bytes)
         with transaction.atomic(), gc_paused():
-            built = records_upload(
-                iter(records), kind.columns, reading=Reading(BUILT), max_rows=kind.max_rows
-            )
+            if checked is None:
+                built = records_upload(
+                    iter(records), kind.columns, reading=Reading(BUILT), max_rows=kind.max_rows
+                )
+            else:
+                built = built_upload(records[1:], header, max_rows=kind.max_rows)
             return _stage(
-                kind, built, actor, title, comment, original=None, validate_only=validate_only, start=start
+                kind,
+                built,
+                actor,
+                title,
+                comment,
+                original=None,
+                validate_only=validate_only,
+                start=start,
+                validation=checked,
             )
     raise AssertionError("unreachable: a rejection is re-raised")  # pragma: no cover
 
@@ -234,8 +260,10 @@ def _stage(
     original: tuple[str, bytes] | None,
     validate_only: bool,
     start: bool,
+    validation: Validation | None = None,
 ) -> Submission:
-    """Validate the upload batch by batch, staging each batch, and make the job."""
+    """Validate the upload batch by batch (by the kind's validation unless one is given), staging each
+    batch, and make the job."""
     now = timezone.now()
     name, data = original or ("", b"")
     job = Job.objects.create(
@@ -251,7 +279,7 @@ def _stage(
         original_size=len(data),
         original_sha256=hashlib.sha256(data).hexdigest() if original else "",
     )
-    validation = kind.validation(actor)
+    validation = validation or kind.validation(actor)
     total = 0
     outcomes: Counter[str] = Counter()
     for batch in upload.batches():

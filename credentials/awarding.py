@@ -215,9 +215,17 @@ def create_awards(
     if not awards:
         return []
     now = now or timezone.now()
-    groups: dict[tuple[int, AwardTerms], list[int]] = {}
+    # Grouped by the terms object first: rows that share one (a job's usually do) are not hashed
+    # field by field, row after row; equal terms in distinct objects are then merged.
+    shared: dict[tuple[int, int], tuple[AwardTerms, list[int]]] = {}
     for user_id, certification_id, terms in awards:
-        groups.setdefault((certification_id, terms), []).append(user_id)
+        group = shared.get((certification_id, id(terms)))
+        if group is None:
+            group = shared[(certification_id, id(terms))] = (terms, [])
+        group[1].append(user_id)
+    groups: dict[tuple[int, AwardTerms], list[int]] = {}
+    for (certification_id, _), (terms, user_ids) in shared.items():
+        groups.setdefault((certification_id, terms), []).extend(user_ids)
     awards_table = table(Award)
     at = connection.ops.adapt_datetimefield_value(now)
     insert = (

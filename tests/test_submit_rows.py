@@ -12,6 +12,7 @@ from access.permissions import AWARD_CERTIFICATIONS, VIEW_CERTIFICATIONS
 from access.policy import NotAllowed
 from base.problems import TOO_MANY_ROWS, FileRejected
 from bulk import services, worker
+from bulk.results import render_results
 from bulk.kinds.certification_award import award_users
 from bulk.models import Job
 from credentials.awarding import AwardTerms
@@ -49,6 +50,55 @@ def test_award_users_above_the_limit_is_a_job_of_rows_with_no_file(ada):
     job = worker.run_next("test-worker")
     assert (job.status, job.succeeded) == (Job.Status.PROCESSED, IMMEDIATE_LIMIT + 1)
     assert Award.objects.filter(certification=certification, status="active").count() == IMMEDIATE_LIMIT + 1
+
+
+def test_award_users_job_skips_who_holds_it_and_says_so_in_its_results(ada):
+    certification = CertificationFactory(code="CERT-HELD")
+    unit = OrgUnitFactory()
+    learners = UserFactory.create_batch(IMMEDIATE_LIMIT + 2)
+    unit.members.add(*learners)
+    holder = learners[3]
+    Award.objects.create(user=holder, certification=certification, issue_date=TODAY)
+    terms = AwardTerms(
+        TODAY,
+        TODAY + dt.timedelta(days=30),
+        association_type="external_training",
+        external_activity=" Day one ",
+    )
+
+    job = award_users(certification, Picks(org_units=(unit.pk,)), terms, actor=ada).job
+
+    assert job is not None and job.total == IMMEDIATE_LIMIT + 2
+    assert job.params["summary"] == {
+        "would_award": IMMEDIATE_LIMIT + 1,
+        "skipped": 1,
+        "errors": 0,
+        "certifications": 1,
+    }
+    assert job.rows.get(key=holder.user_id).message == (
+        f"'{holder.user_id}' already holds CERT-HELD; the award is left as it is."
+    )
+    job = worker.run_next("test-worker")
+    assert (job.succeeded, job.skipped) == (IMMEDIATE_LIMIT + 1, 1)
+    made = Award.objects.filter(awarded_by_job=job)
+    assert made.count() == IMMEDIATE_LIMIT + 1
+    assert set(made.values_list("expiration_date", "association_type", "external_activity")) == {
+        (TODAY + dt.timedelta(days=30), "external_training", "Day one")
+    }
+    lines = render_results(job).decode("utf-8-sig").splitlines()
+    assert lines[0] == (
+        "Certification ID,User ID,Issue date,Expiration date,Always valid,Association type,"
+        "External activity,Result,Message"
+    )
+    by_user = {line.split(",")[1]: line for line in lines[1:]}
+    assert by_user[holder.user_id].endswith(
+        f",Skipped,'{holder.user_id}' already holds CERT-HELD; the award is left as it is."
+    )
+    other = learners[0].user_id
+    assert by_user[other] == (
+        f"CERT-HELD,{other},{TODAY.isoformat()},{(TODAY + dt.timedelta(days=30)).isoformat()},No,"
+        "External training activity,Day one,Awarded,Awarded."
+    )
 
 
 def test_rows_are_validated_like_a_file(ada):

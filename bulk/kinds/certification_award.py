@@ -234,15 +234,21 @@ class CertificationAward(JobKind):
     def apply_chunk(self, job: Job, lo: int, hi: int, now: dt.datetime) -> list[Leftover]:
         pending = self.pending_rows(job, lo, hi)
         awards = []
+        # Most rows of a job share their terms: each distinct one becomes one AwardTerms, which the
+        # rows then share.
+        built: dict[tuple[Any, ...], AwardTerms] = {}
         for _, user_id, certification_id, data in pending:
-            issue, expiration, always, association, external = data
-            terms = AwardTerms(
-                dt.date.fromisoformat(issue),
-                dt.date.fromisoformat(expiration) if expiration else None,
-                bool(always),
-                association,
-                external,
-            )
+            said = tuple(data)
+            terms = built.get(said)
+            if terms is None:
+                issue, expiration, always, association, external = data
+                terms = built[said] = AwardTerms(
+                    dt.date.fromisoformat(issue),
+                    dt.date.fromisoformat(expiration) if expiration else None,
+                    bool(always),
+                    association,
+                    external,
+                )
             awards.append((user_id, certification_id, terms))
         done = set(create_awards(awards, actor_id=job.created_by_id, job_id=job.pk, now=now))
         mark_succeeded(job, lo, hi, [seq for seq, u, c, _ in pending if (u, c) in done], len(pending))
@@ -399,9 +405,14 @@ class AwardValidation(Validation):
                 staged.message = " ".join(n for n in notes if n)
             wanted.append((staged, *pair))
 
+        self._held_skipped(wanted, {c.pk: c.code for c in certifications.values()})
+        return staged_rows
+
+    def _held_skipped(self, wanted: list[tuple[StagedRow, int, int]], codes: dict[int, str]) -> None:
+        """Skip the rows whose user holds their certification already, and count every outcome."""
         held = holders_among((user_id, certification_id) for _, user_id, certification_id in wanted)
         self.certifications.update(certification_id for _, _, certification_id in wanted)
-        codes = {c.pk: c.code for c in certifications.values()}
+        counts = self.counts
         for staged, user_id, certification_id in wanted:
             if (user_id, certification_id) in held:
                 staged.outcome = JobRow.Outcome.SKIPPED
@@ -412,7 +423,6 @@ class AwardValidation(Validation):
                 counts["skipped"] += 1
             else:
                 counts["would_award"] += 1
-        return staged_rows
 
     def staged(self, job: Job) -> bool:
         pair = ["user_id", "target_id"]
@@ -432,6 +442,47 @@ class AwardValidation(Validation):
         return super().finish()
 
 
+class PickedValidation(AwardValidation):
+    """The rows of Award Users: one certification and its checked terms for users the picks resolved
+    inside the actor's scope, each row's User ID known to be one of them. What a file's rows are
+    checked for is true of these by construction; whether each user holds the certification by now is
+    checked as for a file."""
+
+    def __init__(
+        self,
+        actor: User,
+        kind: CertificationAward,
+        certification: Certification,
+        terms: AwardTerms,
+        users: dict[str, int],
+    ) -> None:
+        super().__init__(actor, kind)
+        self.certification = certification
+        self.stored = _stored(terms)
+        self.users = users
+
+    def check(self, rows: list[Row]) -> list[StagedRow]:
+        certification_id, stored, users = self.certification.pk, self.stored, self.users
+        staged_rows = []
+        wanted = []
+        for row in rows:
+            key = row.cells[1]
+            user_id = users[key]
+            staged = StagedRow(
+                seq=row.seq,
+                row_number=row.row_number,
+                cells=row.cells,
+                key=key,
+                user_id=user_id,
+                target_id=certification_id,
+                data=stored,
+            )
+            staged_rows.append(staged)
+            wanted.append((staged, user_id, certification_id))
+        self._held_skipped(wanted, {certification_id: self.certification.code})
+        return staged_rows
+
+
 def award_users(
     certification: Certification, picks: Picks, terms: AwardTerms, *, actor: Any
 ) -> PickedOutcome:
@@ -441,7 +492,9 @@ def award_users(
     if not outcome.deferred:
         return outcome
     named, param = in_values("id", outcome.deferred)
-    keys = sorted(key for (key,) in fetch(f"SELECT user_id FROM {db_table(User)} WHERE {named}", [param]))
+    users = dict(fetch(f"SELECT user_id, id FROM {db_table(User)} WHERE {named}", [param]))
+    keys = sorted(users)
+    terms = terms.checked()
     fixed = [
         terms.issue_date.isoformat(),
         terms.expiration_date.isoformat() if terms.expiration_date else "",
@@ -456,5 +509,6 @@ def award_users(
         title=f"Award {certification.code} to {len(outcome.deferred):,} users",
         comment="Started from Award Users.",
         start=True,
+        checked=PickedValidation(actor, CertificationAward(), certification, terms, users),
     ).job
     return outcome
