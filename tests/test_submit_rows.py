@@ -12,9 +12,9 @@ from access.permissions import AWARD_CERTIFICATIONS, VIEW_CERTIFICATIONS
 from access.policy import NotAllowed
 from base.problems import TOO_MANY_ROWS, FileRejected
 from bulk import services, worker
-from bulk.results import render_results
 from bulk.kinds.certification_award import award_users
 from bulk.models import Job
+from bulk.results import render_results
 from credentials.awarding import AwardTerms
 from credentials.models import Award
 from credentials.picks import IMMEDIATE_LIMIT, Picks
