@@ -202,7 +202,7 @@ def submit_rows(
     title = check_title(title)
     comment = check_text(comment or "", "Comment")
     header = [column.name for column in kind.columns]
-    records = [(1, header), *((number, list(cells)) for number, cells in enumerate(rows, start=2))]
+    records = [(1, header), *enumerate(map(list, rows), start=2)]
     size = sum(len(",".join(cells).encode()) + 2 for _, cells in records)
     with _recording_rejection(kind, actor, title, "rows"):
         if size > kind.max_bytes:

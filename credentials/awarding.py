@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from audit.services import record_bulk
 from base.problems import InputProblems, Problem
-from base.sql import fetch, table, tuple_set, value_set
+from base.sql import fetch, in_values, table, tuple_set, value_set
 
 from .models import Award, Certification
 
@@ -301,6 +301,20 @@ def holders_among(pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
     pairs = sorted(set(pairs))
     if not pairs:
         return set()
+    certifications = {certification_id for _, certification_id in pairs}
+    if len(certifications) == 1:
+        # One certification (Award Users, most files): its holders among a list of users, which
+        # travels and is looked up more cheaply than a list of pairs.
+        (certification_id,) = certifications
+        named, users_param = in_values("user_id", [user_id for user_id, _ in pairs])
+        return {
+            (user_id, certification_id)
+            for (user_id,) in fetch(
+                f"SELECT user_id FROM {table(Award)} WHERE certification_id = %s AND status = 'active' "
+                f"AND {named}",
+                [certification_id, users_param],
+            )
+        }
     wanted, wanted_param = tuple_set(pairs, ("bigint", "bigint"))
     held = fetch(
         f"SELECT a.user_id, a.certification_id FROM ({wanted}) w JOIN {table(Award)} a "
