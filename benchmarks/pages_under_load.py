@@ -16,7 +16,7 @@ Prints the pages' p95 and median alone and under the job, the worst pages under 
 time alone and under load. Targets: p95 ≤ 300 ms while the job runs; the job at most 30% slower.
 
     .venv/bin/python benchmarks/pages_under_load.py [--database sqlite|postgresql|both]
-        [--rows 500000] [--clients 20] [--think 1.0]
+        [--rows 500000] [--clients 20] [--think 1.0] [--job-nice 10]
 
 Run org_scale.py once first: it seeds the databases this copies (a copy per run keeps the job's
 changes out of them).
@@ -122,6 +122,8 @@ def child(args: argparse.Namespace) -> None:
     elif args.step == "sign-in":
         report(sign_in())
     else:
+        if args.job_nice:
+            os.nice(args.job_nice)
         report(run_job(args.rows))
 
 
@@ -268,7 +270,7 @@ def worst(timings: list[tuple[str, float, int]], n: int = 5) -> list[str]:
     return [f"    {label}: p95 {p95:.0f} ms ({count} requests)" for p95, label, count in ranked[:n]]
 
 
-def measure(vendor: str, rows: int, clients: int, think: float) -> list[str]:
+def measure(vendor: str, rows: int, clients: int, think: float, nice: int = 0) -> list[str]:
     env = {
         **os.environ,
         "CERTDESK_RUNNER": "none",
@@ -278,7 +280,7 @@ def measure(vendor: str, rows: int, clients: int, think: float) -> list[str]:
         "CERTDESK_API_RATE_USER": "1000000/minute",
         "DJANGO_SETTINGS_MODULE": "certdesk.settings",
     }
-    options = ["--rows", str(rows)]
+    options = ["--rows", str(rows), "--job-nice", str(nice)]
     env["DATABASE_URL"] = fresh_copy(vendor)
     if not FILE.exists() or len(FILE.read_text().splitlines()) != rows + 1:
         made = run_child(__file__, "file", options, env)
@@ -317,7 +319,8 @@ def measure(vendor: str, rows: int, clients: int, think: float) -> list[str]:
         server.wait(timeout=60)
     growth = under["total_s"] / alone["total_s"] - 1
     return [
-        f"{vendor:10} {clients} clients, {think:g} s between pages",
+        f"{vendor:10} {clients} clients, {think:g} s between pages"
+        + (f", the job's process at nice {nice}" if nice else ""),
         f"{vendor:10} pages with no job        {summary(quiet)}",
         f"{vendor:10} pages while the job runs {summary(loaded)}",
         *worst(loaded),
@@ -335,11 +338,19 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=500_000)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--think", type=float, default=1.0, help="seconds each client waits after a page")
+    parser.add_argument(
+        "--job-nice",
+        type=int,
+        default=0,
+        help="lower the job process's CPU priority by this much (nice), so that pages come first",
+    )
     args = parser.parse_args()
     if args.step:
         child(args)
         return
-    on_kept_databases(args.database, lambda vendor: measure(vendor, args.rows, args.clients, args.think))
+    on_kept_databases(
+        args.database, lambda vendor: measure(vendor, args.rows, args.clients, args.think, args.job_nice)
+    )
 
 
 if __name__ == "__main__":

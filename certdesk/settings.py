@@ -194,6 +194,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # renewing the session at most once every CERTDESK_SESSION_RENEW_SECONDS: certdesk.sessions).
 CERTDESK_SESSION_IDLE_MINUTES = env.int("CERTDESK_SESSION_IDLE_MINUTES", default=60)
 CERTDESK_SESSION_RENEW_SECONDS = env.int("CERTDESK_SESSION_RENEW_SECONDS", default=60)
+# A renewal that finds the database locked (a job's write) waits this long, then is left to a later request.
+CERTDESK_SESSION_RENEW_WAIT_MS = env.int("CERTDESK_SESSION_RENEW_WAIT_MS", default=250)
+SESSION_ENGINE = "certdesk.sessions"
 SESSION_COOKIE_AGE = CERTDESK_SESSION_IDLE_MINUTES * 60
 
 LANGUAGE_CODE = "en-gb"
