@@ -33,10 +33,11 @@ class SessionStore(DatabaseSessionStore):
     renewal_only = False
 
     def save(self, must_create: bool = False) -> None:
-        if must_create or not self.renewal_only:
+        using = router.db_for_write(self.model, instance=None)
+        # Inside a transaction already (a view's own, or a test's), the renewal is part of it.
+        if must_create or not self.renewal_only or connections[using].in_atomic_block:
             super().save(must_create)
             return
-        using = router.db_for_write(self.model, instance=None)
         try:
             with _waiting_briefly(using):
                 super().save(must_create)
